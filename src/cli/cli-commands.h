@@ -1,0 +1,15 @@
+/* cli-commands.h — the table of hilum-cli commands. Each command lives in its own
+ * cli-<name>.c, parses its own options (GOptionContext) and returns the process exit status:
+ * 0 success, 1 runtime failure (message on stderr naming the file), 2 usage error. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct
+{
+  const char *name;
+  const char *summary;
+  int (*run) (int argc, char **argv); /* argv[0] is the command name */
+} HlCliCommand;
+
+int hl_cli_predict (int argc, char **argv);

@@ -1,0 +1,37 @@
+/* hilum-cli.c — the headless twin of Hilum: dispatches `hilum-cli COMMAND ARGS...` to one
+ * cli-<command>.c file per command. */
+#include "cli-commands.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+static const HlCliCommand commands[] = {
+  { "predict", "Score images with the model (CSV, JSON, Grad-CAM PNGs)", hl_cli_predict },
+};
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out, "Usage: hilum-cli COMMAND [OPTION...]\n\nCommands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nRun `hilum-cli COMMAND --help` for a command's options.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      print_usage (argc < 2 ? stderr : stdout);
+      return argc < 2 ? 2 : 0;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+  fprintf (stderr, "hilum-cli: unknown command '%s'\n\n", argv[1]);
+  print_usage (stderr);
+  return 2;
+}

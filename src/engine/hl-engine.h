@@ -1,0 +1,150 @@
+/* hl-engine.h — the public API of Hilum's neural-network engine.
+ *
+ * The engine loads a DenseNet model file (safetensors, see README "Model file format"),
+ * preprocesses grayscale X-ray planes exactly as the file says, runs the forward pass on the CPU
+ * (OpenBLAS sgemm underneath) and derives Grad-CAM maps for every label from the same pass.
+ *
+ * Threading: an HlModel is immutable after load and may be shared by any number of threads; each
+ * call to hl_model_forward() uses its own workspace. OpenBLAS' thread count is process-wide and set
+ * with hl_engine_set_threads().
+ *
+ * Depends on GLib, GIO (GCancellable), json-glib and cblas only.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define HL_ENGINE_ERROR (hl_engine_error_quark ())
+
+typedef enum
+{
+  HL_ENGINE_ERROR_IO,        /* the file cannot be opened or mapped */
+  HL_ENGINE_ERROR_FORMAT,    /* not safetensors: truncated, bad JSON, offsets, unknown dtype */
+  HL_ENGINE_ERROR_SHAPE,     /* a tensor is missing or its shape does not fit the architecture */
+  HL_ENGINE_ERROR_METADATA,  /* a metadata field is missing, malformed or out of range */
+  HL_ENGINE_ERROR_INPUT,     /* run-time input that does not fit the model */
+  HL_ENGINE_ERROR_CANCELLED, /* the GCancellable fired */
+} HlEngineError;
+
+GQuark hl_engine_error_quark (void);
+
+/* How an image is resized to the model's input. Both match PyTorch's
+ * torch.nn.functional.interpolate (mode='bilinear', align_corners=False) with antialias=False
+ * ("bilinear") or antialias=True ("bilinear-antialias"). */
+typedef enum
+{
+  HL_RESIZE_BILINEAR,
+  HL_RESIZE_BILINEAR_ANTIALIAS,
+} HlResizeFilter;
+
+/* How pixel values in [0, 1] are normalised after resizing.
+ * HL_NORM_CHANNEL: out[c] = (x - mean[c]) / std[c] with the file's constants (ImageNet style).
+ * HL_NORM_IMAGE: out = (x - mean(x)) / std(x) over the resized image (population std, + 1e-7),
+ *                the notebook's per-sample normalisation; mean/std constants unused. */
+typedef enum
+{
+  HL_NORM_CHANNEL,
+  HL_NORM_IMAGE,
+} HlNormMode;
+
+#define HL_MAX_BLOCKS 8
+
+typedef struct
+{
+  int growth_rate;                  /* 32 for DenseNet-121 */
+  int n_blocks;                     /* 4 */
+  int block_config[HL_MAX_BLOCKS];  /* 6, 12, 24, 16 */
+  int num_init_features;            /* 64 */
+  int bn_size;                      /* 4 */
+  float bn_eps;                     /* 1e-5 */
+} HlDenseNetConfig;
+
+typedef struct
+{
+  HlResizeFilter resize;
+  HlNormMode mode;
+  float mean[3];
+  float std[3];
+} HlPreprocess;
+
+/* Everything the model file's __metadata__ says, validated. Owned by the HlModel. */
+typedef struct
+{
+  char *name;            /* e.g. "hilum-densenet121-nih" */
+  char *version;         /* e.g. "1.0" */
+  HlDenseNetConfig arch;
+  int input_size;        /* square input side, e.g. 224 */
+  int input_channels;    /* 1 or 3 (gray replicated) */
+  int n_labels;
+  char **labels;         /* (n_labels), NULL-terminated */
+  HlPreprocess preprocess;
+  float *thresholds;     /* (n_labels) operating points on the probability; 0.5 if the file has none */
+  float *val_auroc;      /* (n_labels) validation AUROC; NAN where the file has none */
+  char *training_data;   /* free text, "" if absent */
+  char *intended_use;    /* free text, "" if absent */
+  int n_features;        /* channels of the last feature map (derived from arch), 1024 for -121 */
+} HlModelInfo;
+
+typedef struct _HlModel HlModel;
+
+/* Loads and validates a model file. Returns NULL and sets @error (HL_ENGINE_ERROR, message naming
+ * @path and the problem) on any failure; never reads out of bounds. */
+HlModel *hl_model_new_from_file (const char *path, GError **error);
+
+/* The same from memory; @origin names the data in error messages. Used by tests and fuzzers. */
+HlModel *hl_model_new_from_data (const guint8 *data, gsize size, const char *origin,
+                                 GError **error);
+
+HlModel *hl_model_ref (HlModel *model);
+void hl_model_unref (HlModel *model);
+
+/* Lends the model's metadata; valid while the model lives. */
+const HlModelInfo *hl_model_get_info (HlModel *model);
+
+/* Sets / gets OpenBLAS' thread count for the whole process (n >= 1). */
+void hl_engine_set_threads (int n);
+int hl_engine_get_threads (void);
+
+/* Number of floats of one preprocessed input: input_channels * input_size * input_size. */
+gsize hl_model_input_size (HlModel *model);
+
+/* Preprocesses one grayscale plane @gray (h, w), values in [0, 1], into @out
+ * (input_channels, input_size, input_size) exactly as the model's metadata says.
+ * The same function serves training and inference. */
+void hl_model_preprocess (HlModel *model, const float *gray, int h, int w, float *out);
+
+typedef void (*HlProgressFunc) (double fraction, gpointer user_data);
+
+/* The result of one forward pass over a batch. */
+typedef struct
+{
+  int n;          /* images in the batch */
+  int n_labels;
+  float *logits;  /* (n, n_labels) */
+  float *probs;   /* (n, n_labels), sigmoid of logits */
+  int c_feat, h_feat, w_feat;
+  float *features; /* (n, c_feat, h_feat, w_feat): the last feature map, after the final
+                    * BatchNorm + ReLU and before global average pooling */
+} HlForward;
+
+/* Runs the network on @input (n, input_channels, input_size, input_size), already preprocessed.
+ * Thread-safe on a shared model. Checks @cancellable between layers (HL_ENGINE_ERROR_CANCELLED)
+ * and calls @progress (may be NULL) with a fraction in [0, 1] from the calling thread. */
+HlForward *hl_model_forward (HlModel *model, const float *input, int n, HlProgressFunc progress,
+                             gpointer user_data, GCancellable *cancellable, GError **error);
+void hl_forward_free (HlForward *fwd);
+
+/* Grad-CAM of image @image for every label, from the pass that produced the scores:
+ * maps[l] = ReLU (sum_k a_lk A_k), a_lk = d logit_l / d A_k averaged over the map
+ * = classifier.weight[l, k] / (h_feat * w_feat). Fills @maps (n_labels, h_feat, w_feat). */
+void hl_forward_gradcam (HlModel *model, const HlForward *fwd, int image, float *maps);
+
+/* Upsamples a map (h, w) to (out_h, out_w) bilinearly (align_corners=False, as PyTorch). */
+void hl_gradcam_upsample (const float *map, int h, int w, float *out, int out_h, int out_w);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlModel, hl_model_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlForward, hl_forward_free)
+
+G_END_DECLS

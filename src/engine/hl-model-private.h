@@ -1,0 +1,92 @@
+/* hl-model-private.h — the in-memory layout of a loaded DenseNet, shared by the loader
+ * (hl-model.c) and the compute code (forward, Grad-CAM, training). Not installed, not for callers
+ * outside src/engine and its tests. */
+#pragma once
+
+#include "hl-engine.h"
+
+G_BEGIN_DECLS
+
+/* A BatchNorm layer. Raw parameters point into the model's arena; scale/shift are derived at load:
+ * scale = weight / sqrt (running_var + eps), shift = bias - running_mean * scale, so that inference
+ * is y = x * scale + shift. All (c). */
+typedef struct
+{
+  int c;
+  float *weight;
+  float *bias;
+  float *running_mean;
+  float *running_var;
+  float *scale;
+  float *shift;
+} HlBatchNorm;
+
+/* A bias-free convolution; weight (c_out, c_in, k_h, k_w). */
+typedef struct
+{
+  int c_out, c_in, k_h, k_w;
+  int stride, pad;
+  float *weight;
+} HlConv;
+
+/* norm1 -> relu -> conv1 (1x1, bn_size * growth) -> norm2 -> relu -> conv2 (3x3, growth). */
+typedef struct
+{
+  HlBatchNorm norm1;
+  HlConv conv1;
+  HlBatchNorm norm2;
+  HlConv conv2;
+} HlDenseLayer;
+
+typedef struct
+{
+  int c_in;            /* channels entering the block */
+  int n_layers;
+  HlDenseLayer *layers; /* (n_layers) */
+} HlDenseBlock;
+
+/* norm -> relu -> conv (1x1, c_in / 2) -> avgpool 2x2 stride 2. */
+typedef struct
+{
+  HlBatchNorm norm;
+  HlConv conv;
+} HlTransition;
+
+/* One tensor of the file, converted to float32 in the arena. Shape as stored. */
+typedef struct
+{
+  char *name;
+  int n_dims;
+  gint64 shape[4];
+  gsize numel;
+  float *data;
+} HlTensor;
+
+struct _HlModel
+{
+  gint ref_count;
+  HlModelInfo info;
+
+  float *arena;          /* every tensor as float32, each 64-byte aligned; owned */
+  gsize arena_floats;
+  GPtrArray *tensors;    /* HlTensor*, in file order */
+  GHashTable *by_name;   /* name -> HlTensor*, lent */
+
+  HlConv conv0;          /* 7x7 stride 2 pad 3, c_in -> num_init_features */
+  HlBatchNorm norm0;     /* followed by relu and maxpool 3x3 stride 2 pad 1 */
+  HlDenseBlock blocks[HL_MAX_BLOCKS];        /* (arch.n_blocks) */
+  HlTransition transitions[HL_MAX_BLOCKS];   /* (arch.n_blocks - 1) */
+  HlBatchNorm norm5;     /* final BN, followed by relu */
+  float *classifier_weight; /* (n_labels, n_features) */
+  float *classifier_bias;   /* (n_labels) */
+};
+
+/* Looks up a tensor by its torchvision name; NULL if absent. */
+HlTensor *hl_model_get_tensor (HlModel *model, const char *name);
+
+/* Builds a model with the given architecture and deterministic pseudo-random weights (He-normal
+ * convolutions, BN weight ~ U(0.5, 1.5), bias, mean ~ N(0, 0.1), var ~ U(0.5, 1.5), classifier
+ * ~ N(0, 0.01)), through the same code that lays out a loaded file. For tests and benchmarks. */
+HlModel *hl_model_new_random (const HlModelInfo *info, guint32 seed);
+
+G_END_DECLS
