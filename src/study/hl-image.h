@@ -49,8 +49,23 @@ typedef struct
   double pixel_spacing[2]; /* row, column spacing in mm; 0 if unknown */
 } HlImage;
 
-/* Decodes @path (PNG or DICOM, by content). */
+/* How many leading bytes hl_image_sniff_data() needs to recognise every format. */
+#define HL_IMAGE_SNIFF_BYTES 132
+
+/* Says which decoder takes a file whose first @length bytes are @head (PNG: the 8-byte signature;
+ * DICOM: "DICM" at offset 128). Returns FALSE, leaving @format alone, when neither matches. */
+gboolean hl_image_sniff_data (const guint8 *head, gsize length, HlImageFormat *format);
+
+/* Reads the first bytes of @path and says which decoder takes it, without decoding. Returns FALSE
+ * with HL_STUDY_ERROR_IO (cannot open or read) or HL_STUDY_ERROR_FORMAT (not PNG nor DICOM). */
+gboolean hl_image_sniff (const char *path, HlImageFormat *format, GError **error);
+
+/* Decodes @path (PNG or DICOM, by content). Returns a new image, or NULL with @error set in
+ * HL_STUDY_ERROR naming the file: _IO, _FORMAT (not an image we know, or corrupt), _TOO_LARGE,
+ * _UNSUPPORTED (DICOM in a build without DCMTK, or a DICOM variant we do not handle). */
 HlImage *hl_image_load (const char *path, GError **error);
+
+/* Frees @image and everything it owns; NULL is allowed. */
 void hl_image_free (HlImage *image);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlImage, hl_image_free)
