@@ -69,7 +69,8 @@ struct _HlModel
 
   float *arena;          /* every tensor as float32, each 64-byte aligned; owned */
   gsize arena_floats;
-  GPtrArray *tensors;    /* HlTensor*, in file order */
+  float *bn_arena;       /* every HlBatchNorm's scale and shift, each 64-byte aligned; owned */
+  GPtrArray *tensors;    /* HlTensor*, in file order (hl_model_new_random: architecture order) */
   GHashTable *by_name;   /* name -> HlTensor*, lent */
 
   HlConv conv0;          /* 7x7 stride 2 pad 3, c_in -> num_init_features */
