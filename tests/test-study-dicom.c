@@ -1,0 +1,656 @@
+/* test-study-dicom.c — DICOM decoding (src/study/hl-dicom.cpp): every input is written at test
+ * time with DCMTK (dicom-writer.cpp) into a temporary folder, then decoded and compared against
+ * values computed here from the DICOM standard's formulas (rescale, linear VOI window, VOI LUT,
+ * MONOCHROME1 inversion), against the uncompressed decode (lossless syntaxes) or within a bound
+ * (JPEG baseline). Refusals (multi-frame, no pixel data, bomb header, garbage, truncation) check the
+ * error code. With HL_SHARED_DATA, one NIH PNG converted to DICOM must decode to the PNG's pixels. */
+#include "dicom-writer.h"
+#include "hl-dicom.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+static char *tmp_dir;
+
+/* One 16-bit quantum of DicomImage's 16-bit output, plus float rounding. */
+#define OUT_TOL (1.0 / 65535 + 1e-6)
+
+static char *
+tmp_path (const char *name)
+{
+  return g_build_filename (tmp_dir, name, NULL);
+}
+
+static HlTestDicomSpec
+spec_default (int width, int height, int bits_stored, const guint16 *pixels)
+{
+  HlTestDicomSpec spec = { 0 };
+
+  spec.width = width;
+  spec.height = height;
+  spec.frames = 1;
+  spec.samples = 1;
+  spec.bits_stored = bits_stored;
+  spec.pixels = pixels;
+  spec.syntax = HL_TEST_DICOM_EXPLICIT_LE;
+  return spec;
+}
+
+/* (height, width) seeded values in [0, max]: a diagonal ramp plus noise, with the first pixel at
+ * 0 and the last at @max so that min-max windows are known. */
+static guint16 *
+make_pixels (int width, int height, int samples, guint max, guint32 seed)
+{
+  GRand *rand = g_rand_new_with_seed (seed);
+  gsize n = (gsize) width * height * samples;
+  guint16 *p = g_new (guint16, n);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      gsize pixel = i / samples;
+      double ramp = (double) (pixel % width + pixel / width) / (width + height - 2);
+      double v = ramp * max * 0.9 + g_rand_double_range (rand, 0, 0.1 * max);
+      p[i] = (guint16) CLAMP (lround (v), 0, (long) max);
+    }
+  for (int s = 0; s < samples; s++)
+    {
+      p[s] = 0;
+      p[n - samples + s] = (guint16) max;
+    }
+  g_rand_free (rand);
+  return p;
+}
+
+static void
+write_spec (const HlTestDicomSpec *spec, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (hl_test_dicom_write (spec, path, &error));
+  g_assert_no_error (error);
+}
+
+static HlImage *
+load_ok (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  HlImage *image = hl_dicom_load (path, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (image);
+  g_assert_cmpint (image->format, ==, HL_IMAGE_DICOM);
+  g_assert_cmpstr (image->path, ==, path);
+  return image;
+}
+
+static void
+assert_refused (const char *path, int code)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = hl_dicom_load (path, &error);
+
+  g_assert_null (image);
+  g_assert_error (error, HL_STUDY_ERROR, code);
+  g_assert_nonnull (strstr (error->message, path));
+}
+
+/* PS3.3 C.11.2.1.2.1, VOI LUT Function LINEAR, as a fraction of the output range. */
+static double
+window_linear (double x, double c, double w)
+{
+  if (x <= c - 0.5 - (w - 1) / 2)
+    return 0;
+  if (x > c - 0.5 + (w - 1) / 2)
+    return 1;
+  return (x - (c - 0.5)) / (w - 1) + 0.5;
+}
+
+static void
+assert_same_pixels (const HlImage *a, const HlImage *b, double tol)
+{
+  g_assert_cmpint (a->width, ==, b->width);
+  g_assert_cmpint (a->height, ==, b->height);
+  for (gsize i = 0; i < (gsize) a->width * a->height; i++)
+    if (tol == 0)
+      g_assert_cmpfloat (a->pixels[i], ==, b->pixels[i]);
+    else
+      g_assert_cmpfloat_with_epsilon (a->pixels[i], b->pixels[i], tol);
+}
+
+static gboolean
+file_contains (const char *path, const char *needle)
+{
+  g_autofree char *data = NULL;
+  gsize size;
+
+  g_assert_true (g_file_get_contents (path, &data, &size, NULL));
+  return memmem (data, size, needle, strlen (needle)) != NULL;
+}
+
+static void
+test_rescale_window (void)
+{
+  const int w = 37, h = 23;
+  g_autofree guint16 *pixels = make_pixels (w, h, 1, 65535, 1);
+  HlTestDicomSpec spec = spec_default (w, h, 16, pixels);
+  g_autofree char *path = tmp_path ("rescale-window.dcm");
+  g_autoptr (HlImage) image = NULL;
+
+  spec.has_rescale = TRUE;
+  spec.slope = 2;
+  spec.intercept = -1000;
+  spec.has_window = TRUE;
+  spec.window_center = 60000;
+  spec.window_width = 80000;
+  write_spec (&spec, path);
+  image = load_ok (path);
+  g_assert_cmpint (image->width, ==, w);
+  g_assert_cmpint (image->height, ==, h);
+  g_assert_cmpint (image->bit_depth, ==, 16);
+  g_assert_false (image->was_color);
+  for (int i = 0; i < w * h; i++)
+    {
+      double modality = 2.0 * pixels[i] - 1000;
+      g_assert_cmpfloat_with_epsilon (image->pixels[i], window_linear (modality, 60000, 80000),
+                                      OUT_TOL);
+    }
+}
+
+static void
+test_min_max (void)
+{
+  const int w = 16, h = 9;
+  g_autofree guint16 *pixels = make_pixels (w, h, 1, 4000, 2);
+  HlTestDicomSpec spec = spec_default (w, h, 12, pixels);
+  g_autofree char *path = tmp_path ("min-max.dcm");
+  g_autoptr (HlImage) image = NULL;
+
+  for (int i = 0; i < w * h; i++)
+    pixels[i] += 50; /* min 50, max 4050: a window from the data, not from the bit depth */
+  write_spec (&spec, path);
+  image = load_ok (path);
+  g_assert_cmpint (image->bit_depth, ==, 12);
+  g_assert_cmpfloat (image->pixels[0], ==, 0.0f);
+  g_assert_cmpfloat (image->pixels[w * h - 1], ==, 1.0f);
+  for (int i = 0; i < w * h; i++)
+    g_assert_cmpfloat_with_epsilon (image->pixels[i], (pixels[i] - 50) / 4000.0, 1e-3);
+}
+
+static void
+test_monochrome1 (void)
+{
+  const int w = 20, h = 11;
+  g_autofree guint16 *pixels = make_pixels (w, h, 1, 1023, 3);
+  HlTestDicomSpec spec = spec_default (w, h, 10, pixels);
+  g_autofree char *windowed = tmp_path ("mono1-window.dcm");
+  g_autofree char *plain = tmp_path ("mono1.dcm");
+  g_autoptr (HlImage) a = NULL;
+  g_autoptr (HlImage) b = NULL;
+
+  spec.photometric = "MONOCHROME1";
+  write_spec (&spec, plain);
+  spec.has_window = TRUE;
+  spec.window_center = 400;
+  spec.window_width = 500;
+  write_spec (&spec, windowed);
+
+  a = load_ok (plain);
+  g_assert_cmpfloat (a->pixels[0], ==, 1.0f); /* stored 0 is white in MONOCHROME1 */
+  g_assert_cmpfloat (a->pixels[w * h - 1], ==, 0.0f);
+  b = load_ok (windowed);
+  for (int i = 0; i < w * h; i++)
+    g_assert_cmpfloat_with_epsilon (b->pixels[i], 1.0 - window_linear (pixels[i], 400, 500),
+                                    OUT_TOL);
+}
+
+static void
+test_voi_lut (void)
+{
+  const int w = 12, h = 10, entries = 256, first = 100;
+  g_autofree guint16 *pixels = make_pixels (w, h, 1, 511, 4);
+  guint16 lut[256];
+  HlTestDicomSpec spec = spec_default (w, h, 12, pixels);
+  g_autofree char *path = tmp_path ("voi-lut.dcm");
+  g_autoptr (HlImage) image = NULL;
+
+  for (int i = 0; i < entries; i++)
+    lut[i] = (guint16) (4095 - (i * i) / 16); /* decreasing, non-linear, 12-bit */
+  spec.voi_lut = lut;
+  spec.voi_lut_entries = entries;
+  spec.voi_lut_first = first;
+  spec.voi_lut_bits = 12;
+  write_spec (&spec, path);
+  image = load_ok (path);
+  for (int i = 0; i < w * h; i++)
+    {
+      int index = CLAMP ((int) pixels[i] - first, 0, entries - 1);
+      double expected = (double) lut[index] / 4095;
+      g_assert_cmpfloat_with_epsilon (image->pixels[i], expected, 2.0 / 4095);
+    }
+}
+
+static void
+test_8bit_and_colour (void)
+{
+  const int w = 9, h = 7;
+  g_autofree guint16 *gray = make_pixels (w, h, 1, 255, 5);
+  g_autofree guint16 *rgb = make_pixels (w, h, 3, 255, 6);
+  HlTestDicomSpec spec = spec_default (w, h, 8, gray);
+  g_autofree char *gray_path = tmp_path ("gray8.dcm");
+  g_autofree char *rgb_path = tmp_path ("rgb8.dcm");
+  g_autoptr (HlImage) a = NULL;
+  g_autoptr (HlImage) b = NULL;
+
+  spec.has_window = TRUE;
+  spec.window_center = 128;
+  spec.window_width = 256; /* the linear window that maps v to v / 255 */
+  write_spec (&spec, gray_path);
+  a = load_ok (gray_path);
+  g_assert_cmpint (a->bit_depth, ==, 8);
+  for (int i = 0; i < w * h; i++)
+    g_assert_cmpfloat_with_epsilon (a->pixels[i], gray[i] / 255.0, OUT_TOL);
+
+  spec = spec_default (w, h, 8, rgb);
+  spec.samples = 3;
+  write_spec (&spec, rgb_path);
+  b = load_ok (rgb_path);
+  g_assert_true (b->was_color);
+  for (int i = 0; i < w * h; i++)
+    {
+      double y = 0.2126 * rgb[3 * i] + 0.7152 * rgb[3 * i + 1] + 0.0722 * rgb[3 * i + 2];
+      g_assert_cmpfloat_with_epsilon (b->pixels[i], y / 255, 1.0 / 255);
+    }
+}
+
+static void
+test_metadata (void)
+{
+  guint16 pixels[4] = { 0, 10, 20, 30 };
+  HlTestDicomSpec spec = spec_default (2, 2, 8, pixels);
+  g_autofree char *path = tmp_path ("meta.dcm");
+  g_autofree char *imager = tmp_path ("meta-imager.dcm");
+  g_autofree char *bare = tmp_path ("meta-none.dcm");
+  g_autoptr (HlImage) a = NULL;
+  g_autoptr (HlImage) b = NULL;
+  g_autoptr (HlImage) c = NULL;
+
+  spec.patient_id = "00003140";
+  spec.study_date = "20170412";
+  spec.view_position = "PA";
+  spec.pixel_spacing[0] = 0.143;
+  spec.pixel_spacing[1] = 0.139;
+  write_spec (&spec, path);
+  a = load_ok (path);
+  g_assert_cmpstr (a->patient_id, ==, "00003140");
+  g_assert_cmpstr (a->study_date, ==, "20170412");
+  g_assert_cmpstr (a->view_position, ==, "PA");
+  g_assert_cmpfloat_with_epsilon (a->pixel_spacing[0], 0.143, 1e-9);
+  g_assert_cmpfloat_with_epsilon (a->pixel_spacing[1], 0.139, 1e-9);
+
+  spec.imager_spacing = TRUE;
+  spec.study_date = "2017.04.12";
+  spec.view_position = "AP";
+  write_spec (&spec, imager);
+  b = load_ok (imager);
+  g_assert_cmpstr (b->study_date, ==, "20170412");
+  g_assert_cmpstr (b->view_position, ==, "AP");
+  g_assert_cmpfloat_with_epsilon (b->pixel_spacing[0], 0.143, 1e-9);
+
+  write_spec (&(HlTestDicomSpec){ .width = 2, .height = 2, .frames = 1, .samples = 1,
+                                  .bits_stored = 8, .pixels = pixels },
+              bare);
+  c = load_ok (bare);
+  g_assert_null (c->patient_id);
+  g_assert_null (c->study_date);
+  g_assert_null (c->view_position);
+  g_assert_cmpfloat (c->pixel_spacing[0], ==, 0);
+  g_assert_cmpfloat (c->pixel_spacing[1], ==, 0);
+}
+
+/* Writes @pixels uncompressed and in @syntax; returns both decodes after checking that the
+ * compressed file really carries @uid. */
+static void
+write_pair (HlTestDicomSpec *spec, HlTestDicomSyntax syntax, const char *uid, const char *name,
+            HlImage **raw, HlImage **coded)
+{
+  g_autofree char *raw_name = g_strconcat (name, "-raw.dcm", NULL);
+  g_autofree char *coded_name = g_strconcat (name, ".dcm", NULL);
+  g_autofree char *raw_path = tmp_path (raw_name);
+  g_autofree char *coded_path = tmp_path (coded_name);
+
+  spec->syntax = HL_TEST_DICOM_EXPLICIT_LE;
+  write_spec (spec, raw_path);
+  spec->syntax = syntax;
+  write_spec (spec, coded_path);
+  g_assert_true (file_contains (coded_path, uid));
+  *raw = load_ok (raw_path);
+  *coded = load_ok (coded_path);
+}
+
+static void
+test_lossless (gconstpointer data)
+{
+  HlTestDicomSyntax syntax = GPOINTER_TO_INT (data);
+  const char *uid = syntax == HL_TEST_DICOM_RLE ? "1.2.840.10008.1.2.5" : "1.2.840.10008.1.2.4.70";
+  const int w = 64, h = 48;
+  g_autofree guint16 *pixels = make_pixels (w, h, 1, 4095, 7);
+  HlTestDicomSpec spec = spec_default (w, h, 12, pixels);
+  g_autoptr (HlImage) raw = NULL;
+  g_autoptr (HlImage) coded = NULL;
+
+  spec.has_window = TRUE;
+  spec.window_center = 2048;
+  spec.window_width = 4096;
+  spec.photometric = syntax == HL_TEST_DICOM_RLE ? "MONOCHROME1" : NULL;
+  write_pair (&spec, syntax, uid, syntax == HL_TEST_DICOM_RLE ? "rle" : "jpeg-lossless", &raw,
+              &coded);
+  assert_same_pixels (raw, coded, 0);
+  g_assert_cmpint (coded->bit_depth, ==, 12);
+}
+
+static void
+test_jpeg_baseline (void)
+{
+  const int w = 64, h = 64;
+  g_autofree guint16 *pixels = g_new (guint16, w * h);
+  HlTestDicomSpec spec = spec_default (w, h, 8, pixels);
+  g_autoptr (HlImage) raw = NULL;
+  g_autoptr (HlImage) coded = NULL;
+  double sum = 0;
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      pixels[y * w + x] = (guint16) (40 + 2 * x + y); /* smooth: what JPEG keeps well */
+  spec.has_window = TRUE;
+  spec.window_center = 128;
+  spec.window_width = 256;
+  write_pair (&spec, HL_TEST_DICOM_JPEG_BASELINE, "1.2.840.10008.1.2.4.50", "jpeg-baseline", &raw,
+              &coded);
+  for (int i = 0; i < w * h; i++)
+    {
+      double d = fabs (raw->pixels[i] - coded->pixels[i]);
+      g_assert_cmpfloat (d, <=, 6.0 / 255);
+      sum += d;
+    }
+  g_assert_cmpfloat (sum / (w * h), <=, 1.0 / 255);
+}
+
+static void
+test_multi_frame (void)
+{
+  const int w = 8, h = 8;
+  g_autofree guint16 *pixels = make_pixels (w, h * 3, 1, 4095, 8);
+  HlTestDicomSpec spec = spec_default (w, h, 12, pixels);
+  g_autofree char *path = tmp_path ("multi-frame.dcm");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = NULL;
+
+  spec.frames = 3;
+  write_spec (&spec, path);
+  image = hl_dicom_load (path, &error);
+  g_assert_null (image);
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "multi-frame"));
+}
+
+static void
+test_no_pixel_data (void)
+{
+  HlTestDicomSpec spec = spec_default (16, 16, 8, NULL);
+  g_autofree char *path = tmp_path ("no-pixels.dcm");
+
+  write_spec (&spec, path);
+  assert_refused (path, HL_STUDY_ERROR_UNSUPPORTED);
+}
+
+/* Overwrites the value of the explicit-VR-little-endian US attribute (0028,@element) in @data. */
+static void
+patch_us (guint8 *data, gsize size, guint8 element, guint16 value)
+{
+  const guint8 tag[8] = { 0x28, 0x00, element, 0x00, 'U', 'S', 0x02, 0x00 };
+  guint8 *at = memmem (data, size, tag, sizeof tag);
+
+  g_assert_nonnull (at);
+  at[8] = value & 0xff;
+  at[9] = value >> 8;
+}
+
+static void
+test_bomb (void)
+{
+  const struct
+  {
+    HlTestDicomSyntax syntax;
+    guint16 rows, cols;
+  } cases[] = {
+    { HL_TEST_DICOM_EXPLICIT_LE, 65535, 65535 },
+    { HL_TEST_DICOM_EXPLICIT_LE, 1, 20000 },    /* one side too long */
+    { HL_TEST_DICOM_RLE, 16384, 16384 },        /* each side allowed, the area is not */
+    { HL_TEST_DICOM_JPEG_LOSSLESS, 65535, 65535 },
+  };
+  guint16 pixels[64] = { 0 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      HlTestDicomSpec spec = spec_default (8, 8, 16, pixels);
+      g_autofree char *name = g_strdup_printf ("bomb-%zu.dcm", i);
+      g_autofree char *path = tmp_path (name);
+      g_autofree guint8 *data = NULL;
+      gsize size;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (HlImage) image = NULL;
+
+      spec.syntax = cases[i].syntax;
+      write_spec (&spec, path);
+      g_assert_true (g_file_get_contents (path, (char **) &data, &size, NULL));
+      patch_us (data, size, 0x10, cases[i].rows);
+      patch_us (data, size, 0x11, cases[i].cols);
+      g_assert_true (g_file_set_contents (path, (char *) data, size, NULL));
+      assert_refused (path, HL_STUDY_ERROR_TOO_LARGE);
+
+      image = hl_dicom_load_from_data (data, size, "bomb", &error);
+      g_assert_null (image);
+      g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_TOO_LARGE);
+    }
+}
+
+/* A 128-byte preamble and "DICM" followed by seeded random bytes, of several lengths. */
+static void
+test_garbage (void)
+{
+  GRand *rand = g_rand_new_with_seed (9);
+
+  for (int round = 0; round < 200; round++)
+    {
+      gsize size = 132 + g_rand_int_range (rand, 0, 4096);
+      g_autofree guint8 *data = g_malloc0 (size);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (HlImage) image = NULL;
+
+      memcpy (data + 128, "DICM", 4);
+      for (gsize i = 132; i < size; i++)
+        data[i] = (guint8) g_rand_int (rand);
+      if (round % 2 == 1 && size > 140)
+        memcpy (data + 132, "\x02\x00\x00\x00UL\x04\x00", 8); /* a plausible first element */
+      image = hl_dicom_load_from_data (data, size, "garbage", &error);
+      g_assert_null (image);
+      g_assert_true (error != NULL && error->domain == HL_STUDY_ERROR);
+    }
+  g_rand_free (rand);
+}
+
+/* A valid file cut at every 7th length: an error or an image, never both, never a crash; a cut
+ * before the pixel data is always an error. */
+static void
+test_truncated (void)
+{
+  const int w = 10, h = 10;
+  g_autofree guint16 *pixels = make_pixels (w, h, 1, 4095, 10);
+  HlTestDicomSpec spec = spec_default (w, h, 12, pixels);
+  g_autofree char *path = tmp_path ("truncated.dcm");
+  g_autofree char *cut_path = tmp_path ("truncated-cut.dcm");
+  g_autofree guint8 *data = NULL;
+  const guint8 pixel_tag[4] = { 0xe0, 0x7f, 0x10, 0x00 };
+  gsize size, pixel_offset;
+
+  spec.patient_id = "P1";
+  write_spec (&spec, path);
+  g_assert_true (g_file_get_contents (path, (char **) &data, &size, NULL));
+  pixel_offset = (guint8 *) memmem (data, size, pixel_tag, sizeof pixel_tag) - data;
+  for (gsize cut = 0; cut < size; cut += 7)
+    {
+      g_autoptr (GError) e1 = NULL;
+      g_autoptr (GError) e2 = NULL;
+      g_autoptr (HlImage) from_data = hl_dicom_load_from_data (data, cut, "cut", &e1);
+      g_autoptr (HlImage) from_file = NULL;
+
+      g_assert_true ((from_data == NULL) == (e1 != NULL));
+      g_assert_true (g_file_set_contents (cut_path, (char *) data, cut, NULL));
+      from_file = hl_dicom_load (cut_path, &e2);
+      g_assert_true ((from_file == NULL) == (e2 != NULL));
+      if (cut <= pixel_offset)
+        {
+          g_assert_null (from_data);
+          g_assert_null (from_file);
+        }
+    }
+}
+
+static void
+test_missing (void)
+{
+  g_autofree char *path = tmp_path ("does-not-exist.dcm");
+
+  assert_refused (path, HL_STUDY_ERROR_IO);
+  assert_refused (tmp_dir, HL_STUDY_ERROR_IO);
+}
+
+/* hl_dicom_load_from_data() gives what hl_dicom_load() gives; hl_image_load() finds DICOM by
+ * content even under a .png name. */
+static void
+test_from_data_and_sniffing (void)
+{
+  const int w = 13, h = 17;
+  g_autofree guint16 *pixels = make_pixels (w, h, 1, 65535, 11);
+  HlTestDicomSpec spec = spec_default (w, h, 16, pixels);
+  g_autofree char *path = tmp_path ("looks-like.png");
+  g_autofree guint8 *data = NULL;
+  gsize size;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) a = NULL;
+  g_autoptr (HlImage) b = NULL;
+  g_autoptr (HlImage) c = NULL;
+
+  spec.patient_id = "X";
+  write_spec (&spec, path);
+  a = load_ok (path);
+  g_assert_true (g_file_get_contents (path, (char **) &data, &size, NULL));
+  b = hl_dicom_load_from_data (data, size, "memory", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (b->path, ==, "memory");
+  g_assert_cmpstr (b->patient_id, ==, "X");
+  assert_same_pixels (a, b, 0);
+  c = hl_image_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (c->format, ==, HL_IMAGE_DICOM);
+  assert_same_pixels (a, c, 0);
+}
+
+/* One NIH PNG (the first by name) written as 8-bit DICOM, uncompressed and JPEG lossless, with the
+ * window that maps v to v / 255: both must decode to the PNG's own pixels. */
+static void
+test_nih_png (void)
+{
+  const char *shared = g_getenv ("HL_SHARED_DATA");
+  g_autofree char *dir = NULL;
+  g_autoptr (GDir) listing = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *png_path = NULL;
+  g_autofree guint16 *pixels = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) png = NULL;
+  g_autoptr (HlImage) raw = NULL;
+  g_autoptr (HlImage) coded = NULL;
+  HlTestDicomSpec spec;
+  gsize n;
+
+  dir = shared != NULL ? g_build_filename (shared, "nih", "images", NULL) : NULL;
+  if (dir == NULL || !g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_test_skip ("HL_SHARED_DATA/nih/images is absent: no NIH image to convert to DICOM");
+      return;
+    }
+  listing = g_dir_open (dir, 0, &error);
+  g_assert_no_error (error);
+  for (const char *name; (name = g_dir_read_name (listing)) != NULL;)
+    if (g_str_has_suffix (name, ".png") && (first == NULL || strcmp (name, first) < 0))
+      {
+        g_free (first);
+        first = g_strdup (name);
+      }
+  g_assert_nonnull (first);
+  png_path = g_build_filename (dir, first, NULL);
+  png = hl_image_load (png_path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (png->bit_depth, ==, 8);
+
+  n = (gsize) png->width * png->height;
+  pixels = g_new (guint16, n);
+  for (gsize i = 0; i < n; i++)
+    pixels[i] = (guint16) lroundf (png->pixels[i] * 255);
+  spec = spec_default (png->width, png->height, 8, pixels);
+  spec.has_window = TRUE;
+  spec.window_center = 128;
+  spec.window_width = 256;
+  write_pair (&spec, HL_TEST_DICOM_JPEG_LOSSLESS, "1.2.840.10008.1.2.4.70", "nih", &raw, &coded);
+  assert_same_pixels (png, raw, OUT_TOL);
+  assert_same_pixels (png, coded, OUT_TOL);
+}
+
+static void
+remove_tmp_dir (void)
+{
+  g_autoptr (GDir) dir = g_dir_open (tmp_dir, 0, NULL);
+
+  for (const char *name; dir != NULL && (name = g_dir_read_name (dir)) != NULL;)
+    {
+      g_autofree char *path = tmp_path (name);
+      g_unlink (path);
+    }
+  g_rmdir (tmp_dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  tmp_dir = g_dir_make_tmp ("hl-dicom-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  g_test_add_func ("/study/dicom/rescale-window", test_rescale_window);
+  g_test_add_func ("/study/dicom/min-max", test_min_max);
+  g_test_add_func ("/study/dicom/monochrome1", test_monochrome1);
+  g_test_add_func ("/study/dicom/voi-lut", test_voi_lut);
+  g_test_add_func ("/study/dicom/8bit-and-colour", test_8bit_and_colour);
+  g_test_add_func ("/study/dicom/metadata", test_metadata);
+  g_test_add_data_func ("/study/dicom/jpeg-lossless", GINT_TO_POINTER (HL_TEST_DICOM_JPEG_LOSSLESS),
+                        test_lossless);
+  g_test_add_data_func ("/study/dicom/rle", GINT_TO_POINTER (HL_TEST_DICOM_RLE), test_lossless);
+  g_test_add_func ("/study/dicom/jpeg-baseline", test_jpeg_baseline);
+  g_test_add_func ("/study/dicom/multi-frame", test_multi_frame);
+  g_test_add_func ("/study/dicom/no-pixel-data", test_no_pixel_data);
+  g_test_add_func ("/study/dicom/bomb", test_bomb);
+  g_test_add_func ("/study/dicom/garbage", test_garbage);
+  g_test_add_func ("/study/dicom/truncated", test_truncated);
+  g_test_add_func ("/study/dicom/missing", test_missing);
+  g_test_add_func ("/study/dicom/from-data-and-sniffing", test_from_data_and_sniffing);
+  g_test_add_func ("/study/dicom/nih-png", test_nih_png);
+
+  status = g_test_run ();
+  remove_tmp_dir ();
+  return status;
+}
