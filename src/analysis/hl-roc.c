@@ -300,9 +300,18 @@ hl_roc_curve_youden (const HlRocCurve *curve)
 
   g_return_val_if_fail (curve != NULL, 0);
 
+  /* J_i > J_best  <=>  tp_i·N + fp_best·P > tp_best·N + fp_i·P, compared in integers so that
+   * equal J are equal (in doubles 2/3 - 0 and 1 - 1/3 differ in the last bit) */
   for (gsize i = 1; i < curve->n_points; i++)
-    if (curve->tpr[i] - curve->fpr[i] > curve->tpr[best] - curve->fpr[best])
-      best = i;
+    {
+      guint64 lhs = (guint64) curve->tp[i] * curve->n_negative
+                    + (guint64) curve->fp[best] * curve->n_positive;
+      guint64 rhs = (guint64) curve->tp[best] * curve->n_negative
+                    + (guint64) curve->fp[i] * curve->n_positive;
+
+      if (lhs > rhs)
+        best = i;
+    }
   return best;
 }
 

@@ -90,8 +90,9 @@ gboolean hl_roc_confusion (const double *scores, const guint8 *truth, gsize n, d
 /* The confusion at point @index of @curve (0 <= @index < n_points). */
 void hl_roc_curve_confusion (const HlRocCurve *curve, gsize index, HlConfusion *out);
 
-/* The point of @curve with the largest Youden J = tpr - fpr; among equal J the first, i.e. the
- * highest threshold (numpy.argmax). Returns its index. On a full curve (drop_intermediate FALSE)
+/* The point of @curve with the largest Youden J = tpr - fpr, compared exactly (in integer counts,
+ * valid for fewer than 2^31 cases); among equal J the first, i.e. the highest threshold. Returns
+ * its index. On a full curve (drop_intermediate FALSE)
  * this is the optimum over all thresholds; a drop_intermediate curve keeps it too. */
 gsize hl_roc_curve_youden (const HlRocCurve *curve);
 

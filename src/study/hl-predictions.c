@@ -1,0 +1,350 @@
+/* hl-predictions.c — reading, writing and matching prediction CSV files (Image + one score column
+ * per label), the format `hilum-cli predict --csv` writes and `hilum-cli eval` reads. */
+#include "hl-predictions.h"
+
+#include <glib/gstdio.h>
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void
+hl_predictions_free (HlPredictions *predictions)
+{
+  if (predictions == NULL)
+    return;
+  g_free (predictions->path);
+  g_strfreev (predictions->images);
+  g_free (predictions->label_index);
+  g_free (predictions->scores);
+  if (predictions->by_image != NULL)
+    g_hash_table_unref (predictions->by_image);
+  g_free (predictions);
+}
+
+/* Parses the header fields @fields (n_fields) into @predictions' label columns. */
+static gboolean
+parse_header (HlPredictions *predictions, char **fields, gsize n_fields, GError **error)
+{
+  gboolean seen[HL_N_LABELS] = { FALSE };
+
+  if (n_fields < 2 || strcmp (fields[0], "Image") != 0)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                   "%s:1: the header must be `Image` then one column per label", predictions->path);
+      return FALSE;
+    }
+  predictions->n_labels = n_fields - 1;
+  predictions->label_index = g_new (int, predictions->n_labels);
+  for (gsize c = 1; c < n_fields; c++)
+    {
+      int index = hl_label_index (fields[c]);
+
+      if (index < 0)
+        {
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                       "%s:1: column `%s` is not one of the %d labels", predictions->path,
+                       fields[c], HL_N_LABELS);
+          return FALSE;
+        }
+      if (seen[index])
+        {
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s:1: label `%s` appears twice",
+                       predictions->path, hl_label_names[index]);
+          return FALSE;
+        }
+      seen[index] = TRUE;
+      predictions->label_index[c - 1] = index;
+    }
+  return TRUE;
+}
+
+/* Parses data row @fields (n_fields) on @line into row @row of @predictions. */
+static gboolean
+parse_row (HlPredictions *predictions, char **fields, gsize n_fields, gsize line, gsize row,
+           GError **error)
+{
+  const char *path = predictions->path;
+
+  if (n_fields != predictions->n_labels + 1)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                   "%s:%" G_GSIZE_FORMAT ": %" G_GSIZE_FORMAT " fields, the header has %" G_GSIZE_FORMAT,
+                   path, line, n_fields, predictions->n_labels + 1);
+      return FALSE;
+    }
+  if (!hl_image_name_is_safe (fields[0]))
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_UNSAFE_PATH,
+                   "%s:%" G_GSIZE_FORMAT ": image name `%s` leaves the folder", path, line,
+                   fields[0]);
+      return FALSE;
+    }
+  if (g_hash_table_contains (predictions->by_image, fields[0]))
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                   "%s:%" G_GSIZE_FORMAT ": `%s` is listed twice", path, line, fields[0]);
+      return FALSE;
+    }
+  for (gsize c = 1; c < n_fields; c++)
+    {
+      char *end;
+      double value;
+
+      errno = 0;
+      value = g_ascii_strtod (fields[c], &end);
+      if (end == fields[c] || *end != '\0' || !isfinite (value) || errno == ERANGE)
+        {
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                       "%s:%" G_GSIZE_FORMAT ": score `%s` for %s is not a finite number", path,
+                       line, fields[c], hl_label_names[predictions->label_index[c - 1]]);
+          return FALSE;
+        }
+      predictions->scores[row * predictions->n_labels + c - 1] = value;
+    }
+  predictions->images[row] = g_strdup (fields[0]);
+  g_hash_table_insert (predictions->by_image, predictions->images[row],
+                       GSIZE_TO_POINTER (row + 1));
+  return TRUE;
+}
+
+HlPredictions *
+hl_predictions_load_from_data (const char *data, gsize length, const char *name, GError **error)
+{
+  g_autoptr (HlPredictions) predictions = NULL;
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  gsize n_lines, row = 0;
+
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (length > HL_PREDICTIONS_MAX_BYTES)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: larger than %zu MiB", name,
+                   HL_PREDICTIONS_MAX_BYTES >> 20);
+      return NULL;
+    }
+  if (length >= 3 && memcmp (data, "\xEF\xBB\xBF", 3) == 0)
+    {
+      data += 3;
+      length -= 3;
+    }
+  if (memchr (data, '"', length) != NULL || memchr (data, '\0', length) != NULL)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                   "%s: quotes or NUL bytes: not a predictions file", name);
+      return NULL;
+    }
+  text = g_strndup (data, length);
+  lines = g_strsplit (text, "\n", -1);
+  n_lines = g_strv_length (lines);
+
+  predictions = g_new0 (HlPredictions, 1);
+  predictions->path = g_strdup (name);
+  predictions->by_image = g_hash_table_new (g_str_hash, g_str_equal);
+
+  /* a data row takes at least 2 bytes ("x\n"), so n_lines bounds the rows */
+  for (gsize i = 0; i < n_lines; i++)
+    {
+      g_auto (GStrv) fields = NULL;
+      gsize len = strlen (lines[i]);
+
+      if (len > 0 && lines[i][len - 1] == '\r')
+        lines[i][--len] = '\0';
+      if (len == 0)
+        continue;
+      fields = g_strsplit (lines[i], ",", -1);
+      if (predictions->label_index == NULL)
+        {
+          if (!parse_header (predictions, fields, g_strv_length (fields), error))
+            return NULL;
+          predictions->images = g_new0 (char *, n_lines);
+          predictions->scores = g_new (double, n_lines * predictions->n_labels);
+          continue;
+        }
+      if (!parse_row (predictions, fields, g_strv_length (fields), i + 1, row, error))
+        return NULL;
+      row++;
+    }
+  if (predictions->label_index == NULL)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: empty, no header", name);
+      return NULL;
+    }
+  if (row == 0)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: a header but no rows", name);
+      return NULL;
+    }
+  predictions->n_images = row;
+  return g_steal_pointer (&predictions);
+}
+
+HlPredictions *
+hl_predictions_load (const char *path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) local = NULL;
+  GStatBuf st;
+  gsize length;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (g_stat (path, &st) == 0 && S_ISREG (st.st_mode)
+      && (guint64) st.st_size > HL_PREDICTIONS_MAX_BYTES)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: larger than %zu MiB", path,
+                   HL_PREDICTIONS_MAX_BYTES >> 20);
+      return NULL;
+    }
+  if (!g_file_get_contents (path, &contents, &length, &local))
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s", local->message);
+      return NULL;
+    }
+  return hl_predictions_load_from_data (contents, length, path, error);
+}
+
+gssize
+hl_predictions_lookup (const HlPredictions *predictions, const char *image)
+{
+  g_return_val_if_fail (predictions != NULL, -1);
+  g_return_val_if_fail (image != NULL, -1);
+
+  return (gssize) GPOINTER_TO_SIZE (g_hash_table_lookup (predictions->by_image, image)) - 1;
+}
+
+gboolean
+hl_predictions_write (const char *path, const char *const *images, gsize n_images,
+                      const int *label_index, gsize n_labels, const float *scores, GError **error)
+{
+  g_autoptr (GString) out = g_string_new ("Image");
+  g_autoptr (GError) local = NULL;
+  char number[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (images != NULL || n_images == 0, FALSE);
+  g_return_val_if_fail (label_index != NULL && n_labels >= 1, FALSE);
+  g_return_val_if_fail (scores != NULL || n_images == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  for (gsize l = 0; l < n_labels; l++)
+    {
+      g_return_val_if_fail (label_index[l] >= 0 && label_index[l] < HL_N_LABELS, FALSE);
+      g_string_append_printf (out, ",%s", hl_label_names[label_index[l]]);
+    }
+  g_string_append_c (out, '\n');
+  for (gsize i = 0; i < n_images; i++)
+    {
+      if (strpbrk (images[i], ",\"\r\n") != NULL)
+        {
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                       "%s: image name `%s` holds a comma, quote or line break", path, images[i]);
+          return FALSE;
+        }
+      g_string_append (out, images[i]);
+      for (gsize l = 0; l < n_labels; l++)
+        g_string_append_printf (out, ",%s",
+                                g_ascii_formatd (number, sizeof number, "%.9g",
+                                                 scores[i * n_labels + l]));
+      g_string_append_c (out, '\n');
+    }
+  if (!g_file_set_contents (path, out->str, (gssize) out->len, &local))
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+hl_scored_set_free (HlScoredSet *set)
+{
+  if (set == NULL)
+    return;
+  g_strfreev (set->images);
+  g_free (set->labels);
+  g_free (set->label_index);
+  g_free (set->scores);
+  g_free (set->truth);
+  g_free (set);
+}
+
+HlScoredSet *
+hl_predictions_match (const HlPredictions *predictions, const HlLabelSet *labels, GError **error)
+{
+  g_autoptr (HlScoredSet) set = NULL;
+  g_autofree gsize *columns = NULL; /* (n_labels) the predictions' column of each set column */
+  const char *first_missing = NULL;
+  gsize n_missing = 0;
+
+  g_return_val_if_fail (predictions != NULL, NULL);
+  g_return_val_if_fail (labels != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  columns = g_new (gsize, predictions->n_labels);
+  set = g_new0 (HlScoredSet, 1);
+  set->labels = g_new (const char *, predictions->n_labels);
+  set->label_index = g_new (int, predictions->n_labels);
+  for (gsize c = 0; c < predictions->n_labels; c++)
+    if (labels->has_label[predictions->label_index[c]])
+      {
+        columns[set->n_labels] = c;
+        set->label_index[set->n_labels] = predictions->label_index[c];
+        set->labels[set->n_labels] = hl_label_names[predictions->label_index[c]];
+        set->n_labels++;
+      }
+  if (set->n_labels == 0)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                   "%s and %s have no label in common", predictions->path, labels->path);
+      return NULL;
+    }
+
+  for (guint r = 0; r < labels->rows->len; r++)
+    {
+      const HlLabelRow *row = labels->rows->pdata[r];
+
+      if (hl_predictions_lookup (predictions, row->image) < 0)
+        {
+          if (n_missing++ == 0)
+            first_missing = row->image;
+        }
+    }
+  if (n_missing > 0)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                   "%s has no prediction for %" G_GSIZE_FORMAT " of the %u images of %s, "
+                   "the first `%s`",
+                   predictions->path, n_missing, labels->rows->len, labels->path, first_missing);
+      return NULL;
+    }
+  if (labels->rows->len == 0)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s lists no images", labels->path);
+      return NULL;
+    }
+
+  set->n_images = labels->rows->len;
+  set->images = g_new0 (char *, set->n_images + 1);
+  set->scores = g_new (double, set->n_images * set->n_labels);
+  set->truth = g_new (guint8, set->n_images * set->n_labels);
+  for (gsize i = 0; i < set->n_images; i++)
+    {
+      const HlLabelRow *row = labels->rows->pdata[i];
+      gsize p = (gsize) hl_predictions_lookup (predictions, row->image);
+
+      set->images[i] = g_strdup (row->image);
+      for (gsize l = 0; l < set->n_labels; l++)
+        {
+          set->scores[i * set->n_labels + l]
+              = predictions->scores[p * predictions->n_labels + columns[l]];
+          set->truth[i * set->n_labels + l] = row->labels[set->label_index[l]];
+        }
+    }
+  return g_steal_pointer (&set);
+}

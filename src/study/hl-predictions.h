@@ -1,0 +1,78 @@
+/* hl-predictions.h — prediction CSV files: one row per image, the model's score per label, in the
+ * layout of ../shared/data/nih/reference/chexnet-test-preds.csv:
+ *
+ *     Image,Atelectasis,Cardiomegaly,...,Pneumothorax
+ *     00000075_000.png,0.15922733,0.3176258,...
+ *
+ * `Image` first, then one column per label named as in hl_label_names (any subset, any order, each
+ * at most once; matched as hl_label_index() does). Predictions are written by programs, so the
+ * reader is strict: no quoted fields, every row has every column, every score is a finite number
+ * written in C locale, every image appears once. A UTF-8 BOM and CRLF line ends are accepted.
+ * Failures are HL_STUDY_ERROR_CSV (HL_STUDY_ERROR_IO when unreadable) with "FILE:LINE: problem".
+ *
+ * hl_predictions_match() lines predictions up with a label file (hl-labels.h) for evaluation.
+ */
+#pragma once
+
+#include "hl-labels.h"
+
+G_BEGIN_DECLS
+
+/* The largest predictions file read, in bytes. */
+#define HL_PREDICTIONS_MAX_BYTES ((gsize) 256 << 20)
+
+typedef struct
+{
+  char *path;          /* the file read (or the name given for data) */
+  gsize n_images;
+  gsize n_labels;
+  char **images;       /* (n_images + 1) image names in file order, NULL-terminated */
+  int *label_index;    /* (n_labels) each column's index in hl_label_names */
+  double *scores;      /* (n_images, n_labels) row-major, columns in file order */
+  GHashTable *by_image; /* image -> GSIZE_TO_POINTER (row + 1); use hl_predictions_lookup */
+} HlPredictions;
+
+/* Reads the predictions file @path. Returns a new HlPredictions or NULL with @error set. */
+HlPredictions *hl_predictions_load (const char *path, GError **error);
+
+/* The same on @length bytes at @data (not retained); @name is used in messages and as the path. */
+HlPredictions *hl_predictions_load_from_data (const char *data, gsize length, const char *name,
+                                              GError **error);
+
+void hl_predictions_free (HlPredictions *predictions);
+
+/* The row of @image in @predictions, or -1 when absent. */
+gssize hl_predictions_lookup (const HlPredictions *predictions, const char *image);
+
+/* Writes @n_images rows of @scores (n_images, n_labels) in the layout above to @path, atomically:
+ * `Image` and the names of the labels @label_index (n_labels, indices into hl_label_names), one
+ * row per @images[i], scores with 9 significant digits (float precision). */
+gboolean hl_predictions_write (const char *path, const char *const *images, gsize n_images,
+                               const int *label_index, gsize n_labels, const float *scores,
+                               GError **error);
+
+/* Predictions lined up with labels, ready for the analysis module. */
+typedef struct
+{
+  gsize n_images;
+  gsize n_labels;
+  char **images;       /* (n_images + 1) NULL-terminated, in the label file's order */
+  const char **labels; /* (n_labels) names from hl_label_names (static strings) */
+  int *label_index;    /* (n_labels) indices into hl_label_names, in the predictions' order */
+  double *scores;      /* (n_images, n_labels) */
+  guint8 *truth;       /* (n_images, n_labels) 0/1 */
+} HlScoredSet;
+
+/* Lines @predictions up with @labels: one row per row of @labels, in its order, and one column per
+ * predicted label that @labels carries (has_label), in the predictions' order. Predictions for
+ * images that @labels does not list are ignored. Fails (HL_STUDY_ERROR_CSV) when an image of
+ * @labels has no prediction — the message counts them and names the first — or when no predicted
+ * label is in @labels. Returns a new set to free with hl_scored_set_free(). */
+HlScoredSet *hl_predictions_match (const HlPredictions *predictions, const HlLabelSet *labels,
+                                   GError **error);
+void hl_scored_set_free (HlScoredSet *set);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlPredictions, hl_predictions_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlScoredSet, hl_scored_set_free)
+
+G_END_DECLS
