@@ -9,7 +9,8 @@ SUDO=""
 pkgs="build-essential meson ninja-build pkg-config libglib2.0-dev libjson-glib-dev libopenblas-dev
 libpng-dev libcairo2-dev libgtk-3-dev libdcmtk-dev dcmtk gettext desktop-file-utils appstream"
 if [ "${1:-}" = "--test" ]; then
-  pkgs="$pkgs python3 python3-torch python3-torchvision python3-numpy python3-sklearn xvfb xauth
+  pkgs="$pkgs python3 python3-torch python3-torchvision python3-numpy python3-sklearn python3-matplotlib
+xvfb xauth
 clang libclang-rt-14-dev"
 fi
 $SUDO apt-get update -qq
