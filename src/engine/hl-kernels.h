@@ -1,0 +1,77 @@
+/* hl-kernels.h — the engine's internal compute kernels: convolution (im2col + OpenBLAS sgemm,
+ * with the preceding BatchNorm + ReLU fused into the GEMM input preparation), pooling,
+ * BatchNorm + ReLU, and PyTorch-exact bilinear resizing. Used by the forward pass, Grad-CAM and
+ * preprocessing; not part of the public API.
+ *
+ * All tensors are float32, NCHW, row-major, one image at a time: a (c, h, w) plane stack is
+ * c * h * w consecutive floats. "scale"/"shift" pairs are a BatchNorm folded for inference
+ * (y = x * scale[c] + shift[c], see HlBatchNorm); passing NULL for both means identity (no BN and
+ * no ReLU).
+ */
+#pragma once
+
+#include "hl-model-private.h"
+
+G_BEGIN_DECLS
+
+/* Alignment of every buffer the engine allocates, in bytes. */
+#define HL_ALIGN 64
+
+/* Output length of a convolution or pooling window along one axis. */
+static inline int
+hl_out_size (int in, int k, int stride, int pad)
+{
+  return (in + 2 * pad - k) / stride + 1;
+}
+
+/* Rounds a float count up so that consecutive sub-buffers stay HL_ALIGN-aligned. */
+static inline gsize
+hl_align_floats (gsize n)
+{
+  gsize per = HL_ALIGN / sizeof (float);
+  return (n + per - 1) / per * per;
+}
+
+/* y (c, hw) = max (0, x (c, hw) * scale[c] + shift[c]). @y may equal @x. */
+void hl_bn_relu (const float *x, int c, gsize hw, const float *scale, const float *shift,
+                 float *y);
+
+/* im2col of x (c, h, w) for a k_h x k_w window: col (c * k_h * k_w, h_out * w_out), rows ordered
+ * (c, i, j) like a (c_out, c_in, k_h, k_w) weight. With @scale/@shift, the values are
+ * max (0, x * scale + shift) (BatchNorm + ReLU applied while gathering); padded positions are 0,
+ * i.e. padding applies to the activated input, as in PyTorch. */
+void hl_im2col (const float *x, int c, int h, int w, int k_h, int k_w, int stride, int pad,
+                const float *scale, const float *shift, float *col);
+
+/* Floats of workspace hl_conv2d() needs for @conv on an (h, w) input; @bn_relu says whether a
+ * BatchNorm + ReLU is fused in front. 0 when the convolution reads its input in place. */
+gsize hl_conv2d_work_size (const HlConv *conv, int h, int w, gboolean bn_relu);
+
+/* y (c_out, h_out, w_out) = conv (act (x)), x (c_in, h, w), act = BatchNorm + ReLU with
+ * @scale/@shift or identity with NULL. 1x1 stride-1 convolutions are a plain sgemm on the
+ * (activated) input; other shapes go through im2col. @work holds hl_conv2d_work_size() floats
+ * (may be NULL when that is 0). @y must not overlap @x or @work. */
+void hl_conv2d (const HlConv *conv, const float *x, int h, int w, const float *scale,
+                const float *shift, float *work, float *y);
+
+/* Max pooling of act (x (c, h, w)) with a k x k window, padding counted as -inf:
+ * y (c, h_out, w_out). act as in hl_conv2d(). */
+void hl_maxpool2d (const float *x, int c, int h, int w, int k, int stride, int pad,
+                   const float *scale, const float *shift, float *y);
+
+/* 2x2 average pooling, stride 2, no padding (odd trailing rows/columns dropped, as PyTorch) of
+ * act (x (c, h, w)): y (c, h / 2, w / 2). act as in hl_conv2d(). */
+void hl_avgpool2x2 (const float *x, int c, int h, int w, const float *scale, const float *shift,
+                    float *y);
+
+/* y (c) = mean over the hw positions of x (c, hw). */
+void hl_global_avgpool (const float *x, int c, gsize hw, float *y);
+
+/* Resizes one plane src (h, w) to dst (out_h, out_w) exactly as PyTorch's
+ * F.interpolate (mode='bilinear', align_corners=False, antialias=@antialias) does on float32:
+ * without antialias a 2x2 bilinear tap; with it a separable triangle filter whose support grows
+ * with the downscale factor, weights normalised per output pixel, the horizontal pass first, then the vertical one. */
+void hl_resize_bilinear (const float *src, int h, int w, float *dst, int out_h, int out_w,
+                         gboolean antialias);
+
+G_END_DECLS
