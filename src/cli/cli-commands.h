@@ -12,4 +12,4 @@ typedef struct
   int (*run) (int argc, char **argv); /* argv[0] is the command name */
 } HlCliCommand;
 
-int hl_cli_predict (int argc, char **argv);
+int hl_cli_eval (int argc, char **argv);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const HlCliCommand commands[] = {
-  { "predict", "Score images with the model (CSV, JSON, Grad-CAM PNGs)", hl_cli_predict },
+  { "eval", "Score predictions against labels: AUROC with CIs, ROC grid", hl_cli_eval },
 };
 
 static void

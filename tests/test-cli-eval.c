@@ -1,0 +1,259 @@
+/* test-cli-eval.c — runs the built `hilum-cli eval` (HL_BUILD_DIR) on the shared reference CheXNet
+ * predictions and on small made-up files: the table, the mean AUROC the data README states, the
+ * files written by --out, the paired comparison, and the usage and data errors. */
+#include "hl-predictions.h"
+#include "hl-summary.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+#include <sys/wait.h>
+
+typedef struct
+{
+  char *out;
+  char *err;
+  int status; /* exit status */
+} Run;
+
+static void
+run_clear (Run *run)
+{
+  g_free (run->out);
+  g_free (run->err);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
+
+/* Runs hilum-cli with @args (NULL-terminated, after "hilum-cli"). */
+static void
+run_cli (Run *run, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *cli = g_build_filename (g_getenv ("HL_BUILD_DIR"), "src", "cli", "hilum-cli",
+                                           NULL);
+  g_autoptr (GError) error = NULL;
+  int wait_status;
+
+  g_ptr_array_add (argv, cli);
+  for (const char *const *a = args; *a != NULL; a++)
+    g_ptr_array_add (argv, (gpointer) *a);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &run->out,
+                &run->err, &wait_status, &error);
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  run->status = WEXITSTATUS (wait_status);
+}
+
+/* The shared NIH files, or NULL (test skipped) when absent. */
+static gboolean
+shared_paths (char **preds, char **labels)
+{
+  const char *data = g_getenv ("HL_SHARED_DATA");
+
+  if (data == NULL)
+    {
+      g_test_skip ("HL_SHARED_DATA not set");
+      return FALSE;
+    }
+  *preds = g_build_filename (data, "nih", "reference", "chexnet-test-preds.csv", NULL);
+  *labels = g_build_filename (data, "nih", "test.csv", NULL);
+  if (!g_file_test (*preds, G_FILE_TEST_EXISTS) || !g_file_test (*labels, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("shared NIH data (nih/reference/chexnet-test-preds.csv, nih/test.csv) absent");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+remove_tree (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+}
+
+static void
+test_reference (void)
+{
+  g_autofree char *preds = NULL;
+  g_autofree char *labels_path = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *csv = NULL;
+  g_autofree char *png = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlPredictions) predictions = NULL;
+  g_autoptr (HlLabelSet) labels = NULL;
+  g_autoptr (HlScoredSet) set = NULL;
+  g_autoptr (HlSummary) summary = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_auto (Run) run = { 0 };
+  const char *mean_line;
+  double mean;
+
+  if (!shared_paths (&preds, &labels_path))
+    return;
+  dir = g_dir_make_tmp ("hl-eval-XXXXXX", &error);
+  g_assert_no_error (error);
+  {
+    const char *args[] = { "eval", "--labels", labels_path, "--predictions", preds,
+                           "--reference", preds, "--out", dir, NULL };
+
+    run_cli (&run, args);
+  }
+  if (run.status != 0)
+    g_error ("eval failed: %s", run.err);
+
+  /* the mean the data README states for the reference */
+  mean_line = strstr (run.out, "Mean AUROC over 14 labels: ");
+  g_assert_nonnull (mean_line);
+  mean = g_ascii_strtod (mean_line + strlen ("Mean AUROC over 14 labels: "), NULL);
+  g_assert_cmpfloat_with_epsilon (mean, 0.795, 1e-3);
+  g_assert_nonnull (strstr (run.out, "DeLong 95% CI (logit)"));
+  g_assert_nonnull (strstr (run.out, "Pleural_Thickening"));
+  g_assert_nonnull (strstr (run.out, "Comparison with"));
+
+  /* eval.csv holds what the analysis module computes, to its 10 printed digits */
+  predictions = hl_predictions_load (preds, &error);
+  g_assert_no_error (error);
+  labels = hl_label_set_load (labels_path, &error);
+  g_assert_no_error (error);
+  set = hl_predictions_match (predictions, labels, &error);
+  g_assert_no_error (error);
+  summary = hl_summary_new (set->labels, set->n_labels, set->scores, set->truth, set->n_images,
+                            NULL, &error);
+  g_assert_no_error (error);
+  csv = g_build_filename (dir, "eval.csv", NULL);
+  g_file_get_contents (csv, &text, NULL, &error);
+  g_assert_no_error (error);
+  lines = g_strsplit (text, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 1 + HL_N_LABELS + 1); /* header, rows, "" */
+  g_assert_true (g_str_has_prefix (lines[0], "label,n_positive,n_negative,auroc,"));
+  g_assert_true (g_str_has_suffix (lines[0], ",difference,z,p_value"));
+  for (gsize l = 0; l < HL_N_LABELS; l++)
+    {
+      g_auto (GStrv) fields = g_strsplit (lines[1 + l], ",", -1);
+      guint n_fields = g_strv_length (fields);
+      const HlLabelSummary *s = &summary->labels[l];
+
+      g_assert_cmpstr (fields[0], ==, s->name);
+      g_assert_cmpfloat_with_epsilon (g_ascii_strtod (fields[3], NULL), s->auroc, 1e-9);
+      g_assert_cmpfloat_with_epsilon (g_ascii_strtod (fields[5], NULL), s->ci_low, 1e-9);
+      g_assert_cmpfloat_with_epsilon (g_ascii_strtod (fields[6], NULL), s->ci_high, 1e-9);
+      /* against itself: no difference, p = 1 */
+      g_assert_cmpfloat (g_ascii_strtod (fields[n_fields - 3], NULL), ==, 0.0);
+      g_assert_cmpfloat (g_ascii_strtod (fields[n_fields - 1], NULL), ==, 1.0);
+    }
+
+  png = g_build_filename (dir, "roc-grid.png", NULL);
+  {
+    g_autofree char *bytes = NULL;
+    gsize length;
+
+    g_file_get_contents (png, &bytes, &length, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (length, >, 24);
+    g_assert_cmpmem (bytes, 8, "\x89PNG\r\n\x1a\n", 8);
+  }
+  remove_tree (dir);
+}
+
+static void
+test_errors (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hl-eval-XXXXXX", &error);
+  g_autofree char *labels = g_build_filename (dir, "labels.csv", NULL);
+  g_autofree char *short_preds = g_build_filename (dir, "short.csv", NULL);
+  g_autofree char *nan_preds = g_build_filename (dir, "nan.csv", NULL);
+  g_autofree char *other_preds = g_build_filename (dir, "other.csv", NULL);
+  g_autofree char *good_preds = g_build_filename (dir, "good.csv", NULL);
+
+  g_assert_no_error (error);
+  g_file_set_contents (labels, "Image,Edema,Hernia\na.png,1,0\nb.png,0,1\nc.png,0,0\n", -1,
+                       &error);
+  g_file_set_contents (short_preds, "Image,Edema,Hernia\na.png,0.5,0.5\nb.png,0.1,0.2\n", -1,
+                       &error);
+  g_file_set_contents (nan_preds, "Image,Edema,Hernia\na.png,0.5,0.5\nb.png,nan,0.2\n"
+                       "c.png,0.1,0.1\n", -1, &error);
+  g_file_set_contents (other_preds, "Image,Hernia,Edema\na.png,0.5,0.5\nb.png,0.1,0.2\n"
+                       "c.png,0.1,0.1\n", -1, &error);
+  g_file_set_contents (good_preds, "Image,Edema,Hernia\na.png,0.9,0.1\nb.png,0.1,0.8\n"
+                       "c.png,0.2,0.3\n", -1, &error);
+  g_assert_no_error (error);
+
+  {
+    const char *args[] = { "eval", "--labels", labels, NULL };
+    g_auto (Run) run = { 0 };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 2);
+    g_assert_nonnull (strstr (run.err, "required"));
+  }
+  {
+    const char *args[] = { "eval", "--labels", labels, "--predictions", good_preds, "--ci",
+                           "wald", NULL };
+    g_auto (Run) run = { 0 };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 2);
+  }
+  {
+    /* a labelled image without a prediction */
+    const char *args[] = { "eval", "--labels", labels, "--predictions", short_preds, NULL };
+    g_auto (Run) run = { 0 };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 1);
+    g_assert_nonnull (strstr (run.err, "no prediction for 1 of the 3 images"));
+  }
+  {
+    const char *args[] = { "eval", "--labels", labels, "--predictions", nan_preds, NULL };
+    g_auto (Run) run = { 0 };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 1);
+    g_assert_nonnull (strstr (run.err, "nan.csv:3"));
+  }
+  {
+    const char *args[] = { "eval", "--labels", labels, "--predictions", good_preds,
+                           "--reference", other_preds, NULL };
+    g_auto (Run) run = { 0 };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 1);
+    g_assert_nonnull (strstr (run.err, "same labels"));
+  }
+  {
+    /* one positive each: AUROC 1 for both; DeLong's variance needs 2 of a class: n/a */
+    const char *args[] = { "eval", "--labels", labels, "--predictions", good_preds, NULL };
+    g_auto (Run) run = { 0 };
+
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_nonnull (strstr (run.out, "Mean AUROC over 2 labels: 1.0000"));
+    g_assert_nonnull (strstr (run.out, "1.0000  n/a"));
+  }
+  remove_tree (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/cli/eval/reference", test_reference);
+  g_test_add_func ("/cli/eval/errors", test_errors);
+
+  return g_test_run ();
+}
