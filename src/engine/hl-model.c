@@ -8,6 +8,7 @@
  * kinds of model therefore go through the same layout code.
  */
 #include "hl-model-private.h"
+#include "hl-safetensors.h"
 
 #include <math.h>
 #include <string.h>
@@ -382,9 +383,12 @@ model_bind (HlModel *model, Binder *b)
                                         0, 0, 0);
 }
 
-static void
+/* Returns FALSE if a scale or shift overflows float (huge weights over a tiny variance). */
+static gboolean
 derive_bn (HlBatchNorm *bn, float eps, float **cursor)
 {
+  gboolean finite = TRUE;
+
   bn->scale = *cursor;
   bn->shift = *cursor + align_floats (bn->c);
   *cursor += 2 * align_floats (bn->c);
@@ -392,32 +396,37 @@ derive_bn (HlBatchNorm *bn, float eps, float **cursor)
     {
       bn->scale[i] = bn->weight[i] / sqrtf (bn->running_var[i] + eps);
       bn->shift[i] = bn->bias[i] - bn->running_mean[i] * bn->scale[i];
+      finite &= isfinite (bn->scale[i]) && isfinite (bn->shift[i]);
     }
+  return finite;
 }
 
 /* Allocates model->bn_arena (@n_bn_floats, as counted by model_bind) and derives every
- * BatchNorm's scale and shift with the model's bn_eps. */
-static void
+ * BatchNorm's scale and shift with the model's bn_eps; running variances must be >= 0.
+ * Returns FALSE if any of them is not finite. */
+static gboolean
 model_derive_bn (HlModel *model, gsize n_bn_floats)
 {
   const float eps = model->info.arch.bn_eps;
+  gboolean finite = TRUE;
   float *cursor;
 
   model->bn_arena = g_aligned_alloc (MAX (n_bn_floats, 1), sizeof (float), HL_ALIGN_BYTES);
   cursor = model->bn_arena;
-  derive_bn (&model->norm0, eps, &cursor);
+  finite &= derive_bn (&model->norm0, eps, &cursor);
   for (int bi = 0; bi < model->info.arch.n_blocks; bi++)
     {
       for (int l = 0; l < model->blocks[bi].n_layers; l++)
         {
-          derive_bn (&model->blocks[bi].layers[l].norm1, eps, &cursor);
-          derive_bn (&model->blocks[bi].layers[l].norm2, eps, &cursor);
+          finite &= derive_bn (&model->blocks[bi].layers[l].norm1, eps, &cursor);
+          finite &= derive_bn (&model->blocks[bi].layers[l].norm2, eps, &cursor);
         }
       if (bi < model->info.arch.n_blocks - 1)
-        derive_bn (&model->transitions[bi].norm, eps, &cursor);
+        finite &= derive_bn (&model->transitions[bi].norm, eps, &cursor);
     }
-  derive_bn (&model->norm5, eps, &cursor);
+  finite &= derive_bn (&model->norm5, eps, &cursor);
   g_assert (cursor == model->bn_arena + n_bn_floats);
+  return finite;
 }
 
 /* ---- random models ---- */
@@ -478,6 +487,536 @@ hl_model_new_random (const HlModelInfo *info, guint32 seed)
   b.n_floats = 0;
   b.rng.state = seed;
   model_bind (model, &b);
+  /* random BN weights and variances lie in [0.5, 1.5): every scale and shift is finite */
   model_derive_bn (model, b.n_bn_floats);
   return model;
+}
+
+/* ---- metadata ---- */
+
+typedef struct
+{
+  JsonObject *meta;
+  const char *origin;
+  GError **error;
+} MetaReader;
+
+#define META_ERROR(r, ...) \
+  g_set_error ((r)->error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_METADATA, __VA_ARGS__)
+
+/* The string value of @key (all values are strings, hl_safetensors_parse checked), or NULL when
+ * absent; an absent @required key sets the error. */
+static const char *
+meta_string (MetaReader *r, const char *key, gboolean required)
+{
+  const char *s = json_object_has_member (r->meta, key)
+                  ? json_object_get_string_member (r->meta, key) : NULL;
+
+  if (s == NULL && required)
+    META_ERROR (r, "%s: metadata %s is missing", r->origin, key);
+  return s;
+}
+
+static gboolean
+meta_int (MetaReader *r, const char *key, int min, int max, int *out)
+{
+  const char *s = meta_string (r, key, TRUE);
+  gint64 v;
+
+  if (s == NULL)
+    return FALSE;
+  if (!g_ascii_string_to_signed (s, 10, min, max, &v, NULL))
+    {
+      META_ERROR (r, "%s: metadata %s is \"%.40s\", not an integer in %d..%d", r->origin, key, s,
+                  min, max);
+      return FALSE;
+    }
+  *out = (int) v;
+  return TRUE;
+}
+
+/* @key must be one of the NULL-terminated @choices; stores its index in @out. */
+static gboolean
+meta_choice (MetaReader *r, const char *key, const char *const *choices, int *out)
+{
+  const char *s = meta_string (r, key, TRUE);
+  g_autofree char *list = NULL;
+
+  if (s == NULL)
+    return FALSE;
+  for (int i = 0; choices[i] != NULL; i++)
+    if (strcmp (s, choices[i]) == 0)
+      {
+        *out = i;
+        return TRUE;
+      }
+  list = g_strjoinv (", ", (char **) choices);
+  META_ERROR (r, "%s: metadata %s is \"%.40s\", not one of %s", r->origin, key, s, list);
+  return FALSE;
+}
+
+static gboolean
+meta_block_config (MetaReader *r, HlDenseNetConfig *arch)
+{
+  const char *s = meta_string (r, "block_config", TRUE);
+  g_auto (GStrv) parts = NULL;
+  guint n;
+
+  if (s == NULL)
+    return FALSE;
+  parts = g_strsplit (s, ",", -1);
+  n = g_strv_length (parts);
+  if (n < 1 || n > HL_MAX_BLOCKS)
+    goto bad;
+  for (guint i = 0; i < n; i++)
+    {
+      gint64 v;
+
+      if (!g_ascii_string_to_signed (g_strstrip (parts[i]), 10, 1, 128, &v, NULL))
+        goto bad;
+      arch->block_config[i] = (int) v;
+    }
+  arch->n_blocks = (int) n;
+  return TRUE;
+
+bad:
+  META_ERROR (r, "%s: metadata block_config is \"%.40s\", not 1..%d comma-separated layer counts "
+              "in 1..128", r->origin, s, HL_MAX_BLOCKS);
+  return FALSE;
+}
+
+static gboolean
+meta_bn_eps (MetaReader *r, float *out)
+{
+  const char *s = meta_string (r, "bn_eps", TRUE);
+  char *end;
+  double v;
+
+  if (s == NULL)
+    return FALSE;
+  v = g_ascii_strtod (s, &end);
+  if (end == s || *end != '\0' || !(v > 0.0 && v <= 0.1) || (float) v == 0.0f)
+    {
+      META_ERROR (r, "%s: metadata bn_eps is \"%.40s\", not a number in (0, 0.1]", r->origin, s);
+      return FALSE;
+    }
+  *out = (float) v;
+  return TRUE;
+}
+
+/* Parses @key's JSON text into an array node; NULL with the error set if it is not an array. */
+static JsonNode *
+meta_json_array (MetaReader *r, const char *key)
+{
+  const char *s = meta_string (r, key, FALSE);
+  g_autofree char *problem = NULL;
+  JsonNode *node;
+
+  g_assert (s != NULL);
+  node = hl_json_parse_bounded (s, strlen (s), &problem);
+  if (node == NULL)
+    {
+      META_ERROR (r, "%s: metadata %s is not valid JSON: %s", r->origin, key, problem);
+      return NULL;
+    }
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      META_ERROR (r, "%s: metadata %s is not a JSON array", r->origin, key);
+      json_node_unref (node);
+      return NULL;
+    }
+  return node;
+}
+
+static gboolean
+meta_labels (MetaReader *r, HlModelInfo *info)
+{
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (GHashTable) seen = NULL;
+  JsonArray *array;
+  guint n;
+
+  if (meta_string (r, "labels", TRUE) == NULL || (node = meta_json_array (r, "labels")) == NULL)
+    return FALSE;
+  array = json_node_get_array (node);
+  n = json_array_get_length (array);
+  if (n < 1 || n > 1000)
+    {
+      META_ERROR (r, "%s: metadata labels has %u names, not 1..1000", r->origin, n);
+      return FALSE;
+    }
+  info->labels = g_new0 (char *, n + 1);
+  seen = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *e = json_array_get_element (array, i);
+      const char *label;
+
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
+          || *(label = json_node_get_string (e)) == '\0')
+        {
+          META_ERROR (r, "%s: metadata labels[%u] is not a non-empty string", r->origin, i);
+          return FALSE;
+        }
+      if (!g_hash_table_add (seen, (gpointer) label))
+        {
+          META_ERROR (r, "%s: metadata labels names \"%s\" twice", r->origin, label);
+          return FALSE;
+        }
+      info->labels[i] = g_strdup (label);
+    }
+  info->n_labels = (int) n;
+  return TRUE;
+}
+
+typedef enum
+{
+  RANGE_FINITE,      /* any finite number */
+  RANGE_POSITIVE,    /* > 0 */
+  RANGE_OPEN_UNIT,   /* (0, 1) */
+  RANGE_CLOSED_UNIT, /* [0, 1] */
+} NumberRange;
+
+static const char *const range_text[] = {
+  [RANGE_FINITE] = "finite numbers",
+  [RANGE_POSITIVE] = "numbers > 0",
+  [RANGE_OPEN_UNIT] = "numbers in (0, 1)",
+  [RANGE_CLOSED_UNIT] = "numbers in [0, 1]",
+};
+
+static gboolean
+in_range (double v, NumberRange range)
+{
+  switch (range)
+    {
+    case RANGE_FINITE:
+      return isfinite (v);
+    case RANGE_POSITIVE:
+      return isfinite (v) && v > 0.0;
+    case RANGE_OPEN_UNIT:
+      return v > 0.0 && v < 1.0;
+    case RANGE_CLOSED_UNIT:
+      return v >= 0.0 && v <= 1.0;
+    }
+  g_return_val_if_reached (FALSE);
+}
+
+/* Reads @key, a JSON array of exactly @n numbers in @range, into @out (n); with @allow_null, a
+ * null element becomes NAN. */
+static gboolean
+meta_numbers (MetaReader *r, const char *key, int n, NumberRange range, gboolean allow_null,
+              float *out)
+{
+  g_autoptr (JsonNode) node = meta_json_array (r, key);
+  JsonArray *array;
+
+  if (node == NULL)
+    return FALSE;
+  array = json_node_get_array (node);
+  if (json_array_get_length (array) != (guint) n)
+    goto bad;
+  for (int i = 0; i < n; i++)
+    {
+      JsonNode *e = json_array_get_element (array, i);
+      GType type = JSON_NODE_HOLDS_VALUE (e) ? json_node_get_value_type (e) : G_TYPE_INVALID;
+
+      if (allow_null && JSON_NODE_HOLDS_NULL (e))
+        out[i] = NAN;
+      else if ((type == G_TYPE_INT64 || type == G_TYPE_DOUBLE)
+               && in_range (json_node_get_double (e), range))
+        out[i] = (float) json_node_get_double (e);
+      else
+        goto bad;
+    }
+  return TRUE;
+
+bad:
+  META_ERROR (r, "%s: metadata %s is not a JSON array of %d %s%s", r->origin, key, n,
+              range_text[range], allow_null ? " or null" : "");
+  return FALSE;
+}
+
+static char *
+meta_text (MetaReader *r, const char *key)
+{
+  const char *s = meta_string (r, key, FALSE);
+
+  return g_strdup (s != NULL ? s : "");
+}
+
+/* Fills @info from @meta as the README table "Model file format" says. */
+static gboolean
+parse_model_metadata (JsonObject *meta, const char *origin, HlModelInfo *info, GError **error)
+{
+  static const char *const resize_choices[] = { "bilinear", "bilinear-antialias", NULL };
+  static const char *const mode_choices[] = { "channel", "image", NULL };
+  static const char *const channel_choices[] = { "1", "3", NULL };
+  MetaReader reader = { meta, origin, error };
+  MetaReader *r = &reader;
+  const char *s;
+  int choice;
+
+  if (meta == NULL)
+    {
+      g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_METADATA,
+                   "%s: __metadata__ is missing", origin);
+      return FALSE;
+    }
+
+  if ((s = meta_string (r, "format", TRUE)) == NULL)
+    return FALSE;
+  if (strcmp (s, "hilum-densenet/1") != 0)
+    {
+      META_ERROR (r, "%s: metadata format is \"%.40s\", not hilum-densenet/1", origin, s);
+      return FALSE;
+    }
+  for (int i = 0; i < 2; i++)
+    {
+      const char *key = i == 0 ? "name" : "version";
+
+      if ((s = meta_string (r, key, TRUE)) == NULL)
+        return FALSE;
+      if (*s == '\0')
+        {
+          META_ERROR (r, "%s: metadata %s is empty", origin, key);
+          return FALSE;
+        }
+      if (i == 0)
+        info->name = g_strdup (s);
+      else
+        info->version = g_strdup (s);
+    }
+
+  if (!meta_int (r, "growth_rate", 1, 256, &info->arch.growth_rate)
+      || !meta_block_config (r, &info->arch)
+      || !meta_int (r, "num_init_features", 1, 1024, &info->arch.num_init_features)
+      || !meta_int (r, "bn_size", 1, 16, &info->arch.bn_size)
+      || !meta_bn_eps (r, &info->arch.bn_eps)
+      || !meta_int (r, "input_size", 32, 1024, &info->input_size)
+      || !meta_choice (r, "input_channels", channel_choices, &choice))
+    return FALSE;
+  info->input_channels = choice == 0 ? 1 : 3;
+  info->n_features = arch_n_features (&info->arch);
+  if (!meta_labels (r, info))
+    return FALSE;
+
+  if (!meta_choice (r, "preprocess_resize", resize_choices, &choice))
+    return FALSE;
+  info->preprocess.resize = choice == 0 ? HL_RESIZE_BILINEAR : HL_RESIZE_BILINEAR_ANTIALIAS;
+  if (!meta_choice (r, "preprocess_mode", mode_choices, &choice))
+    return FALSE;
+  info->preprocess.mode = choice == 0 ? HL_NORM_CHANNEL : HL_NORM_IMAGE;
+  /* channel mode needs the constants; image mode ignores them but still refuses bad ones */
+  for (int c = 0; c < 3; c++)
+    {
+      info->preprocess.mean[c] = 0.0f;
+      info->preprocess.std[c] = 1.0f;
+    }
+  if (info->preprocess.mode == HL_NORM_CHANNEL
+      && (meta_string (r, "preprocess_mean", TRUE) == NULL
+          || meta_string (r, "preprocess_std", TRUE) == NULL))
+    return FALSE;
+  if ((meta_string (r, "preprocess_mean", FALSE) != NULL
+       && !meta_numbers (r, "preprocess_mean", info->input_channels, RANGE_FINITE, FALSE,
+                         info->preprocess.mean))
+      || (meta_string (r, "preprocess_std", FALSE) != NULL
+          && !meta_numbers (r, "preprocess_std", info->input_channels, RANGE_POSITIVE, FALSE,
+                            info->preprocess.std)))
+    return FALSE;
+
+  info->thresholds = g_new (float, info->n_labels);
+  info->val_auroc = g_new (float, info->n_labels);
+  for (int l = 0; l < info->n_labels; l++)
+    {
+      info->thresholds[l] = 0.5f;
+      info->val_auroc[l] = NAN;
+    }
+  if ((meta_string (r, "thresholds", FALSE) != NULL
+       && !meta_numbers (r, "thresholds", info->n_labels, RANGE_OPEN_UNIT, FALSE,
+                         info->thresholds))
+      || (meta_string (r, "val_auroc", FALSE) != NULL
+          && !meta_numbers (r, "val_auroc", info->n_labels, RANGE_CLOSED_UNIT, TRUE,
+                            info->val_auroc)))
+    return FALSE;
+
+  info->training_data = meta_text (r, "training_data");
+  info->intended_use = meta_text (r, "intended_use");
+  return TRUE;
+}
+
+/* ---- loading ---- */
+
+static gboolean
+is_ignored_tensor (const char *name)
+{
+  return g_str_has_suffix (name, ".num_batches_tracked");
+}
+
+/* Creates an HlTensor in a fresh arena for every float tensor of @st that is not ignored, and
+ * returns in @sources the entry each one converts from (same order as model->tensors). */
+static gboolean
+model_add_tensors (HlModel *model, HlSafetensors *st, const char *origin, GPtrArray *sources,
+                   GError **error)
+{
+  gsize offset = 0;
+
+  for (guint i = 0; i < st->entries->len; i++)
+    {
+      HlSafetensorsEntry *e = g_ptr_array_index (st->entries, i);
+      HlTensor *t;
+
+      if (is_ignored_tensor (e->name))
+        continue;
+      if (!hl_dtype_is_float (e->dtype))
+        {
+          g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_FORMAT,
+                       "%s: tensor %s: dtype %s is not supported (F32, F16 or BF16)", origin,
+                       e->name, hl_dtype_name (e->dtype));
+          return FALSE;
+        }
+      if (e->n_dims > 4)
+        {
+          g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_SHAPE,
+                       "%s: tensor %s has %d dimensions; the architecture has none above 4",
+                       origin, e->name, e->n_dims);
+          return FALSE;
+        }
+      t = g_new0 (HlTensor, 1);
+      t->name = g_strdup (e->name);
+      t->n_dims = e->n_dims;
+      memcpy (t->shape, e->shape, e->n_dims * sizeof (gint64));
+      t->numel = e->numel;
+      g_ptr_array_add (model->tensors, t);
+      g_hash_table_insert (model->by_name, t->name, t);
+      g_ptr_array_add (sources, e);
+      /* numel * 2 <= the file's size for every float dtype: these sums cannot wrap, but check */
+      if (!g_size_checked_add (&offset, offset, align_floats (e->numel))
+          || offset > G_MAXSIZE / sizeof (float))
+        {
+          g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_FORMAT,
+                       "%s: tensors too large", origin);
+          return FALSE;
+        }
+    }
+
+  model->arena_floats = offset;
+  model->arena = g_aligned_alloc (MAX (offset, 1), sizeof (float), HL_ALIGN_BYTES);
+  offset = 0;
+  for (guint i = 0; i < model->tensors->len; i++)
+    {
+      HlTensor *t = g_ptr_array_index (model->tensors, i);
+
+      t->data = model->arena + offset;
+      offset += align_floats (t->numel);
+    }
+  return TRUE;
+}
+
+/* Converts every tensor to float32, refusing NaN, infinities and negative running variances. */
+static gboolean
+model_convert (HlModel *model, GPtrArray *sources, const char *origin, GError **error)
+{
+  for (guint i = 0; i < model->tensors->len; i++)
+    {
+      HlTensor *t = g_ptr_array_index (model->tensors, i);
+      gboolean is_var = g_str_has_suffix (t->name, ".running_var");
+
+      hl_safetensors_entry_to_float (g_ptr_array_index (sources, i), t->data);
+      for (gsize j = 0; j < t->numel; j++)
+        {
+          if (!isfinite (t->data[j]))
+            {
+              g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_FORMAT,
+                           "%s: tensor %s holds a non-finite value (NaN or infinity) at element "
+                           "%" G_GSIZE_FORMAT, origin, t->name, j);
+              return FALSE;
+            }
+          if (is_var && t->data[j] < 0.0f)
+            {
+              g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_FORMAT,
+                           "%s: tensor %s holds a negative variance at element %" G_GSIZE_FORMAT,
+                           origin, t->name, j);
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
+HlModel *
+hl_model_new_from_data (const guint8 *data, gsize size, const char *origin, GError **error)
+{
+  g_autoptr (HlSafetensors) st = NULL;
+  g_autoptr (HlModel) model = NULL;
+  g_autoptr (GPtrArray) sources = NULL;
+  g_autoptr (GHashTable) bound = NULL;
+  Binder b = { 0 };
+
+  g_return_val_if_fail (data != NULL || size == 0, NULL);
+  g_return_val_if_fail (origin != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  st = hl_safetensors_parse (data, size, origin, error);
+  if (st == NULL)
+    return NULL;
+  model = model_alloc ();
+  if (!parse_model_metadata (st->metadata, origin, &model->info, error))
+    return NULL;
+  sources = g_ptr_array_new ();
+  if (!model_add_tensors (model, st, origin, sources, error))
+    return NULL;
+
+  bound = g_hash_table_new (g_str_hash, g_str_equal);
+  b.mode = BIND_LOOKUP;
+  b.origin = origin;
+  b.bound = bound;
+  model_bind (model, &b);
+  if (b.error != NULL)
+    {
+      g_propagate_error (error, b.error);
+      return NULL;
+    }
+  for (guint i = 0; i < model->tensors->len; i++)
+    {
+      HlTensor *t = g_ptr_array_index (model->tensors, i);
+
+      if (!g_hash_table_contains (bound, t->name))
+        {
+          g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_SHAPE,
+                       "%s: unexpected tensor %s (not part of the architecture)", origin, t->name);
+          return NULL;
+        }
+    }
+
+  if (!model_convert (model, sources, origin, error))
+    return NULL;
+  if (!model_derive_bn (model, b.n_bn_floats))
+    {
+      g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_FORMAT,
+                   "%s: a BatchNorm's weight / sqrt (running_var + bn_eps) overflows float",
+                   origin);
+      return NULL;
+    }
+  return g_steal_pointer (&model);
+}
+
+HlModel *
+hl_model_new_from_file (const char *path, GError **error)
+{
+  g_autoptr (GMappedFile) file = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  file = g_mapped_file_new (path, FALSE, &local_error);
+  if (file == NULL)
+    {
+      g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_IO, "%s: cannot map the model file: %s",
+                   path, local_error->message);
+      return NULL;
+    }
+  /* the arena holds converted copies: the mapping goes when this returns */
+  return hl_model_new_from_data ((const guint8 *) g_mapped_file_get_contents (file),
+                                 g_mapped_file_get_length (file), path, error);
 }

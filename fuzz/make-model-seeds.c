@@ -1,0 +1,83 @@
+/* make-model-seeds.c — writes the seed corpus of fuzz-model (fuzz/corpus/model/) from the tests'
+ * model file writer: the tiny architecture in every dtype, with every optional metadata key, and
+ * with torchvision's num_batches_tracked buffers. Run by hand after a format change:
+ *   BUILD/fuzz/make-model-seeds fuzz/corpus/model */
+#include "hl-test-model-file.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <stdio.h>
+
+static gboolean
+write_seed (const char *dir, const char *name, HlTestModelFile *file, GError **error)
+{
+  g_autoptr (GBytes) bytes = hl_test_model_file_build (file);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  return g_file_set_contents (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                              error);
+}
+
+int
+main (int argc, char **argv)
+{
+  static const char *const dtypes[] = { "F32", "F16", "BF16" };
+  char *labels[] = { "Effusion", "Mass", NULL };
+  float thresholds[] = { 0.2f, 0.6f };
+  float val_auroc[] = { 0.75f, NAN };
+  const gint64 count[] = { 100 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlModel) model = NULL;
+  g_autoptr (HlTestModelFile) file = NULL;
+  HlModelInfo info;
+
+  if (argc != 2)
+    {
+      fprintf (stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+      return 2;
+    }
+  g_mkdir_with_parents (argv[1], 0755);
+
+  hl_test_tiny_info (&info);
+  model = hl_model_new_random (&info, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("tiny-%s.safetensors", dtypes[i]);
+      g_autoptr (HlTestModelFile) f = hl_test_model_file_new_from_model (model, dtypes[i]);
+
+      if (!write_seed (argv[1], name, f, &error))
+        goto fail;
+    }
+
+  file = hl_test_model_file_new_from_model (model, "F16");
+  hl_test_model_file_add_raw (file, "features.norm0.num_batches_tracked", "I64", 0, NULL, count,
+                              sizeof count);
+  if (!write_seed (argv[1], "num-batches-tracked.safetensors", file, &error))
+    goto fail;
+  g_clear_pointer (&file, hl_test_model_file_free);
+  g_clear_pointer (&model, hl_model_unref);
+
+  info.input_channels = 3;
+  info.n_labels = 2;
+  info.labels = labels;
+  info.thresholds = thresholds;
+  info.val_auroc = val_auroc;
+  info.preprocess.resize = HL_RESIZE_BILINEAR_ANTIALIAS;
+  info.preprocess.mode = HL_NORM_CHANNEL;
+  for (int c = 0; c < 3; c++)
+    {
+      info.preprocess.mean[c] = 0.45f;
+      info.preprocess.std[c] = 0.225f;
+    }
+  info.training_data = "synthetic";
+  info.intended_use = "fuzzing";
+  model = hl_model_new_random (&info, 2);
+  file = hl_test_model_file_new_from_model (model, "BF16");
+  if (!write_seed (argv[1], "channel-mode-rgb.safetensors", file, &error))
+    goto fail;
+  return 0;
+
+fail:
+  fprintf (stderr, "%s\n", error->message);
+  return 1;
+}
