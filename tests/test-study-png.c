@@ -4,6 +4,8 @@
 #include "study/hl-image.h"
 #include "study/hl-png.h"
 
+#include "hl-test-png.h"
+
 #include <png.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,84 +53,6 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   g_free (f->dir);
 }
 
-/* What to write: @samples holds (height, width, channels) values in 0..2^depth-1 (palette: the
- * indices), packed here into PNG's row layout. */
-typedef struct
-{
-  int width, height, color_type, depth;
-  gboolean interlaced;
-  const guint16 *samples;
-  const png_color *palette;
-  int n_palette;
-  double phys_mm; /* pixel size for a pHYs chunk in metres, 0 for none */
-} PngSpec;
-
-static int
-spec_channels (const PngSpec *s)
-{
-  switch (s->color_type)
-    {
-    case PNG_COLOR_TYPE_GRAY_ALPHA: return 2;
-    case PNG_COLOR_TYPE_RGB: return 3;
-    case PNG_COLOR_TYPE_RGB_ALPHA: return 4;
-    default: return 1;
-    }
-}
-
-static void
-write_png (const char *path, const PngSpec *s)
-{
-  FILE *file = g_fopen (path, "wb");
-  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-  png_infop info = png_create_info_struct (png);
-  int channels = spec_channels (s);
-  gsize rowbytes = ((gsize) s->width * channels * s->depth + 7) / 8;
-  g_autofree guint8 *rows = g_malloc0 (rowbytes * s->height);
-  g_autofree png_bytep *row_pointers = g_new (png_bytep, s->height);
-
-  g_assert_nonnull (file);
-  g_assert_nonnull (info);
-  g_assert_cmpint (setjmp (png_jmpbuf (png)), ==, 0);
-  for (int y = 0; y < s->height; y++)
-    {
-      guint8 *row = rows + y * rowbytes;
-      for (int i = 0; i < s->width * channels; i++)
-        {
-          guint16 v = s->samples[y * s->width * channels + i];
-          if (s->depth == 16)
-            {
-              row[2 * i] = v >> 8;
-              row[2 * i + 1] = v & 0xff;
-            }
-          else if (s->depth == 8)
-            row[i] = (guint8) v;
-          else
-            {
-              int per_byte = 8 / s->depth;
-              int shift = 8 - s->depth * (i % per_byte + 1);
-              row[i / per_byte] |= (guint8) (v << shift);
-            }
-        }
-      row_pointers[y] = row;
-    }
-  png_init_io (png, file);
-  png_set_IHDR (png, info, s->width, s->height, s->depth, s->color_type,
-                s->interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
-                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  if (s->palette != NULL)
-    png_set_PLTE (png, info, s->palette, s->n_palette);
-  if (s->phys_mm > 0)
-    {
-      png_uint_32 ppm = (png_uint_32) (1000.0 / s->phys_mm + 0.5);
-      png_set_pHYs (png, info, ppm, ppm, PNG_RESOLUTION_METER);
-    }
-  png_set_gAMA (png, info, 1.0); /* must be ignored by the decoder */
-  png_set_rows (png, info, row_pointers);
-  png_write_png (png, info, PNG_TRANSFORM_IDENTITY, NULL);
-  png_destroy_write_struct (&png, &info);
-  fclose (file);
-}
-
 static void
 fill_random (guint16 *samples, gsize n, int depth, guint32 seed)
 {
@@ -163,7 +87,7 @@ test_gray (Fixture *f, gconstpointer data)
   for (gsize d = 0; d < G_N_ELEMENTS (depths); d++)
     {
       int depth = depths[d];
-      PngSpec s = { .width = 13, .height = 7, .color_type = PNG_COLOR_TYPE_GRAY, .depth = depth };
+      HlTestPngSpec s = { .width = 13, .height = 7, .color_type = PNG_COLOR_TYPE_GRAY, .depth = depth };
       g_autofree guint16 *samples = g_new (guint16, s.width * s.height);
       g_autofree char *path = g_strdup_printf ("%s/gray%d.png", f->dir, depth);
       g_autoptr (HlImage) image = NULL;
@@ -173,7 +97,7 @@ test_gray (Fixture *f, gconstpointer data)
       samples[0] = 0;
       samples[1] = (guint16) max;
       s.samples = samples;
-      write_png (path, &s);
+      hl_test_png_write (path, &s);
       image = load_ok (path);
       g_assert_cmpint (image->width, ==, 13);
       g_assert_cmpint (image->height, ==, 7);
@@ -200,8 +124,8 @@ test_color (Fixture *f, gconstpointer data)
   for (gsize t = 0; t < G_N_ELEMENTS (types); t++)
     for (int depth = 8; depth <= 16; depth += 8)
       {
-        PngSpec s = { .width = 9, .height = 5, .color_type = types[t], .depth = depth };
-        int channels = spec_channels (&s);
+        HlTestPngSpec s = { .width = 9, .height = 5, .color_type = types[t], .depth = depth };
+        int channels = hl_test_png_channels (&s);
         g_autofree guint16 *samples = g_new (guint16, s.width * s.height * channels);
         g_autofree char *path = g_strdup_printf ("%s/color%d-%d.png", f->dir, types[t], depth);
         g_autoptr (HlImage) image = NULL;
@@ -209,7 +133,7 @@ test_color (Fixture *f, gconstpointer data)
 
         fill_random (samples, s.width * s.height * channels, depth, 100 + t * 16 + depth);
         s.samples = samples;
-        write_png (path, &s);
+        hl_test_png_write (path, &s);
         image = load_ok (path);
         g_assert_cmpint (image->bit_depth, ==, depth);
         g_assert_cmpint (image->was_color, ==, channels >= 3);
@@ -232,7 +156,7 @@ test_palette (Fixture *f, gconstpointer data)
     for (int depth = 1; depth <= 8; depth *= 2)
       {
         int n = MIN (16, 1 << depth);
-        PngSpec s = { .width = 11, .height = 3, .color_type = PNG_COLOR_TYPE_PALETTE,
+        HlTestPngSpec s = { .width = 11, .height = 3, .color_type = PNG_COLOR_TYPE_PALETTE,
                       .depth = depth, .palette = palette, .n_palette = n };
         g_autofree guint16 *samples = g_new (guint16, s.width * s.height);
         g_autofree char *path = g_strdup_printf ("%s/palette%d-%d.png", f->dir, colored, depth);
@@ -249,7 +173,7 @@ test_palette (Fixture *f, gconstpointer data)
         for (int i = 0; i < s.width * s.height; i++)
           samples[i] %= n;
         s.samples = samples;
-        write_png (path, &s);
+        hl_test_png_write (path, &s);
         image = load_ok (path);
         g_assert_cmpint (image->bit_depth, ==, 8);
         g_assert_cmpint (image->was_color, ==, colored);
@@ -273,9 +197,9 @@ test_interlaced (Fixture *f, gconstpointer data)
 
   for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
     {
-      PngSpec s = { .width = 37, .height = 23, .color_type = cases[c].color_type,
+      HlTestPngSpec s = { .width = 37, .height = 23, .color_type = cases[c].color_type,
                     .depth = cases[c].depth };
-      int channels = spec_channels (&s);
+      int channels = hl_test_png_channels (&s);
       g_autofree guint16 *samples = g_new (guint16, s.width * s.height * channels);
       g_autofree char *plain_path = g_strdup_printf ("%s/plain%zu.png", f->dir, c);
       g_autofree char *adam7_path = g_strdup_printf ("%s/adam7%zu.png", f->dir, c);
@@ -284,9 +208,9 @@ test_interlaced (Fixture *f, gconstpointer data)
 
       fill_random (samples, s.width * s.height * channels, s.depth, 500 + c);
       s.samples = samples;
-      write_png (plain_path, &s);
+      hl_test_png_write (plain_path, &s);
       s.interlaced = TRUE;
-      write_png (adam7_path, &s);
+      hl_test_png_write (adam7_path, &s);
       plain = load_ok (plain_path);
       adam7 = load_ok (adam7_path);
       g_assert_cmpint (adam7->width, ==, s.width);
@@ -301,7 +225,7 @@ static void
 test_phys_and_memory (Fixture *f, gconstpointer data)
 {
   guint16 samples[6] = { 0, 50, 100, 150, 200, 250 };
-  PngSpec s = { .width = 3, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY, .depth = 8,
+  HlTestPngSpec s = { .width = 3, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY, .depth = 8,
                 .samples = samples, .phys_mm = 0.143 };
   g_autofree char *path = g_build_filename (f->dir, "phys.png", NULL);
   g_autofree char *contents = NULL;
@@ -310,7 +234,7 @@ test_phys_and_memory (Fixture *f, gconstpointer data)
   g_autoptr (HlImage) image = NULL;
   g_autoptr (HlImage) from_data = NULL;
 
-  write_png (path, &s);
+  hl_test_png_write (path, &s);
   image = load_ok (path);
   g_assert_cmpfloat_with_epsilon (image->pixel_spacing[0], 0.143, 1e-4);
   g_assert_cmpfloat_with_epsilon (image->pixel_spacing[1], 0.143, 1e-4);
@@ -326,13 +250,9 @@ test_phys_and_memory (Fixture *f, gconstpointer data)
 static char *
 write_valid (Fixture *f, const char *name)
 {
-  guint16 samples[64 * 64];
-  PngSpec s = { .width = 64, .height = 64, .color_type = PNG_COLOR_TYPE_GRAY, .depth = 8,
-                .samples = samples };
   char *path = g_build_filename (f->dir, name, NULL);
 
-  fill_random (samples, G_N_ELEMENTS (samples), 8, 7);
-  write_png (path, &s);
+  hl_test_png_write_gray8 (path, 64, 64, 7);
   return path;
 }
 

@@ -1,0 +1,86 @@
+/* hl-test-png.c — test-only PNG writer (see hl-test-png.h). */
+#include "hl-test-png.h"
+
+#include <stdio.h>
+
+#include <glib/gstdio.h>
+
+int
+hl_test_png_channels (const HlTestPngSpec *s)
+{
+  switch (s->color_type)
+    {
+    case PNG_COLOR_TYPE_GRAY_ALPHA: return 2;
+    case PNG_COLOR_TYPE_RGB: return 3;
+    case PNG_COLOR_TYPE_RGB_ALPHA: return 4;
+    default: return 1;
+    }
+}
+
+void
+hl_test_png_write (const char *path, const HlTestPngSpec *s)
+{
+  FILE *file = g_fopen (path, "wb");
+  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct (png);
+  int channels = hl_test_png_channels (s);
+  gsize rowbytes = ((gsize) s->width * channels * s->depth + 7) / 8;
+  g_autofree guint8 *rows = g_malloc0 (rowbytes * s->height);
+  g_autofree png_bytep *row_pointers = g_new (png_bytep, s->height);
+
+  g_assert_nonnull (file);
+  g_assert_nonnull (info);
+  g_assert_cmpint (setjmp (png_jmpbuf (png)), ==, 0);
+  for (int y = 0; y < s->height; y++)
+    {
+      guint8 *row = rows + y * rowbytes;
+      for (int i = 0; i < s->width * channels; i++)
+        {
+          guint16 v = s->samples[y * s->width * channels + i];
+          if (s->depth == 16)
+            {
+              row[2 * i] = v >> 8;
+              row[2 * i + 1] = v & 0xff;
+            }
+          else if (s->depth == 8)
+            row[i] = (guint8) v;
+          else
+            {
+              int per_byte = 8 / s->depth;
+              int shift = 8 - s->depth * (i % per_byte + 1);
+              row[i / per_byte] |= (guint8) (v << shift);
+            }
+        }
+      row_pointers[y] = row;
+    }
+  png_init_io (png, file);
+  png_set_IHDR (png, info, s->width, s->height, s->depth, s->color_type,
+                s->interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (s->palette != NULL)
+    png_set_PLTE (png, info, s->palette, s->n_palette);
+  if (s->phys_mm > 0)
+    {
+      png_uint_32 ppm = (png_uint_32) (1000.0 / s->phys_mm + 0.5);
+      png_set_pHYs (png, info, ppm, ppm, PNG_RESOLUTION_METER);
+    }
+  png_set_gAMA (png, info, 1.0); /* must be ignored by the decoder */
+  png_set_rows (png, info, row_pointers);
+  png_write_png (png, info, PNG_TRANSFORM_IDENTITY, NULL);
+  png_destroy_write_struct (&png, &info);
+  fclose (file);
+}
+
+void
+hl_test_png_write_gray8 (const char *path, int width, int height, guint32 seed)
+{
+  g_autofree guint16 *samples = g_new (guint16, (gsize) width * height);
+  HlTestPngSpec spec = { .width = width, .height = height, .color_type = PNG_COLOR_TYPE_GRAY,
+                         .depth = 8, .samples = samples };
+  GRand *rand = g_rand_new_with_seed (seed);
+
+  for (gsize i = 0; i < (gsize) width * height; i++)
+    samples[i] = (guint16) g_rand_int_range (rand, 0, 256);
+  g_rand_free (rand);
+  hl_test_png_write (path, &spec);
+}
