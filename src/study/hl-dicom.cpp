@@ -7,7 +7,7 @@
 #include "dcmtk/dcmdata/dccodec.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
-#include "dcmtk/dcmdata/dcistrmb.h"
+#include "dcmtk/dcmdata/dcstack.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmimage/diregist.h" /* colour images (RGB, YBR_*, PALETTE COLOR) in DicomImage */
@@ -21,6 +21,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -116,6 +120,31 @@ read_spacing (DcmDataset *ds, const DcmTagKey &tag, double spacing[2])
   return TRUE;
 }
 
+/* Refuses a file any of whose elements (at any depth, meta header included) claims more bytes
+ * than the whole file holds: DCMTK allocates an element's declared length when it loads the value,
+ * so such a lie would otherwise cost up to 4 GiB before the read fails. */
+static gboolean
+check_lengths (DcmFileFormat *file, guint64 file_size, const char *name, GError **error)
+{
+  DcmStack stack;
+
+  while (file->nextObject (stack, OFTrue).good ())
+    {
+      DcmObject *object = stack.top ();
+      Uint32 length = object->getLengthField ();
+
+      if (length != DCM_UndefinedLength && length > file_size)
+        {
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+                       "%s: DICOM element (%04x,%04x) claims %lu bytes, more than the file holds",
+                       name, (unsigned) object->getGTag (), (unsigned) object->getETag (),
+                       (unsigned long) length);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 /* The header checks made before any pixel is touched: what the image claims to be. On success
  * gives its @rows, @cols and @bits_stored. */
 static gboolean
@@ -204,7 +233,7 @@ set_default_voi (DicomImage &image)
 
 /* The decoding proper, on a parsed @file. */
 static HlImage *
-decode (DcmFileFormat &file, const char *name, GError **error)
+decode (DcmFileFormat &file, guint64 file_size, const char *name, GError **error)
 {
   DcmDataset *ds = file.getDataset ();
   E_TransferSyntax xfer = ds->getOriginalXfer ();
@@ -215,7 +244,8 @@ decode (DcmFileFormat &file, const char *name, GError **error)
   HlImage *image;
   gsize n;
 
-  if (!check_header (ds, name, &rows, &cols, &bits_stored, error))
+  if (!check_lengths (&file, file_size, name, error)
+      || !check_header (ds, name, &rows, &cols, &bits_stored, error))
     return NULL;
   if (xfer_info.isEncapsulated ()
       && !DcmCodecList::canChangeCoding (xfer, EXS_LittleEndianExplicit))
@@ -277,11 +307,11 @@ decode (DcmFileFormat &file, const char *name, GError **error)
 
 /* Runs decode() with C++ exceptions turned into a GError. */
 static HlImage *
-decode_guarded (DcmFileFormat &file, const char *name, GError **error)
+decode_guarded (DcmFileFormat &file, guint64 file_size, const char *name, GError **error)
 {
   try
     {
-      return decode (file, name, error);
+      return decode (file, file_size, name, error);
     }
   catch (const std::bad_alloc &)
     {
@@ -294,6 +324,31 @@ decode_guarded (DcmFileFormat &file, const char *name, GError **error)
                    "%s: DCMTK failed while decoding the DICOM image", name);
     }
   return NULL;
+}
+
+/* Parses the DICOM file at @file_path (@file_size bytes; large values stay in the file until
+ * needed) and decodes it; @name is what messages and the image call it. */
+static HlImage *
+load_file (const char *file_path, guint64 file_size, const char *name, GError **error)
+{
+  try
+    {
+      DcmFileFormat file;
+      OFCondition cond = file.loadFile (file_path);
+      if (cond.bad ())
+        {
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+                       "%s: not a readable DICOM file: %s", name, cond.text ());
+          return NULL;
+        }
+      return decode_guarded (file, file_size, name, error);
+    }
+  catch (...)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+                   "%s: DCMTK failed while reading the DICOM file", name);
+      return NULL;
+    }
 }
 
 HlImage *
@@ -318,57 +373,64 @@ hl_dicom_load (const char *path, GError **error)
                    path);
       return NULL;
     }
-  try
+  return load_file (path, (guint64) st.st_size, path, error);
+}
+
+/* Writes @size bytes at @data to @fd; FALSE with errno set on failure. */
+static gboolean
+write_all (int fd, const guint8 *data, gsize size)
+{
+  while (size > 0)
     {
-      DcmFileFormat file;
-      OFCondition cond = file.loadFile (path);
-      if (cond.bad ())
-        {
-          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT, "%s: not a readable DICOM file: %s",
-                       path, cond.text ());
-          return NULL;
-        }
-      return decode_guarded (file, path, error);
+      gssize n = write (fd, data, size);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      data += n;
+      size -= (gsize) n;
     }
-  catch (...)
-    {
-      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
-                   "%s: DCMTK failed while reading the DICOM file", path);
-      return NULL;
-    }
+  return TRUE;
 }
 
 HlImage *
 hl_dicom_load_from_data (const guint8 *data, gsize size, const char *name, GError **error)
 {
+  g_autofree char *tmp_path = NULL;
+  HlImage *image;
+  int fd, saved;
+
   g_return_val_if_fail (data != NULL || size == 0, NULL);
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   codecs_init ();
-  try
+  /* DCMTK allocates an element's declared length before reading it from a memory stream; from a
+   * file it defers large values and the length checks in decode() bound them by the file size. So
+   * the buffer becomes an anonymous in-memory file (a temporary file where memfd is missing). */
+#ifdef __linux__
+  fd = memfd_create ("hl-dicom", MFD_CLOEXEC);
+  if (fd >= 0)
+    tmp_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+#else
+  fd = -1;
+#endif
+  if (fd < 0)
+    fd = g_file_open_tmp ("hl-dicom-XXXXXX", &tmp_path, NULL);
+  if (fd < 0 || !write_all (fd, data, size))
     {
-      DcmInputBufferStream stream;
-      DcmFileFormat file;
-      OFCondition cond;
-
-      stream.setBuffer (data, (offile_off_t) size);
-      stream.setEos ();
-      file.transferInit ();
-      cond = file.read (stream);
-      file.transferEnd ();
-      if (cond.bad ())
-        {
-          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT, "%s: not a readable DICOM file: %s",
-                       name, cond.text ());
-          return NULL;
-        }
-      return decode_guarded (file, name, error);
-    }
-  catch (...)
-    {
-      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
-                   "%s: DCMTK failed while reading the DICOM file", name);
+      saved = errno;
+      if (fd >= 0)
+        close (fd);
+      if (tmp_path != NULL && !g_str_has_prefix (tmp_path, "/proc/"))
+        g_unlink (tmp_path);
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO,
+                   "%s: cannot stage the DICOM data for reading: %s", name, g_strerror (saved));
       return NULL;
     }
+  image = load_file (tmp_path, size, name, error);
+  close (fd);
+  if (!g_str_has_prefix (tmp_path, "/proc/"))
+    g_unlink (tmp_path);
+  return image;
 }

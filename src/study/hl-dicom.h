@@ -23,6 +23,8 @@
  *   for a second read would be a silent guess) and bits stored outside 8..16: _UNSUPPORTED;
  * - Rows or Columns beyond HL_IMAGE_MAX_SIDE, or Rows x Columns beyond HL_IMAGE_MAX_PIXELS:
  *   _TOO_LARGE, decided from the header before any pixel buffer is allocated or decompressed;
+ * - an element whose length field claims more bytes than the file holds: _FORMAT, before DCMTK
+ *   allocates that length;
  * - anything DCMTK cannot parse or decode: _FORMAT; a file that cannot be opened: _IO.
  *
  * Identification: patient_id (0010,0020), study_date (0008,0020, YYYYMMDD; the old "YYYY.MM.DD"
@@ -48,7 +50,9 @@ HlImage *hl_dicom_load (const char *path, GError **error);
 
 /* Same as hl_dicom_load() on @size bytes at @data (a whole DICOM file, with or without the
  * 128-byte preamble and "DICM"; not retained); @name is used in error messages and as the image's
- * path. */
+ * path. The bytes are staged in an anonymous in-memory file (memfd; a temporary file elsewhere) so
+ * that DCMTK reads them exactly as it reads a file, large values only on demand; failing to stage
+ * them is HL_STUDY_ERROR_IO. */
 HlImage *hl_dicom_load_from_data (const guint8 *data, gsize size, const char *name,
                                   GError **error);
 
