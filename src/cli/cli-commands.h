@@ -13,3 +13,4 @@ typedef struct
 } HlCliCommand;
 
 int hl_cli_eval (int argc, char **argv);
+int hl_cli_report (int argc, char **argv);

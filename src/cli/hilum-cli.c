@@ -8,6 +8,8 @@
 
 static const HlCliCommand commands[] = {
   { "eval", "Score predictions against labels: AUROC with CIs, ROC grid", hl_cli_eval },
+  { "report", "Annotated report page per image (PNG/PDF) plus CSV/JSON of all scores",
+    hl_cli_report },
 };
 
 static void

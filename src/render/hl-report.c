@@ -16,6 +16,7 @@
 #define THUMB_GAP 9.0
 #define TABLE_Y 532.0
 #define ROW_H 14.0
+#define FOOTER_Y (HL_REPORT_HEIGHT - 78)
 
 static const char disclaimer[]
     = "Not for diagnostic use: machine-learning scores, to be reviewed by a qualified reader.";
@@ -137,8 +138,8 @@ draw_header (cairo_t *cr, const HlReport *report)
       hl_render_text (cr, x, y, 0, 0, keys[i]);
       cairo_set_source_rgb (cr, 0, 0, 0);
       hl_render_set_font (cr, 9, TRUE);
-      hl_render_text_fitted (cr, x + 62, y, 0, 0, values[i],
-                             (i < 3 ? 300.0 - MARGIN : CONTENT_W - 264) - 70);
+      double right = i < 3 ? 292.0 : HL_REPORT_WIDTH - MARGIN;
+      hl_render_text_fitted (cr, x + 62, y, 0, 0, values[i], right - (x + 62));
     }
 }
 
@@ -218,7 +219,10 @@ draw_findings (cairo_t *cr, const HlReport *report, const gsize *order)
   cairo_line_to (cr, HL_REPORT_WIDTH - MARGIN, y - 3);
   cairo_stroke (cr);
 
-  gsize max_rows = (gsize)((HL_REPORT_HEIGHT - 110 - y) / ROW_H);
+  /* Rows down to the footer's rule, one row kept for the "and N more" line when needed. */
+  gsize max_rows = (gsize)((FOOTER_Y - 4 - y) / ROW_H);
+  if (report->n_findings > max_rows && max_rows > 0)
+    max_rows--;
   for (gsize i = 0; i < report->n_findings && i < max_rows; i++, y += ROW_H)
     {
       const HlReportFinding *f = &report->findings[order[i]];
@@ -281,7 +285,7 @@ draw_findings (cairo_t *cr, const HlReport *report, const gsize *order)
 static void
 draw_footer (cairo_t *cr, const HlReport *report)
 {
-  double y = HL_REPORT_HEIGHT - 78;
+  double y = FOOTER_Y;
   cairo_set_source_rgb (cr, 0.6, 0.6, 0.6);
   cairo_set_line_width (cr, 0.6);
   cairo_move_to (cr, MARGIN, y);
