@@ -3,7 +3,7 @@
  * and a live run on the shared reference CheXNet predictions), plus hand-checked cases, cross
  * checks between independent code paths, bootstrap determinism and the failure paths. */
 #include "hl-summary.h"
-#include "hl-predictions.h"
+#include "hl-test-nih.h"
 
 #include <math.h>
 #include <string.h>
@@ -296,7 +296,6 @@ test_sklearn_fixed (void)
 static void
 test_sklearn_nih (void)
 {
-  const char *data = g_getenv ("HL_SHARED_DATA");
   const char *tools = g_getenv ("HL_TOOLS");
   g_autofree char *preds_path = NULL;
   g_autofree char *labels_path = NULL;
@@ -305,23 +304,16 @@ test_sklearn_nih (void)
   g_autofree char *err = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) cases = NULL;
-  g_autoptr (HlPredictions) predictions = NULL;
-  g_autoptr (HlLabelSet) labels = NULL;
   g_autoptr (HlScoredSet) set = NULL;
   g_autoptr (HlSummary) summary = NULL;
   double ref_mean = NAN, worst = 0.0;
   int status;
 
-  if (data == NULL || tools == NULL)
+  if (!hl_test_nih_reference_paths (&preds_path, &labels_path))
+    return;
+  if (tools == NULL)
     {
-      g_test_skip ("HL_SHARED_DATA or HL_TOOLS not set");
-      return;
-    }
-  preds_path = g_build_filename (data, "nih", "reference", "chexnet-test-preds.csv", NULL);
-  labels_path = g_build_filename (data, "nih", "test.csv", NULL);
-  if (!g_file_test (preds_path, G_FILE_TEST_EXISTS) || !g_file_test (labels_path, G_FILE_TEST_EXISTS))
-    {
-      g_test_skip ("shared NIH data (nih/reference/chexnet-test-preds.csv, nih/test.csv) absent");
+      g_test_skip ("HL_TOOLS not set");
       return;
     }
   if (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
@@ -348,12 +340,7 @@ test_sklearn_nih (void)
     }
   cases = parse_reference (out, &ref_mean);
 
-  predictions = hl_predictions_load (preds_path, &error);
-  g_assert_no_error (error);
-  labels = hl_label_set_load (labels_path, &error);
-  g_assert_no_error (error);
-  set = hl_predictions_match (predictions, labels, &error);
-  g_assert_no_error (error);
+  set = hl_test_load_scored (preds_path, labels_path, NULL);
   g_assert_cmpuint (cases->len, ==, set->n_labels);
 
   summary = hl_summary_new (set->labels, set->n_labels, set->scores, set->truth, set->n_images,

@@ -1,8 +1,8 @@
 /* test-cli-eval.c — runs the built `hilum-cli eval` (HL_BUILD_DIR) on the shared reference CheXNet
  * predictions and on small made-up files: the table, the mean AUROC the data README states, the
  * files written by --out, the paired comparison, and the usage and data errors. */
-#include "hl-predictions.h"
 #include "hl-summary.h"
+#include "hl-test-nih.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -56,27 +56,6 @@ run_cli (Run *run, const char *const *args)
   run->status = WEXITSTATUS (wait_status);
 }
 
-/* The shared NIH files, or NULL (test skipped) when absent. */
-static gboolean
-shared_paths (char **preds, char **labels)
-{
-  const char *data = g_getenv ("HL_SHARED_DATA");
-
-  if (data == NULL)
-    {
-      g_test_skip ("HL_SHARED_DATA not set");
-      return FALSE;
-    }
-  *preds = g_build_filename (data, "nih", "reference", "chexnet-test-preds.csv", NULL);
-  *labels = g_build_filename (data, "nih", "test.csv", NULL);
-  if (!g_file_test (*preds, G_FILE_TEST_EXISTS) || !g_file_test (*labels, G_FILE_TEST_EXISTS))
-    {
-      g_test_skip ("shared NIH data (nih/reference/chexnet-test-preds.csv, nih/test.csv) absent");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static void
 remove_tree (const char *dir)
 {
@@ -102,8 +81,6 @@ test_reference (void)
   g_autofree char *png = NULL;
   g_autofree char *text = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (HlPredictions) predictions = NULL;
-  g_autoptr (HlLabelSet) labels = NULL;
   g_autoptr (HlScoredSet) set = NULL;
   g_autoptr (HlSummary) summary = NULL;
   g_auto (GStrv) lines = NULL;
@@ -111,7 +88,7 @@ test_reference (void)
   const char *mean_line;
   double mean;
 
-  if (!shared_paths (&preds, &labels_path))
+  if (!hl_test_nih_reference_paths (&preds, &labels_path))
     return;
   dir = g_dir_make_tmp ("hl-eval-XXXXXX", &error);
   g_assert_no_error (error);
@@ -134,12 +111,7 @@ test_reference (void)
   g_assert_nonnull (strstr (run.out, "Comparison with"));
 
   /* eval.csv holds what the analysis module computes, to its 10 printed digits */
-  predictions = hl_predictions_load (preds, &error);
-  g_assert_no_error (error);
-  labels = hl_label_set_load (labels_path, &error);
-  g_assert_no_error (error);
-  set = hl_predictions_match (predictions, labels, &error);
-  g_assert_no_error (error);
+  set = hl_test_load_scored (preds, labels_path, NULL);
   summary = hl_summary_new (set->labels, set->n_labels, set->scores, set->truth, set->n_images,
                             NULL, &error);
   g_assert_no_error (error);

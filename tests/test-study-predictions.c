@@ -1,7 +1,7 @@
 /* test-study-predictions.c — tests of src/study/hl-predictions: reading prediction CSVs (and
  * refusing the malformed ones with the line at fault), writing them back, and lining them up with
  * a label file, including the images a label file lists that have no prediction. */
-#include "hl-predictions.h"
+#include "hl-test-nih.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -186,32 +186,14 @@ test_match (void)
 static void
 test_shared_reference (void)
 {
-  const char *data = g_getenv ("HL_SHARED_DATA");
   g_autofree char *preds = NULL;
   g_autofree char *labels_path = NULL;
-  g_autoptr (GError) error = NULL;
   g_autoptr (HlPredictions) p = NULL;
-  g_autoptr (HlLabelSet) labels = NULL;
   g_autoptr (HlScoredSet) set = NULL;
 
-  if (data == NULL)
-    {
-      g_test_skip ("HL_SHARED_DATA not set");
-      return;
-    }
-  preds = g_build_filename (data, "nih", "reference", "chexnet-test-preds.csv", NULL);
-  labels_path = g_build_filename (data, "nih", "test.csv", NULL);
-  if (!g_file_test (preds, G_FILE_TEST_EXISTS) || !g_file_test (labels_path, G_FILE_TEST_EXISTS))
-    {
-      g_test_skip ("shared NIH data (nih/reference/chexnet-test-preds.csv, nih/test.csv) absent");
-      return;
-    }
-  p = hl_predictions_load (preds, &error);
-  g_assert_no_error (error);
-  labels = hl_label_set_load (labels_path, &error);
-  g_assert_no_error (error);
-  set = hl_predictions_match (p, labels, &error);
-  g_assert_no_error (error);
+  if (!hl_test_nih_reference_paths (&preds, &labels_path))
+    return;
+  set = hl_test_load_scored (preds, labels_path, &p);
   g_assert_cmpuint (p->n_images, ==, 251);
   g_assert_cmpuint (set->n_images, ==, 251);
   g_assert_cmpuint (set->n_labels, ==, HL_N_LABELS);
