@@ -14,3 +14,5 @@ typedef struct
 
 int hl_cli_eval (int argc, char **argv);
 int hl_cli_report (int argc, char **argv);
+int hl_cli_check (int argc, char **argv);
+int hl_cli_split (int argc, char **argv);

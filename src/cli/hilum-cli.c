@@ -7,6 +7,10 @@
 #include <string.h>
 
 static const HlCliCommand commands[] = {
+  { "check", "What study folders and label CSVs hold: images, patients, failures, leakage",
+    hl_cli_check },
+  { "split", "Patient-level, label-stratified train/valid/test split of a label CSV",
+    hl_cli_split },
   { "eval", "Score predictions against labels: AUROC with CIs, ROC grid", hl_cli_eval },
   { "report", "Annotated report page per image (PNG/PDF) plus CSV/JSON of all scores",
     hl_cli_report },
