@@ -501,6 +501,7 @@ test_roc_grid_png (void)
   g_autofree char *dir = g_dir_make_tmp ("hl-render-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "roc.png", NULL);
   static const double f[] = { 0.0, 0.1, 0.4, 1.0 }, t[] = { 0.0, 0.5, 0.9, 1.0 };
+  static const double chance[] = { 0.0, 1.0 };
   HlRocSeries a[14], b[14];
   char *names[14];
   for (int i = 0; i < 14; i++)
@@ -514,8 +515,8 @@ test_roc_grid_png (void)
       a[i].auroc = i == 13 ? NAN : 0.8;
       a[i].op_fpr = 0.1, a[i].op_tpr = 0.5;
       b[i].n_points = 2;
-      b[i].fpr = (const double[]){ 0.0, 1.0 };
-      b[i].tpr = (const double[]){ 0.0, 1.0 };
+      b[i].fpr = chance;
+      b[i].tpr = chance;
       b[i].auroc = 0.5;
     }
   g_autoptr (GError) error = NULL;
