@@ -8,6 +8,87 @@
 #include <math.h>
 #include <string.h>
 
+/* --- a small parallel-for ----------------------------------------------------------------------
+ * The kernels that do not go through OpenBLAS split their work over hl_engine_get_threads()
+ * threads: the caller plus helpers from one process-wide GThreadPool. Work is cut into chunks
+ * claimed through an atomic counter, so a helper that starts late just finds nothing left; the
+ * caller waits until every helper it queued has left the job before returning. */
+typedef struct
+{
+  HlChunkFunc func;
+  gpointer data;
+  int n_chunks;
+  gint next;     /* next unclaimed chunk */
+  gint helpers;  /* queued helpers that have not finished */
+  GMutex lock;
+  GCond done;
+} HlJob;
+
+static void
+job_run (HlJob *job)
+{
+  int i;
+
+  while ((i = g_atomic_int_add (&job->next, 1)) < job->n_chunks)
+    job->func (job->data, i);
+}
+
+static void
+helper_main (gpointer task, gpointer user_data)
+{
+  HlJob *job = task;
+
+  job_run (job);
+  g_mutex_lock (&job->lock);
+  job->helpers--;
+  if (job->helpers == 0)
+    g_cond_signal (&job->done);
+  g_mutex_unlock (&job->lock);
+}
+
+static GThreadPool *
+helper_pool (void)
+{
+  static gsize pool;
+
+  if (g_once_init_enter (&pool))
+    {
+      GThreadPool *p = g_thread_pool_new (helper_main, NULL, MAX ((int) g_get_num_processors (), 1),
+                                          FALSE, NULL);
+      g_once_init_leave (&pool, (gsize) p);
+    }
+  return (GThreadPool *) pool;
+}
+
+void
+hl_parallel_for (int n_chunks, HlChunkFunc func, gpointer data)
+{
+  g_return_if_fail (func != NULL && n_chunks >= 0);
+
+  int n_helpers = MIN (hl_engine_get_threads (), n_chunks) - 1;
+  if (n_helpers <= 0)
+    {
+      for (int i = 0; i < n_chunks; i++)
+        func (data, i);
+      return;
+    }
+
+  HlJob job = { func, data, n_chunks, 0, n_helpers };
+  GThreadPool *pool = helper_pool ();
+
+  g_mutex_init (&job.lock);
+  g_cond_init (&job.done);
+  for (int i = 0; i < n_helpers; i++)
+    g_thread_pool_push (pool, &job, NULL);
+  job_run (&job);
+  g_mutex_lock (&job.lock);
+  while (job.helpers > 0)
+    g_cond_wait (&job.done, &job.lock);
+  g_mutex_unlock (&job.lock);
+  g_mutex_clear (&job.lock);
+  g_cond_clear (&job.done);
+}
+
 static inline float
 act (float v, float s, float b)
 {
@@ -15,22 +96,53 @@ act (float v, float s, float b)
   return y > 0.0f ? y : 0.0f;
 }
 
+/* Channel-wise kernels are split into chunks of whole channels worth at least this many floats,
+ * so that small layers stay on one thread. */
+#define CHUNK_FLOATS 32768
+
+static int
+channel_chunks (int c, gsize per_channel, int *per_chunk)
+{
+  *per_chunk = (int) MIN ((gsize) c, MAX (CHUNK_FLOATS / MAX (per_channel, 1), 1));
+  return (c + *per_chunk - 1) / *per_chunk;
+}
+
+typedef struct
+{
+  const float *x;
+  gsize hw;
+  const float *scale, *shift;
+  float *y;
+  int c, per_chunk;
+} BnReluJob;
+
+static void
+bn_relu_chunk (gpointer data, int i)
+{
+  const BnReluJob *job = data;
+  int end = MIN ((i + 1) * job->per_chunk, job->c);
+
+  for (int ch = i * job->per_chunk; ch < end; ch++)
+    {
+      const float *xc = job->x + (gsize) ch * job->hw;
+      float *yc = job->y + (gsize) ch * job->hw;
+      float s = job->scale[ch], b = job->shift[ch];
+      for (gsize k = 0; k < job->hw; k++)
+        {
+          float v = xc[k] * s + b;
+          yc[k] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
 void
 hl_bn_relu (const float *x, int c, gsize hw, const float *scale, const float *shift, float *y)
 {
   g_return_if_fail (x != NULL && y != NULL && scale != NULL && shift != NULL);
 
-  for (int ch = 0; ch < c; ch++)
-    {
-      const float *xc = x + (gsize) ch * hw;
-      float *yc = y + (gsize) ch * hw;
-      float s = scale[ch], b = shift[ch];
-      for (gsize i = 0; i < hw; i++)
-        {
-          float v = xc[i] * s + b;
-          yc[i] = v > 0.0f ? v : 0.0f;
-        }
-    }
+  BnReluJob job = { x, hw, scale, shift, y, c, 1 };
+  int n = channel_chunks (c, hw, &job.per_chunk);
+  hl_parallel_for (n, bn_relu_chunk, &job);
 }
 
 /* One im2col row segment: dst[ox] for ox in [lo, hi) from src[ox * stride] (src already offset
@@ -112,6 +224,230 @@ is_pointwise (const HlConv *conv)
   return conv->k_h == 1 && conv->k_w == 1 && conv->stride == 1 && conv->pad == 0;
 }
 
+/* --- direct 3x3 convolution ------------------------------------------------------------------
+ * A 3x3 stride-1 pad-1 convolution with few outputs (a dense layer's conv2: 32 outputs from 128
+ * channels) does only c_out multiply-adds per im2col element, so im2col + sgemm spends most of
+ * its time writing and re-packing a 9x copy of the input. The direct kernel instead writes the
+ * activated input once into a zero-bordered buffer xp (c_in, h + 2, w + 2) and computes the
+ * output on "wide" rows of w + 2 columns: output position p = y * (w + 2) + x reads
+ * xp[c][p + i * (w + 2) + j] for tap (i, j), a plain shifted load, so each tap is a contiguous
+ * vector. The two extra columns per row are discarded when the result is compacted. */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HL_DIRECT_3X3 1
+#include <immintrin.h>
+#endif
+
+#define TILE_VECS 3
+#define TILE_PX (16 * TILE_VECS) /* output positions per tile */
+#define TILE_SLACK 64            /* floats readable past the last plane of xp */
+
+gboolean
+hl_conv3x3_direct_available (void)
+{
+#ifdef HL_DIRECT_3X3
+  return __builtin_cpu_supports ("avx512f") != 0;
+#else
+  return FALSE;
+#endif
+}
+
+static gboolean
+use_direct (const HlConv *conv)
+{
+  return conv->k_h == 3 && conv->k_w == 3 && conv->stride == 1 && conv->pad == 1
+         && hl_conv3x3_direct_available ();
+}
+
+/* Layout of the direct kernel's workspace: xp, then the wide output (c_out, n_pad). */
+static void
+direct_layout (const HlConv *conv, int h, int w, gsize *xp_floats, gsize *n_pad)
+{
+  gsize n_wide = (gsize) h * (w + 2);
+
+  *xp_floats = hl_align_floats ((gsize) conv->c_in * (h + 2) * (w + 2) + TILE_SLACK);
+  *n_pad = (n_wide + TILE_PX - 1) / TILE_PX * TILE_PX;
+}
+
+#ifdef HL_DIRECT_3X3
+/* One tile: out[o][0 .. TILE_PX) for 8 outputs, summed over all channels and taps, with the 24
+ * accumulators spelled out so that they stay in registers. @xp points at the tile's first
+ * position in channel 0, @w at w[o0][0][0] (rows of c_in * 9), @out at the tile in output row o0
+ * (rows of @out_stride). */
+#define ACC_DECL(o) __m512 a##o##0 = _mm512_setzero_ps (), a##o##1 = a##o##0, a##o##2 = a##o##0
+#define ACC_FMA(o)                                                                                \
+  do                                                                                              \
+    {                                                                                             \
+      __m512 b = _mm512_set1_ps (wc[o * w_stride + t]);                                           \
+      a##o##0 = _mm512_fmadd_ps (b, x0, a##o##0);                                                 \
+      a##o##1 = _mm512_fmadd_ps (b, x1, a##o##1);                                                 \
+      a##o##2 = _mm512_fmadd_ps (b, x2, a##o##2);                                                 \
+    }                                                                                             \
+  while (0)
+#define ACC_STORE(o)                                                                              \
+  do                                                                                              \
+    {                                                                                             \
+      _mm512_storeu_ps (out + o * out_stride, a##o##0);                                           \
+      _mm512_storeu_ps (out + o * out_stride + 16, a##o##1);                                      \
+      _mm512_storeu_ps (out + o * out_stride + 32, a##o##2);                                      \
+    }                                                                                             \
+  while (0)
+
+__attribute__ ((target ("avx512f"))) static void
+tile_8 (const float *xp, gsize plane, const int *offs, const float *w, int c_in, float *out,
+        gsize out_stride)
+{
+  gsize w_stride = (gsize) c_in * 9;
+  ACC_DECL (0); ACC_DECL (1); ACC_DECL (2); ACC_DECL (3);
+  ACC_DECL (4); ACC_DECL (5); ACC_DECL (6); ACC_DECL (7);
+
+  for (int c = 0; c < c_in; c++)
+    {
+      const float *xc = xp + (gsize) c * plane;
+      const float *wc = w + (gsize) c * 9;
+      for (int t = 0; t < 9; t++)
+        {
+          __m512 x0 = _mm512_loadu_ps (xc + offs[t]);
+          __m512 x1 = _mm512_loadu_ps (xc + offs[t] + 16);
+          __m512 x2 = _mm512_loadu_ps (xc + offs[t] + 32);
+          ACC_FMA (0); ACC_FMA (1); ACC_FMA (2); ACC_FMA (3);
+          ACC_FMA (4); ACC_FMA (5); ACC_FMA (6); ACC_FMA (7);
+        }
+    }
+  ACC_STORE (0); ACC_STORE (1); ACC_STORE (2); ACC_STORE (3);
+  ACC_STORE (4); ACC_STORE (5); ACC_STORE (6); ACC_STORE (7);
+}
+
+/* The same for a single output (the remainder when c_out is not a multiple of 8). */
+__attribute__ ((target ("avx512f"))) static void
+tile_1 (const float *xp, gsize plane, const int *offs, const float *w, int c_in, float *out,
+        gsize out_stride)
+{
+  gsize w_stride = 0;
+  ACC_DECL (0);
+
+  for (int c = 0; c < c_in; c++)
+    {
+      const float *xc = xp + (gsize) c * plane;
+      const float *wc = w + (gsize) c * 9;
+      for (int t = 0; t < 9; t++)
+        {
+          __m512 x0 = _mm512_loadu_ps (xc + offs[t]);
+          __m512 x1 = _mm512_loadu_ps (xc + offs[t] + 16);
+          __m512 x2 = _mm512_loadu_ps (xc + offs[t] + 32);
+          ACC_FMA (0);
+        }
+    }
+  ACC_STORE (0);
+}
+
+typedef struct
+{
+  const float *x;
+  int c, h, w;
+  const float *scale, *shift;
+  float *xp;
+  gsize plane;
+  int per_chunk;
+} PadJob;
+
+/* xp[c] (h + 2, w + 2) = act (x[c]) (h, w) with a zero border. */
+static void
+pad_chunk (gpointer data, int i)
+{
+  const PadJob *job = data;
+  int h = job->h, w = job->w, wp = w + 2;
+  int end = MIN ((i + 1) * job->per_chunk, job->c);
+
+  for (int c = i * job->per_chunk; c < end; c++)
+    {
+      const float *xc = job->x + (gsize) c * h * w;
+      float *pc = job->xp + (gsize) c * job->plane;
+      gboolean activate = job->scale != NULL;
+      float s = activate ? job->scale[c] : 1.0f, b = activate ? job->shift[c] : 0.0f;
+      memset (pc, 0, (gsize) wp * sizeof (float));
+      for (int r = 0; r < h; r++)
+        {
+          float *row = pc + (gsize) (r + 1) * wp;
+          const float *src = xc + (gsize) r * w;
+          row[0] = 0.0f;
+          if (activate)
+            for (int k = 0; k < w; k++)
+              {
+                float v = src[k] * s + b;
+                row[k + 1] = v > 0.0f ? v : 0.0f;
+              }
+          else
+            memcpy (row + 1, src, (gsize) w * sizeof (float));
+          row[w + 1] = 0.0f;
+        }
+      memset (pc + (gsize) (h + 1) * wp, 0, (gsize) wp * sizeof (float));
+    }
+}
+
+typedef struct
+{
+  const HlConv *conv;
+  const float *xp;
+  gsize plane;
+  int offs[9];
+  float *wide;
+  gsize n_pad;
+  int n_groups; /* groups of up to 8 outputs */
+} DirectJob;
+
+/* Chunk @i: tile i / n_groups, output group i % n_groups (tiles in order, so that consecutive
+ * chunks share their input). */
+static void
+direct_chunk (gpointer data, int i)
+{
+  const DirectJob *job = data;
+  const HlConv *conv = job->conv;
+  gsize p0 = (gsize) (i / job->n_groups) * TILE_PX;
+  int o = (i % job->n_groups) * 8;
+  int o_end = MIN (o + 8, conv->c_out);
+
+  if (o_end - o == 8)
+    tile_8 (job->xp + p0, job->plane, job->offs, conv->weight + (gsize) o * conv->c_in * 9,
+            conv->c_in, job->wide + (gsize) o * job->n_pad + p0, job->n_pad);
+  else
+    for (; o < o_end; o++)
+      tile_1 (job->xp + p0, job->plane, job->offs, conv->weight + (gsize) o * conv->c_in * 9,
+              conv->c_in, job->wide + (gsize) o * job->n_pad + p0, job->n_pad);
+}
+
+static void
+conv3x3_direct (const HlConv *conv, const float *x, int h, int w, const float *scale,
+                const float *shift, float *work, float *y)
+{
+  int wp = w + 2;
+  gsize plane = (gsize) (h + 2) * wp;
+  gsize xp_floats, n_pad;
+
+  direct_layout (conv, h, w, &xp_floats, &n_pad);
+  float *xp = work;              /* (c_in, h + 2, w + 2) + slack */
+  float *wide = work + xp_floats; /* (c_out, n_pad) */
+
+  /* xp = act (x) with a zero border; the slack after the last plane is zeroed too. */
+  PadJob pad_job = { x, conv->c_in, h, w, scale, shift, xp, plane, 1 };
+  hl_parallel_for (channel_chunks (conv->c_in, plane, &pad_job.per_chunk), pad_chunk, &pad_job);
+  memset (xp + (gsize) conv->c_in * plane, 0,
+          (xp_floats - (gsize) conv->c_in * plane) * sizeof (float));
+
+  DirectJob job = { conv, xp, plane, { 0 }, wide, n_pad, (conv->c_out + 7) / 8 };
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++)
+      job.offs[i * 3 + j] = i * wp + j;
+  hl_parallel_for ((int) (n_pad / TILE_PX) * job.n_groups, direct_chunk, &job);
+
+  /* Compact the wide rows: (c_out, h, w + 2) -> (c_out, h, w). */
+  for (int o = 0; o < conv->c_out; o++)
+    for (int r = 0; r < h; r++)
+      memcpy (y + ((gsize) o * h + r) * w, wide + (gsize) o * n_pad + (gsize) r * wp,
+              (gsize) w * sizeof (float));
+}
+#endif
+
 gsize
 hl_conv2d_work_size (const HlConv *conv, int h, int w, gboolean bn_relu)
 {
@@ -119,14 +455,20 @@ hl_conv2d_work_size (const HlConv *conv, int h, int w, gboolean bn_relu)
 
   if (is_pointwise (conv))
     return bn_relu ? (gsize) conv->c_in * h * w : 0;
+  if (use_direct (conv))
+    {
+      gsize xp_floats, n_pad;
+      direct_layout (conv, h, w, &xp_floats, &n_pad);
+      return xp_floats + (gsize) conv->c_out * n_pad;
+    }
   int h_out = hl_out_size (h, conv->k_h, conv->stride, conv->pad);
   int w_out = hl_out_size (w, conv->k_w, conv->stride, conv->pad);
   return (gsize) conv->c_in * conv->k_h * conv->k_w * h_out * w_out;
 }
 
 void
-hl_conv2d (const HlConv *conv, const float *x, int h, int w, const float *scale,
-           const float *shift, float *work, float *y)
+hl_conv2d_im2col (const HlConv *conv, const float *x, int h, int w, const float *scale,
+                  const float *shift, float *work, float *y)
 {
   g_return_if_fail (conv != NULL && x != NULL && y != NULL);
   g_return_if_fail ((scale == NULL) == (shift == NULL));
@@ -161,20 +503,48 @@ hl_conv2d (const HlConv *conv, const float *x, int h, int w, const float *scale,
 }
 
 void
-hl_maxpool2d (const float *x, int c, int h, int w, int k, int stride, int pad, const float *scale,
-              const float *shift, float *y)
+hl_conv2d (const HlConv *conv, const float *x, int h, int w, const float *scale,
+           const float *shift, float *work, float *y)
 {
-  g_return_if_fail (x != NULL && y != NULL && k >= 1 && stride >= 1 && pad >= 0 && pad < k);
+  g_return_if_fail (conv != NULL && x != NULL && y != NULL);
   g_return_if_fail ((scale == NULL) == (shift == NULL));
 
+#ifdef HL_DIRECT_3X3
+  if (use_direct (conv))
+    {
+      g_return_if_fail (work != NULL);
+      conv3x3_direct (conv, x, h, w, scale, shift, work, y);
+      return;
+    }
+#endif
+  hl_conv2d_im2col (conv, x, h, w, scale, shift, work, y);
+}
+
+typedef struct
+{
+  const float *x;
+  int c, h, w, k, stride, pad;
+  const float *scale, *shift;
+  float *y;
+  int per_chunk;
+} MaxPoolJob;
+
+static void
+maxpool_chunk (gpointer data, int i)
+{
+  const MaxPoolJob *job = data;
+  int h = job->h, w = job->w, k = job->k, stride = job->stride, pad = job->pad;
   int h_out = hl_out_size (h, k, stride, pad);
   int w_out = hl_out_size (w, k, stride, pad);
-  for (int ch = 0; ch < c; ch++)
+  int end = MIN ((i + 1) * job->per_chunk, job->c);
+
+  for (int ch = i * job->per_chunk; ch < end; ch++)
     {
-      const float *plane = x + (gsize) ch * h * w;
-      float *out = y + (gsize) ch * h_out * w_out;
-      float s = scale != NULL ? scale[ch] : 1.0f;
-      float b = scale != NULL ? shift[ch] : 0.0f;
+      const float *plane = job->x + (gsize) ch * h * w;
+      float *out = job->y + (gsize) ch * h_out * w_out;
+      gboolean activate = job->scale != NULL;
+      float s = activate ? job->scale[ch] : 1.0f;
+      float b = activate ? job->shift[ch] : 0.0f;
       for (int oy = 0; oy < h_out; oy++)
         {
           int y0 = MAX (oy * stride - pad, 0);
@@ -188,7 +558,7 @@ hl_maxpool2d (const float *x, int c, int h, int w, int k, int stride, int pad, c
                 for (int ix = x0; ix < x1; ix++)
                   {
                     float v = plane[(gsize) iy * w + ix];
-                    if (scale != NULL)
+                    if (activate)
                       v = act (v, s, b);
                     m = v > m ? v : m;
                   }
@@ -196,6 +566,18 @@ hl_maxpool2d (const float *x, int c, int h, int w, int k, int stride, int pad, c
             }
         }
     }
+}
+
+void
+hl_maxpool2d (const float *x, int c, int h, int w, int k, int stride, int pad, const float *scale,
+              const float *shift, float *y)
+{
+  g_return_if_fail (x != NULL && y != NULL && k >= 1 && stride >= 1 && pad >= 0 && pad < k);
+  g_return_if_fail ((scale == NULL) == (shift == NULL));
+
+  MaxPoolJob job = { x, c, h, w, k, stride, pad, scale, shift, y, 1 };
+  int n = channel_chunks (c, (gsize) h * w, &job.per_chunk);
+  hl_parallel_for (n, maxpool_chunk, &job);
 }
 
 void

@@ -14,6 +14,11 @@
 
 G_BEGIN_DECLS
 
+/* Runs func (data, i) for i in [0, n_chunks) on up to hl_engine_get_threads() threads (the
+ * caller and pool helpers) and returns when all are done. Chunks must be independent. */
+typedef void (*HlChunkFunc) (gpointer data, int i);
+void hl_parallel_for (int n_chunks, HlChunkFunc func, gpointer data);
+
 /* Alignment of every buffer the engine allocates, in bytes. */
 #define HL_ALIGN 64
 
@@ -49,10 +54,19 @@ gsize hl_conv2d_work_size (const HlConv *conv, int h, int w, gboolean bn_relu);
 
 /* y (c_out, h_out, w_out) = conv (act (x)), x (c_in, h, w), act = BatchNorm + ReLU with
  * @scale/@shift or identity with NULL. 1x1 stride-1 convolutions are a plain sgemm on the
- * (activated) input; other shapes go through im2col. @work holds hl_conv2d_work_size() floats
- * (may be NULL when that is 0). @y must not overlap @x or @work. */
+ * (activated) input; 3x3 stride-1 pad-1 ones use a direct AVX-512 kernel where the CPU has it
+ * (hl_conv3x3_direct_available()); other shapes go through im2col + sgemm. @work holds
+ * hl_conv2d_work_size() floats (may be NULL when that is 0). @y must not overlap @x or @work. */
 void hl_conv2d (const HlConv *conv, const float *x, int h, int w, const float *scale,
                 const float *shift, float *work, float *y);
+
+/* hl_conv2d() without the direct 3x3 kernel: always sgemm, through im2col unless 1x1. Its
+ * workspace is c_in * k_h * k_w * h_out * w_out floats (c_in * h * w for a 1x1 with BN). */
+void hl_conv2d_im2col (const HlConv *conv, const float *x, int h, int w, const float *scale,
+                       const float *shift, float *work, float *y);
+
+/* Whether this CPU runs the direct 3x3 kernel (x86-64 with AVX-512F). */
+gboolean hl_conv3x3_direct_available (void);
 
 /* Max pooling of act (x (c, h, w)) with a k x k window, padding counted as -inf:
  * y (c, h_out, w_out). act as in hl_conv2d(). */
