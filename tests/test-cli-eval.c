@@ -1,8 +1,11 @@
 /* test-cli-eval.c — runs the built `hilum-cli eval` (HL_BUILD_DIR) on the shared reference CheXNet
  * predictions and on small made-up files: the table, the mean AUROC the data README states, the
- * files written by --out, the paired comparison, and the usage and data errors. */
+ * files written by --out, the paired comparison, running a (random, tiny) model on images the test
+ * draws, and the usage and data errors. */
 #include "hl-summary.h"
+#include "hl-test-model-file.h"
 #include "hl-test-nih.h"
+#include "hl-test-png.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -180,7 +183,7 @@ test_errors (void)
 
     run_cli (&run, args);
     g_assert_cmpint (run.status, ==, 2);
-    g_assert_nonnull (strstr (run.err, "required"));
+    g_assert_nonnull (strstr (run.err, "either --model with --images or --predictions"));
   }
   {
     const char *args[] = { "eval", "--labels", labels, "--predictions", good_preds, "--ci",
@@ -229,6 +232,111 @@ test_errors (void)
   remove_tree (dir);
 }
 
+/* --model runs the model on each labelled image: predictions.csv holds the engine's own
+ * probabilities row by row, and evaluating that file again gives the same table. */
+static void
+test_model (void)
+{
+  static char *names[] = { "Hernia", "Atelectasis", "Edema", NULL };
+  const char *images[] = { "p1_000.png", "p2_000.png", "p3_000.png", "p4_000.png",
+                           "p5_000.png", "p6_000.png" };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hl-eval-XXXXXX", &error);
+  g_autofree char *model_path = g_build_filename (dir, "model.safetensors", NULL);
+  g_autofree char *labels = g_build_filename (dir, "labels.csv", NULL);
+  g_autofree char *out = g_build_filename (dir, "out", NULL);
+  g_autofree char *preds = g_build_filename (out, "predictions.csv", NULL);
+  g_autoptr (HlModel) model = NULL;
+  g_autoptr (HlPredictions) saved = NULL;
+  HlModelInfo info;
+
+  g_assert_no_error (error);
+  hl_test_tiny_info (&info);
+  info.labels = names;
+  info.n_labels = 3;
+  model = hl_model_new_random (&info, 5);
+  {
+    g_autoptr (HlTestModelFile) file = hl_test_model_file_new_from_model (model, "F32");
+    g_autoptr (GBytes) bytes = hl_test_model_file_build (file);
+    gsize size;
+    const char *data = g_bytes_get_data (bytes, &size);
+
+    g_file_set_contents (model_path, data, (gssize) size, &error);
+    g_assert_no_error (error);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (images); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, images[i], NULL);
+
+      hl_test_png_write_gray8 (path, 48, 40, (guint32) (i + 1));
+    }
+  g_file_set_contents (labels,
+                       "Image,Atelectasis,Edema,Hernia\n"
+                       "p1_000.png,1,0,0\np2_000.png,0,1,0\np3_000.png,1,0,1\n"
+                       "p4_000.png,0,0,0\np5_000.png,1,1,0\np6_000.png,0,0,1\n",
+                       -1, &error);
+  g_assert_no_error (error);
+
+  {
+    const char *args[] = { "eval", "--labels", labels, "--model", model_path, "--images", dir,
+                           "--out", out, NULL };
+    const char *again[] = { "eval", "--labels", labels, "--predictions", preds, NULL };
+    g_auto (Run) run = { 0 };
+    g_auto (Run) run_again = { 0 };
+
+    run_cli (&run, args);
+    if (run.status != 0)
+      g_error ("eval --model failed: %s", run.err);
+    g_assert_nonnull (strstr (run.out, "tiny 1 against"));
+    g_assert_nonnull (strstr (run.out, "Mean AUROC over 3 labels: "));
+
+    run_cli (&run_again, again);
+    g_assert_cmpint (run_again.status, ==, 0);
+    /* the same table: everything after the first line (which names the source) up to the
+     * "Wrote" lines of --out */
+    g_assert_nonnull (strstr (run.out, "\nWrote "));
+    *strstr (run.out, "\nWrote ") = '\0';
+    g_assert_cmpstr (strchr (run.out, '\n') + 1, ==, strchr (run_again.out, '\n') + 1);
+  }
+
+  saved = hl_predictions_load (preds, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (saved->n_images, ==, G_N_ELEMENTS (images));
+  g_assert_cmpuint (saved->n_labels, ==, 3);
+  for (gsize l = 0; l < 3; l++)
+    g_assert_cmpstr (hl_label_names[saved->label_index[l]], ==, names[l]);
+  for (gsize i = 0; i < G_N_ELEMENTS (images); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, images[i], NULL);
+      g_autoptr (HlImage) image = hl_image_load (path, &error);
+      g_autofree float *input = g_new (float, hl_model_input_size (model));
+      g_autoptr (HlForward) fwd = NULL;
+
+      g_assert_no_error (error);
+      hl_model_preprocess (model, image->pixels, image->height, image->width, input);
+      fwd = hl_model_forward (model, input, 1, NULL, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (saved->images[i], ==, images[i]);
+      for (gsize l = 0; l < 3; l++)
+        g_assert_cmpfloat ((float) saved->scores[i * 3 + l], ==, fwd->probs[l]);
+    }
+
+  {
+    /* a missing image names the file */
+    g_autofree char *gone = g_build_filename (dir, "p4_000.png", NULL);
+    const char *args[] = { "eval", "--labels", labels, "--model", model_path, "--images", dir,
+                           NULL };
+    g_auto (Run) run = { 0 };
+
+    g_assert_cmpint (g_unlink (gone), ==, 0);
+    run_cli (&run, args);
+    g_assert_cmpint (run.status, ==, 1);
+    g_assert_nonnull (strstr (run.err, gone));
+  }
+  remove_tree (out);
+  remove_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -236,6 +344,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/cli/eval/reference", test_reference);
   g_test_add_func ("/cli/eval/errors", test_errors);
+  g_test_add_func ("/cli/eval/model", test_model);
 
   return g_test_run ();
 }

@@ -1,9 +1,11 @@
-/* cli-eval.c — `hilum-cli eval`: scores a model's predictions against a label CSV. Prints the
+/* cli-eval.c — `hilum-cli eval`: scores a model against a label CSV, either by running it on the
+ * labelled images (--model, --images) or from its saved predictions CSV (--predictions). Prints the
  * per-label AUROC table (DeLong 95% intervals, optionally bootstrap ones), the mean AUROC and the
  * operating points; with --reference, compares against a second predictions CSV per label
- * (DeLong's paired test); with --out, writes the same as eval.csv and the ROC grid as
- * roc-grid.png. */
+ * (DeLong's paired test); with --out, writes the same as eval.csv, the ROC grid as roc-grid.png
+ * and, for --model, the predictions as predictions.csv (to evaluate again with --predictions). */
 #include "cli-commands.h"
+#include "cli-infer.h"
 
 #include "hl-predictions.h"
 #include "hl-roc-chart.h"
@@ -18,6 +20,8 @@
 typedef struct
 {
   char *labels;
+  char *images;
+  char *model;
   char *predictions;
   char *reference;
   char *out;
@@ -32,6 +36,8 @@ static void
 eval_args_clear (EvalArgs *args)
 {
   g_free (args->labels);
+  g_free (args->images);
+  g_free (args->model);
   g_free (args->predictions);
   g_free (args->reference);
   g_free (args->out);
@@ -47,6 +53,70 @@ load_scored (const char *path, const HlLabelSet *labels, GError **error)
   if (predictions == NULL)
     return NULL;
   return hl_predictions_match (predictions, labels, error);
+}
+
+/* Runs the model at @model_path on every image of @labels, read from @images_dir. Returns the
+ * probabilities as predictions in the model's label order, and the model's "name version" in
+ * @model_name. Every model label must be one of the 14. */
+static HlPredictions *
+predict_with_model (const char *model_path, const char *images_dir, const HlLabelSet *labels,
+                    char **model_name, GError **error)
+{
+  g_autoptr (HlModel) model = hl_model_new_from_file (model_path, error);
+  g_autofree int *label_index = NULL;
+  g_autofree float *scores = NULL;
+  g_autofree const char **images = NULL;
+  const HlModelInfo *info;
+  gsize n_labels, n_images = labels->rows->len;
+  gboolean seen[HL_N_LABELS] = { FALSE };
+
+  if (model == NULL)
+    return NULL;
+  if (n_images == 0)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s lists no images", labels->path);
+      return NULL;
+    }
+  info = hl_model_get_info (model);
+  n_labels = (gsize) info->n_labels;
+  label_index = g_new (int, n_labels);
+  for (gsize l = 0; l < n_labels; l++)
+    {
+      label_index[l] = hl_label_index (info->labels[l]);
+      if (label_index[l] < 0 || seen[label_index[l]])
+        {
+          g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_METADATA,
+                       "%s: model label `%s` is not one of the %d findings, or repeats one",
+                       model_path, info->labels[l], HL_N_LABELS);
+          return NULL;
+        }
+      seen[label_index[l]] = TRUE;
+    }
+
+  fprintf (stderr, "hilum-cli eval: scoring %" G_GSIZE_FORMAT " images with %s %s\n", n_images,
+           info->name, info->version);
+  scores = g_new (float, n_images * n_labels);
+  images = g_new (const char *, n_images);
+  for (gsize i = 0; i < n_images; i++)
+    {
+      const HlLabelRow *row = labels->rows->pdata[i];
+      g_autofree char *path = g_build_filename (images_dir, row->image, NULL);
+      g_autoptr (HlImage) image = hl_image_load (path, error);
+      g_autoptr (HlCliInference) inference = NULL;
+
+      if (image == NULL)
+        return NULL;
+      inference = hl_cli_infer (model, image, FALSE, NULL, error);
+      if (inference == NULL)
+        {
+          g_prefix_error (error, "%s: ", path);
+          return NULL;
+        }
+      memcpy (scores + i * n_labels, inference->probs, n_labels * sizeof (float));
+      images[i] = row->image;
+    }
+  *model_name = g_strdup_printf ("%s %s", info->name, info->version);
+  return hl_predictions_new (model_path, images, n_images, label_index, n_labels, scores);
 }
 
 /* "0.1234" or "n/a" for NaN, into @buf. */
@@ -227,6 +297,7 @@ static gboolean
 run_eval (const EvalArgs *args, GError **error)
 {
   g_autoptr (HlLabelSet) labels = NULL;
+  g_autoptr (HlPredictions) model_predictions = NULL;
   g_autoptr (HlScoredSet) set = NULL;
   g_autoptr (HlScoredSet) ref_set = NULL;
   g_autoptr (HlSummary) summary = NULL;
@@ -250,14 +321,25 @@ run_eval (const EvalArgs *args, GError **error)
     fprintf (stderr, "hilum-cli eval: %u warning(s) reading %s, the first: %s\n",
              labels->n_warnings, args->labels, (const char *) labels->warnings->pdata[0]);
 
-  set = load_scored (args->predictions, labels, error);
+  if (args->model != NULL)
+    {
+      model_predictions = predict_with_model (args->model, args->images, labels, &model_name,
+                                              error);
+      if (model_predictions == NULL)
+        return FALSE;
+      set = hl_predictions_match (model_predictions, labels, error);
+    }
+  else
+    {
+      set = load_scored (args->predictions, labels, error);
+      model_name = g_path_get_basename (args->predictions);
+    }
   if (set == NULL)
     return FALSE;
   summary = hl_summary_new (set->labels, set->n_labels, set->scores, set->truth, set->n_images,
                             &options, error);
   if (summary == NULL)
     return FALSE;
-  model_name = g_path_get_basename (args->predictions);
 
   if (args->reference != NULL)
     {
@@ -284,7 +366,8 @@ run_eval (const EvalArgs *args, GError **error)
     }
 
   printf ("%s against %s: %" G_GSIZE_FORMAT " images, %" G_GSIZE_FORMAT " labels\n",
-          args->predictions, args->labels, set->n_images, set->n_labels);
+          args->model != NULL ? model_name : args->predictions, args->labels, set->n_images,
+          set->n_labels);
   print_table (summary);
   if (comparison != NULL)
     print_comparison (comparison, reference, args->reference);
@@ -306,6 +389,20 @@ run_eval (const EvalArgs *args, GError **error)
           || !write_roc_grid (png_path, summary, reference, model_name, reference_name, error))
         return FALSE;
       printf ("\nWrote %s and %s\n", csv_path, png_path);
+      if (model_predictions != NULL)
+        {
+          g_autofree char *preds_path = g_build_filename (args->out, "predictions.csv", NULL);
+          g_autofree float *scores = g_new (float, model_predictions->n_images
+                                                       * model_predictions->n_labels);
+
+          for (gsize i = 0; i < model_predictions->n_images * model_predictions->n_labels; i++)
+            scores[i] = (float) model_predictions->scores[i];
+          if (!hl_predictions_write (preds_path, (const char *const *) model_predictions->images,
+                                     model_predictions->n_images, model_predictions->label_index,
+                                     model_predictions->n_labels, scores, error))
+            return FALSE;
+          printf ("Wrote %s\n", preds_path);
+        }
     }
   return TRUE;
 }
@@ -316,8 +413,13 @@ hl_cli_eval (int argc, char **argv)
   EvalArgs args = { .ci = NULL, .bootstrap = 0, .seed = 1, .target_sensitivity = 0.9 };
   GOptionEntry entries[] = {
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &args.labels, "Label CSV (required)", "CSV" },
+    { "images", 0, 0, G_OPTION_ARG_FILENAME, &args.images,
+      "Folder of the labelled images (with --model)", "DIR" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &args.model, "Model file to run on the images",
+      "FILE" },
     { "predictions", 0, 0, G_OPTION_ARG_FILENAME, &args.predictions,
-      "Predictions CSV to score (Image + one column per label; required)", "PREDS.csv" },
+      "Saved predictions CSV to score instead of running a model (Image + one column per label)",
+      "PREDS.csv" },
     { "reference", 0, 0, G_OPTION_ARG_FILENAME, &args.reference,
       "Reference predictions CSV to compare against (DeLong's paired test)", "PREDS.csv" },
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &args.out,
@@ -343,10 +445,11 @@ hl_cli_eval (int argc, char **argv)
       fprintf (stderr, "hilum-cli eval: %s\n", error->message);
       status = 2;
     }
-  else if (argc > 1 || args.labels == NULL || args.predictions == NULL)
+  else if (argc > 1 || args.labels == NULL || (args.model == NULL) == (args.predictions == NULL)
+           || (args.model == NULL) != (args.images == NULL))
     {
-      fprintf (stderr, "hilum-cli eval: --labels and --predictions are required and nothing "
-                       "else is (see --help)\n");
+      fprintf (stderr, "hilum-cli eval: give --labels and either --model with --images or "
+                       "--predictions (see --help)\n");
       status = 2;
     }
   else if (args.ci != NULL && strcmp (args.ci, "logit") != 0 && strcmp (args.ci, "plain") != 0)

@@ -23,6 +23,49 @@ hl_predictions_free (HlPredictions *predictions)
   g_free (predictions);
 }
 
+HlPredictions *
+hl_predictions_new (const char *name, const char *const *images, gsize n_images,
+                    const int *label_index, gsize n_labels, const float *scores)
+{
+  HlPredictions *predictions;
+  gboolean seen[HL_N_LABELS] = { FALSE };
+
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (images != NULL && label_index != NULL && scores != NULL, NULL);
+  g_return_val_if_fail (n_images >= 1 && n_labels >= 1, NULL);
+  g_return_val_if_fail (n_images <= G_MAXSIZE / sizeof (double) / n_labels, NULL);
+  for (gsize l = 0; l < n_labels; l++)
+    {
+      g_return_val_if_fail (label_index[l] >= 0 && label_index[l] < HL_N_LABELS, NULL);
+      g_return_val_if_fail (!seen[label_index[l]], NULL);
+      seen[label_index[l]] = TRUE;
+    }
+
+  predictions = g_new0 (HlPredictions, 1);
+  predictions->path = g_strdup (name);
+  predictions->n_images = n_images;
+  predictions->n_labels = n_labels;
+  predictions->images = g_new0 (char *, n_images + 1);
+  predictions->label_index = g_memdup2 (label_index, n_labels * sizeof *label_index);
+  predictions->scores = g_new (double, n_images * n_labels);
+  predictions->by_image = g_hash_table_new (g_str_hash, g_str_equal);
+  for (gsize i = 0; i < n_images * n_labels; i++)
+    predictions->scores[i] = scores[i];
+  for (gsize i = 0; i < n_images; i++)
+    {
+      if (g_hash_table_contains (predictions->by_image, images[i]))
+        {
+          g_critical ("%s: image `%s` listed twice", G_STRFUNC, images[i]);
+          hl_predictions_free (predictions);
+          return NULL;
+        }
+      predictions->images[i] = g_strdup (images[i]);
+      g_hash_table_insert (predictions->by_image, predictions->images[i],
+                           GSIZE_TO_POINTER (i + 1));
+    }
+  return predictions;
+}
+
 /* Parses the header fields @fields (n_fields) into @predictions' label columns. */
 static gboolean
 parse_header (HlPredictions *predictions, char **fields, gsize n_fields, GError **error)

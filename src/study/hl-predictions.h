@@ -39,6 +39,12 @@ HlPredictions *hl_predictions_load (const char *path, GError **error);
 HlPredictions *hl_predictions_load_from_data (const char *data, gsize length, const char *name,
                                               GError **error);
 
+/* Predictions made in memory: @n_images rows of @scores (n_images, n_labels) for the distinct
+ * names @images and the distinct labels @label_index (n_labels, indices into hl_label_names);
+ * @name stands for the path. The scores are taken as doubles exactly as the floats are. */
+HlPredictions *hl_predictions_new (const char *name, const char *const *images, gsize n_images,
+                                   const int *label_index, gsize n_labels, const float *scores);
+
 void hl_predictions_free (HlPredictions *predictions);
 
 /* The row of @image in @predictions, or -1 when absent. */
