@@ -29,3 +29,7 @@ double hl_render_get_font_size (cairo_t *cr);
 /* Formats a probability or rate for display with @digits decimals; "–" for NaN. Returns a
  * pointer into @buf (size @len). */
 const char *hl_render_format_number (double v, int digits, char *buf, gsize len);
+
+/* Formats a score threshold: as hl_render_format_number() with @digits decimals, but with two
+ * significant digits below 0.1 (operating points like 0.0023 stay readable). */
+const char *hl_render_format_threshold (double v, int digits, char *buf, gsize len);

@@ -81,3 +81,11 @@ hl_render_format_number (double v, int digits, char *buf, gsize len)
     }
   return buf;
 }
+
+const char *
+hl_render_format_threshold (double v, int digits, char *buf, gsize len)
+{
+  if (!isnan (v) && v != 0.0 && fabs (v) < 0.1)
+    return g_ascii_formatd (buf, len, "%.2g", v);
+  return hl_render_format_number (v, digits, buf, len);
+}

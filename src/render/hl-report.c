@@ -265,7 +265,7 @@ draw_findings (cairo_t *cr, const HlReport *report, const gsize *order)
         }
       cairo_set_source_rgb (cr, 0, 0, 0);
       hl_render_text (cr, x_op, y, 1, 0,
-                      hl_render_format_number (f->threshold, 3, num, sizeof num));
+                      hl_render_format_threshold (f->threshold, 3, num, sizeof num));
       if (above)
         cairo_set_source_rgb (cr, 0.65, 0.0, 0.0);
       else

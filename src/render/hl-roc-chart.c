@@ -109,9 +109,9 @@ legend_lines (const HlRocSeries *a, const HlRocSeries *b, char **lines, int *kin
           hl_render_format_number (s->op_tpr, 2, se, sizeof se);
           hl_render_format_number (1.0 - s->op_fpr, 2, sp, sizeof sp);
           if (!isnan (s->op_threshold))
-            lines[n] = g_strdup_printf ("operating point %s: sens %s, spec %s",
-                                        hl_render_format_number (s->op_threshold, 2, t, sizeof t),
-                                        se, sp);
+            lines[n] = g_strdup_printf (
+                "operating point %s: sens %s, spec %s",
+                hl_render_format_threshold (s->op_threshold, 2, t, sizeof t), se, sp);
           else
             lines[n] = g_strdup_printf ("operating point: sens %s, spec %s", se, sp);
           kinds[n++] = 2 + k;
