@@ -1,4 +1,4 @@
-/* hl-test-png.c — test-only PNG writer (see hl-test-png.h). */
+/* hl-test-png.c — test-only helpers for the study tests (see hl-test-png.h). */
 #include "hl-test-png.h"
 
 #include <stdio.h>
@@ -83,4 +83,69 @@ hl_test_png_write_gray8 (const char *path, int width, int height, guint32 seed)
     samples[i] = (guint16) g_rand_int_range (rand, 0, 256);
   g_rand_free (rand);
   hl_test_png_write (path, &spec);
+}
+
+static char *
+prepare (const char *dir, const char *relative)
+{
+  char *path = g_build_filename (dir, relative, NULL);
+  g_autofree char *parent = g_path_get_dirname (path);
+
+  g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
+  return path;
+}
+
+char *
+hl_test_add_png (const char *dir, const char *relative)
+{
+  char *path = prepare (dir, relative);
+
+  hl_test_png_write_gray8 (path, 16, 16, g_str_hash (relative));
+  return path;
+}
+
+char *
+hl_test_add_text (const char *dir, const char *relative, const char *text)
+{
+  char *path = prepare (dir, relative);
+
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  return path;
+}
+
+char *
+hl_test_make_tmp_dir (const char *tmpl)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp (tmpl, &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+hl_test_remove_tree (const char *path)
+{
+  GStatBuf st;
+
+  if (g_lstat (path, &st) != 0)
+    return;
+  if (S_ISDIR (st.st_mode))
+    {
+      GDir *dir;
+      const char *name;
+
+      g_chmod (path, 0755);
+      dir = g_dir_open (path, 0, NULL);
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          hl_test_remove_tree (child);
+        }
+      if (dir != NULL)
+        g_dir_close (dir);
+      g_rmdir (path);
+    }
+  else
+    g_remove (path);
 }

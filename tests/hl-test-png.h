@@ -1,5 +1,6 @@
-/* hl-test-png.h — test-only: writes PNG files with libpng from known samples, so that the study
- * tests make their inputs instead of shipping binary files. */
+/* hl-test-png.h — test-only helpers for the study and study-CLI tests: PNG files written with
+ * libpng from known samples (so that the tests make their inputs instead of shipping binary
+ * files), and temporary folders. */
 #pragma once
 
 #include <glib.h>
@@ -27,5 +28,18 @@ void hl_test_png_write (const char *path, const HlTestPngSpec *spec);
 
 /* Writes a @width x @height 8-bit gray PNG of seeded random samples. */
 void hl_test_png_write_gray8 (const char *path, int width, int height, guint32 seed);
+
+/* Writes a 16 x 16 gray PNG at @relative below @dir, creating its folders; returns its path. */
+char *hl_test_add_png (const char *dir, const char *relative);
+
+/* Writes @text at @relative below @dir, creating its folders; returns its path. */
+char *hl_test_add_text (const char *dir, const char *relative, const char *text);
+
+/* Creates a new temporary folder from @tmpl ("name-XXXXXX"); aborts the test on failure. */
+char *hl_test_make_tmp_dir (const char *tmpl);
+
+/* Removes @path and everything below it, without following links and making read-only folders
+ * writable first. */
+void hl_test_remove_tree (const char *path);
 
 G_END_DECLS

@@ -22,35 +22,13 @@ typedef struct
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-  GError *error = NULL;
-
-  f->dir = g_dir_make_tmp ("hl-cli-study-XXXXXX", &error);
-  g_assert_no_error (error);
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_remove (child);
-    }
-  if (dir != NULL)
-    g_dir_close (dir);
-  g_rmdir (path);
+  f->dir = hl_test_make_tmp_dir ("hl-cli-study-XXXXXX");
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  remove_tree (f->dir);
+  hl_test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->out);
   g_free (f->err);
@@ -87,23 +65,13 @@ run_cli (Fixture *f, ...)
 static char *
 write_text (Fixture *f, const char *name, const char *text)
 {
-  char *path = g_build_filename (f->dir, name, NULL);
-  g_autofree char *parent = g_path_get_dirname (path);
-
-  g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
-  g_assert_true (g_file_set_contents (path, text, -1, NULL));
-  return path;
+  return hl_test_add_text (f->dir, name, text);
 }
 
 static char *
 write_png (Fixture *f, const char *name)
 {
-  char *path = g_build_filename (f->dir, name, NULL);
-  g_autofree char *parent = g_path_get_dirname (path);
-
-  g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
-  hl_test_png_write_gray8 (path, 16, 16, g_str_hash (name));
-  return path;
+  return hl_test_add_png (f->dir, name);
 }
 
 /* A folder with one image that does not decode: listed, counted, exit status 1. */

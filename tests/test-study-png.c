@@ -30,26 +30,13 @@ typedef struct
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-  GError *error = NULL;
-
-  f->dir = g_dir_make_tmp ("hl-png-XXXXXX", &error);
-  g_assert_no_error (error);
+  f->dir = hl_test_make_tmp_dir ("hl-png-XXXXXX");
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  GDir *dir = g_dir_open (f->dir, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (f->dir, name, NULL);
-      g_remove (path);
-    }
-  if (dir != NULL)
-    g_dir_close (dir);
-  g_rmdir (f->dir);
+  hl_test_remove_tree (f->dir);
   g_free (f->dir);
 }
 
