@@ -1,0 +1,216 @@
+/* hl-export.c — annotated report pages and score tables for one image or a whole study. */
+#include "hl-export.h"
+
+#include <json-glib/json-glib.h>
+
+#include "hl-image.h"
+#include "hl-predictions.h"
+#include "hl-ranking.h"
+#include "hl-report.h"
+
+char *
+hl_export_report_name (const char *source_path)
+{
+  g_return_val_if_fail (source_path != NULL, NULL);
+
+  g_autofree char *base = g_path_get_basename (source_path);
+  char *dot = strrchr (base, '.');
+  if (dot != NULL && dot != base)
+    *dot = '\0';
+  return g_strconcat (base, "-report.png", NULL);
+}
+
+/* Refuses an output path that names one of the sources, by name or by file identity. */
+static gboolean
+check_not_source (const HlExportJob *job, const char *out, GError **error)
+{
+  g_autoptr (GFile) out_file = g_file_new_for_path (out);
+  g_autoptr (GFileInfo) out_info = g_file_query_info (out_file, G_FILE_ATTRIBUTE_ID_FILE,
+                                                      G_FILE_QUERY_INFO_NONE, NULL, NULL);
+  for (gsize i = 0; i < job->n; i++)
+    {
+      g_autoptr (GFile) src = g_file_new_for_path (job->paths[i]);
+      gboolean same = g_file_equal (src, out_file);
+      if (!same && out_info != NULL)
+        {
+          g_autoptr (GFileInfo) src_info = g_file_query_info (src, G_FILE_ATTRIBUTE_ID_FILE,
+                                                              G_FILE_QUERY_INFO_NONE, NULL, NULL);
+          same = src_info != NULL
+                 && g_strcmp0 (g_file_info_get_attribute_string (src_info, G_FILE_ATTRIBUTE_ID_FILE),
+                               g_file_info_get_attribute_string (out_info, G_FILE_ATTRIBUTE_ID_FILE))
+                      == 0;
+        }
+      if (same)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                       "%s: refusing to overwrite the source image %s", out, job->paths[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+write_report (const HlExportJob *job, const char *path, const HlResult *r, const char *out,
+              GError **error)
+{
+  g_autoptr (HlImage) image = hl_image_load (path, error);
+  if (image == NULL)
+    return FALSE;
+  const HlModelInfo *info = hl_model_get_info (job->model);
+
+  g_autofree HlRankedFinding *ranked = g_new (HlRankedFinding, r->n_labels);
+  hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels, HL_WEAK_AUROC, ranked);
+  int shown = job->label >= 0 && job->label < r->n_labels ? job->label : ranked[0].label;
+
+  gsize map_size = (gsize) r->map_h * r->map_w;
+  g_autofree HlReportFinding *findings = g_new0 (HlReportFinding, r->n_labels);
+  for (int l = 0; l < r->n_labels; l++)
+    {
+      findings[l].label = info->labels[l];
+      findings[l].score = r->probs[l];
+      findings[l].threshold = info->thresholds[l];
+      findings[l].map = r->maps + l * map_size;
+      findings[l].map_w = r->map_w;
+      findings[l].map_h = r->map_h;
+      findings[l].show_map = l == shown;
+    }
+
+  HlReport report;
+  hl_report_init (&report);
+  report.pixels = image->pixels;
+  report.width = image->width;
+  report.height = image->height;
+  report.source_path = path;
+  report.patient_id = image->patient_id;
+  report.study_date = image->study_date;
+  report.view_position = image->view_position;
+  report.model_name = info->name;
+  report.model_version = info->version;
+  report.intended_use = *info->intended_use != '\0' ? info->intended_use : NULL;
+  report.n_findings = r->n_labels;
+  report.findings = findings;
+  report.overlay = job->style;
+  report.scale_each_map = TRUE;
+  return hl_report_write_png (&report, out, 2.0, error);
+}
+
+static gboolean
+write_json (const HlExportJob *job, HlResult *const *results, const char *out, GError **error)
+{
+  const HlModelInfo *info = hl_model_get_info (job->model);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "model");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, info->name);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, info->version);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "notice");
+  json_builder_add_string_value (b, "Not for diagnostic use");
+  json_builder_set_member_name (b, "images");
+  json_builder_begin_array (b);
+  for (gsize i = 0; i < job->n; i++)
+    {
+      const HlResult *r = results[i];
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "image");
+      json_builder_add_string_value (b, job->paths[i]);
+      json_builder_set_member_name (b, "findings");
+      json_builder_begin_array (b);
+      for (int l = 0; l < r->n_labels; l++)
+        {
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "label");
+          json_builder_add_string_value (b, info->labels[l]);
+          json_builder_set_member_name (b, "score");
+          json_builder_add_double_value (b, r->probs[l]);
+          json_builder_set_member_name (b, "threshold");
+          json_builder_add_double_value (b, info->thresholds[l]);
+          json_builder_set_member_name (b, "above_threshold");
+          json_builder_add_boolean_value (b, r->probs[l] >= info->thresholds[l]);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  gsize length;
+  g_autofree char *text = json_generator_to_data (gen, &length);
+  /* g_file_set_contents writes a temporary file and renames it over @out. */
+  return g_file_set_contents_full (out, text, length, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
+}
+
+static gboolean
+write_csv (const HlExportJob *job, HlResult *const *results, const char *out, GError **error)
+{
+  const HlModelInfo *info = hl_model_get_info (job->model);
+  int n_labels = info->n_labels;
+  g_autofree int *label_index = g_new (int, n_labels);
+  for (int l = 0; l < n_labels; l++)
+    if ((label_index[l] = hl_label_index (info->labels[l])) < 0)
+      {
+        g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                     "%s: the model's label '%s' is not a ChestX-ray14 finding", out,
+                     info->labels[l]);
+        return FALSE;
+      }
+  g_autofree float *scores = g_new (float, job->n * n_labels);
+  g_autofree const char **names = g_new0 (const char *, job->n + 1);
+  g_autoptr (GPtrArray) bases = g_ptr_array_new_with_free_func (g_free);
+  for (gsize i = 0; i < job->n; i++)
+    {
+      memcpy (scores + i * n_labels, results[i]->probs, sizeof (float) * n_labels);
+      char *base = g_path_get_basename (job->paths[i]);
+      g_ptr_array_add (bases, base);
+      names[i] = base;
+    }
+  return hl_predictions_write (out, names, job->n, label_index, n_labels, scores, error);
+}
+
+char **
+hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (job != NULL && job->model != NULL && job->folder != NULL, NULL);
+  g_return_val_if_fail (job->n > 0 && job->paths != NULL && job->results != NULL, NULL);
+
+  g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify) hl_result_unref);
+  for (gsize i = 0; i < job->n; i++)
+    {
+      HlResult *r = job->results[i] != NULL ? hl_result_ref (job->results[i])
+                                            : hl_result_compute (job->model, job->paths[i], NULL,
+                                                                 NULL, cancellable, error);
+      if (r == NULL)
+        return NULL;
+      g_ptr_array_add (results, r);
+
+      g_autofree char *name = hl_export_report_name (job->paths[i]);
+      g_autofree char *out = g_build_filename (job->folder, name, NULL);
+      if (!check_not_source (job, out, error) || !write_report (job, job->paths[i], r, out, error))
+        return NULL;
+      g_ptr_array_add (written, g_steal_pointer (&out));
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+    }
+
+  HlResult *const *rs = (HlResult *const *) results->pdata;
+  g_autofree char *csv = g_build_filename (job->folder, HL_EXPORT_CSV_NAME, NULL);
+  g_autofree char *json = g_build_filename (job->folder, HL_EXPORT_JSON_NAME, NULL);
+  if (!check_not_source (job, csv, error) || !write_csv (job, rs, csv, error))
+    return NULL;
+  g_ptr_array_add (written, g_steal_pointer (&csv));
+  if (!check_not_source (job, json, error) || !write_json (job, rs, json, error))
+    return NULL;
+  g_ptr_array_add (written, g_steal_pointer (&json));
+  g_ptr_array_add (written, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&written), FALSE);
+}

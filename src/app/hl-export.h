@@ -1,0 +1,37 @@
+/* hl-export.h — writing what the viewer shows to a folder: per image the annotated PNG report page
+ * (render's hl_report_write_png), and for the set a CSV (study's hl_predictions_write) and a JSON
+ * of every score. No GTK: it runs in a worker thread. Every file is written atomically and none
+ * may be one of the source images. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "hl-engine.h"
+#include "hl-inference.h"
+#include "hl-overlay.h"
+
+G_BEGIN_DECLS
+
+#define HL_EXPORT_CSV_NAME "hilum-scores.csv"
+#define HL_EXPORT_JSON_NAME "hilum-scores.json"
+
+typedef struct
+{
+  HlModel *model;              /* lent */
+  const char *const *paths;    /* (n) source images */
+  HlResult **results;          /* (n) cached results, NULL entries are computed here */
+  gsize n;
+  int label;                   /* finding whose heatmap the page shows; -1: the top-ranked one */
+  HlOverlayStyle style;        /* colormap, opacity and threshold (vmin/vmax set per map) */
+  const char *folder;          /* where the files go; must exist */
+} HlExportJob;
+
+/* The report file name for @source_path: its base name without extension + "-report.png". */
+char *hl_export_report_name (const char *source_path);
+
+/* Writes @job's reports, CSV and JSON. Returns the written paths (NULL-terminated, report pages
+ * in @job's order, then the CSV and the JSON) or NULL with @error set (HL_RENDER_ERROR,
+ * HL_STUDY_ERROR, HL_ENGINE_ERROR or G_IO_ERROR_CANCELLED); files written before a failure stay. */
+char **hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,71 @@
+/* hl-inference.h — the inference worker: runs the model over a study's images in a background
+ * thread (one GTask at a time, so the forward pass gets every OpenBLAS thread), newest image first,
+ * reports progress through the main loop, caches every result so that returning to an image is
+ * instant, and stops when cancelled (study or window closed).
+ *
+ * All functions are called from the main thread; signals are emitted there.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "hl-engine.h"
+
+G_BEGIN_DECLS
+
+/* What the model said about one image. Immutable, reference-counted. */
+typedef struct
+{
+  gint ref_count;
+  char *path;         /* the image file */
+  int n_labels;
+  float *probs;       /* (n_labels) */
+  int map_h, map_w;   /* Grad-CAM resolution: the last feature map's */
+  float *maps;        /* (n_labels, map_h, map_w) Grad-CAM, ReLU'd, unnormalised */
+  int image_w, image_h; /* the decoded image's size */
+  double seconds;     /* decode + forward + Grad-CAM wall time */
+} HlResult;
+
+HlResult *hl_result_ref (HlResult *result);
+void hl_result_unref (HlResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlResult, hl_result_unref)
+
+/* Runs the whole pipeline for one file synchronously (decode, preprocess, forward, Grad-CAM).
+ * For the worker thread and for the export of images not yet analysed. */
+HlResult *hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress,
+                             gpointer user_data, GCancellable *cancellable, GError **error);
+
+#define HL_TYPE_INFERENCE (hl_inference_get_type ())
+G_DECLARE_FINAL_TYPE (HlInference, hl_inference, HL, INFERENCE, GObject)
+
+/* A worker for @model (referenced). */
+HlInference *hl_inference_new (HlModel *model);
+
+HlModel *hl_inference_get_model (HlInference *self);
+
+/* Replaces the pending work with @paths (NULL-terminated), analysed in that order; images already
+ * cached are skipped. Starts at once if idle. */
+void hl_inference_set_queue (HlInference *self, const char *const *paths);
+
+/* Moves @path to the front of the queue (the image on screen goes next). */
+void hl_inference_prioritize (HlInference *self, const char *path);
+
+/* Cancels the running pass and empties the queue; the cache is kept. */
+void hl_inference_cancel (HlInference *self);
+
+/* The cached result for @path, or NULL (lent). */
+HlResult *hl_inference_lookup (HlInference *self, const char *path);
+
+/* The error @path failed with, or NULL (lent). */
+const GError *hl_inference_lookup_error (HlInference *self, const char *path);
+
+/* Whether work is running or queued. */
+gboolean hl_inference_is_busy (HlInference *self);
+
+/* Signals:
+ *   "finished" (const char *path): a result (or an error) for @path is now in the cache.
+ *   "progress" (guint done, guint total, double fraction): @done of @total queued images finished
+ *              since the last set_queue, the running one @fraction through its pass; emitted
+ *              at most every 100 ms and once with done == total when the queue drains. */
+
+G_END_DECLS

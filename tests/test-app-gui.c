@@ -1,0 +1,444 @@
+/* test-app-gui.c — runs the real application under a display (Xvfb through xvfb-run) and drives it
+ * through the window's public entry points, the ones its actions call after their dialogs:
+ * opens ../shared/data/studies/patient-00003140, waits for the findings, selects a finding and
+ * checks that the heatmap changed the rendered pixels and that hiding it restores the original,
+ * exports the report and checks the files; a study with a corrupt file shows the error on that
+ * thumbnail and analyses the rest; without a model the window says so.
+ *
+ * Times from launch to the first image on screen and to its first findings are printed as TAP
+ * comments (the model is a tiny random one: the numbers show the mechanism, not DenseNet-121).
+ *
+ * `test-app-gui --write-model FILE` only writes that random model, for trying the viewer.
+ * HL_SCREENSHOT_DIR=DIR saves a screenshot of the window at each step there.
+ */
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "hl-test-app-model.h"
+#include "hl-window.h"
+
+#define STUDY "patient-00003140"
+#define WAIT_SECONDS 120
+
+typedef struct
+{
+  HlApplication *app;
+  HlWindow *window;
+  GMainLoop *loop;
+  gint64 t0;
+  double first_image_s, first_findings_s;
+  char *tmp;
+  char *study;
+  char **exported;
+  GError *export_error;
+  gboolean export_done;
+} Fixture;
+
+static char *model_path;
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static gboolean
+wait_timeout (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterates the main loop until @cond (@data) holds or WAIT_SECONDS pass. */
+static gboolean
+wait_for (gboolean (*cond) (Fixture *), Fixture *f)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add_seconds (WAIT_SECONDS, wait_timeout, &expired);
+  while (!cond (f) && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (id);
+  return cond (f);
+}
+
+static void
+settle (void)
+{
+  /* Let pending resizes and redraws happen. */
+  for (int i = 0; i < 5; i++)
+    {
+      gboolean done = FALSE;
+      g_timeout_add (40, wait_timeout, &done);
+      while (!done)
+        g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+/* Renders @widget as it appears into a new image surface. */
+static cairo_surface_t *
+render_widget (GtkWidget *widget)
+{
+  int w = gtk_widget_get_allocated_width (widget), h = gtk_widget_get_allocated_height (widget);
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, w, h);
+  cairo_t *cr = cairo_create (s);
+  gtk_widget_draw (widget, cr);
+  cairo_destroy (cr);
+  cairo_surface_flush (s);
+  return s;
+}
+
+/* Fraction of pixels that differ between two same-sized surfaces. */
+static double
+fraction_changed (cairo_surface_t *a, cairo_surface_t *b)
+{
+  int w = cairo_image_surface_get_width (a), h = cairo_image_surface_get_height (a);
+  g_assert_cmpint (w, ==, cairo_image_surface_get_width (b));
+  g_assert_cmpint (h, ==, cairo_image_surface_get_height (b));
+  int sa = cairo_image_surface_get_stride (a), sb = cairo_image_surface_get_stride (b);
+  const guint8 *da = cairo_image_surface_get_data (a), *db = cairo_image_surface_get_data (b);
+  gsize changed = 0;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      changed += memcmp (da + y * sa + 4 * x, db + y * sb + 4 * x, 4) != 0;
+  return (double) changed / ((double) w * h);
+}
+
+static void
+screenshot (Fixture *f, const char *name)
+{
+  const char *dir = g_getenv ("HL_SCREENSHOT_DIR");
+  if (dir == NULL)
+    return;
+  settle ();
+  cairo_surface_t *s = render_widget (GTK_WIDGET (f->window));
+  g_autofree char *file = g_strdup_printf ("%s/%s.png", dir, name);
+  g_assert_cmpint (cairo_surface_write_to_png (s, file), ==, CAIRO_STATUS_SUCCESS);
+  cairo_surface_destroy (s);
+  g_test_message ("screenshot %s", file);
+}
+
+static gboolean
+image_shown (Fixture *f)
+{
+  if (f->first_image_s < 0 && hl_window_get_image_shown (f->window))
+    f->first_image_s = (g_get_monotonic_time () - f->t0) / 1e6;
+  return hl_window_get_image_shown (f->window);
+}
+
+static gboolean
+findings_known (Fixture *f)
+{
+  image_shown (f);
+  gboolean known = hl_window_get_current_result (f->window) != NULL;
+  if (known && f->first_findings_s < 0)
+    f->first_findings_s = (g_get_monotonic_time () - f->t0) / 1e6;
+  return known && image_shown (f);
+}
+
+/* Starts the application the way `hilum ARGS` does, but without a D-Bus name (so tests can run
+ * side by side), and returns once its window exists. */
+static void
+launch (Fixture *f, const char *const *files)
+{
+  f->t0 = g_get_monotonic_time ();
+  f->first_image_s = f->first_findings_s = -1;
+  f->app = hl_application_new ();
+  g_application_set_flags (G_APPLICATION (f->app),
+                           G_APPLICATION_HANDLES_OPEN | G_APPLICATION_NON_UNIQUE);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_application_register (G_APPLICATION (f->app), NULL, &error));
+  g_assert_no_error (error);
+  if (files == NULL)
+    g_application_activate (G_APPLICATION (f->app));
+  else
+    {
+      guint n = g_strv_length ((char **) files);
+      g_autoptr (GPtrArray) gfiles = g_ptr_array_new_with_free_func (g_object_unref);
+      for (guint i = 0; i < n; i++)
+        g_ptr_array_add (gfiles, g_file_new_for_path (files[i]));
+      g_application_open (G_APPLICATION (f->app), (GFile **) gfiles->pdata, n, "");
+    }
+  f->window = HL_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (f->app)));
+  g_assert_nonnull (f->window);
+}
+
+static void
+quit (Fixture *f)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (f->app), "quit", NULL);
+  settle ();
+  g_assert_null (gtk_application_get_active_window (GTK_APPLICATION (f->app)));
+  g_clear_object (&f->app);
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  f->tmp = g_dir_make_tmp ("hilum-gui-XXXXXX", NULL);
+  g_assert_nonnull (f->tmp);
+  f->study = g_build_filename (g_getenv ("HL_SHARED_DATA"), "studies", STUDY, NULL);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  remove_tree (f->tmp);
+  g_free (f->tmp);
+  g_free (f->study);
+  g_strfreev (f->exported);
+  g_clear_error (&f->export_error);
+}
+
+/* ---- the study ------------------------------------------------------------------------------ */
+
+static void
+export_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Fixture *f = data;
+  f->exported = hl_window_export_finish (HL_WINDOW (source), res, &f->export_error);
+  f->export_done = TRUE;
+}
+
+static gboolean
+export_finished (Fixture *f)
+{
+  return f->export_done;
+}
+
+static int
+top_label (const HlResult *r)
+{
+  int best = 0;
+  for (int l = 1; l < r->n_labels; l++)
+    if (r->probs[l] > r->probs[best])
+      best = l;
+  return best;
+}
+
+static void
+test_study (Fixture *f, gconstpointer data)
+{
+  if (!g_file_test (f->study, G_FILE_TEST_IS_DIR))
+    {
+      g_test_skip ("the shared study " STUDY " is absent (set HL_SHARED_DATA)");
+      return;
+    }
+  g_setenv ("HILUM_MODEL", model_path, TRUE);
+  const char *files[] = { f->study, NULL };
+  launch (f, files);
+  gtk_window_resize (GTK_WINDOW (f->window), 1400, 900);
+
+  g_assert_true (wait_for (findings_known, f));
+  g_test_message ("launch -> first image on screen: %.3f s; -> its first findings: %.3f s "
+                  "(tiny random model)", f->first_image_s, f->first_findings_s);
+  g_assert_cmpuint (hl_window_get_n_images (f->window), ==, 12);
+  HlResult *r = hl_window_get_current_result (f->window);
+  g_assert_cmpint (r->n_labels, ==, 14);
+  /* The newest image of the patient is shown first. */
+  g_assert_true (g_str_has_suffix (r->path, "00003140_017.png"));
+  settle ();
+  screenshot (f, "study");
+
+  HlImageView *view = hl_window_get_image_view (f->window);
+  cairo_surface_t *before = render_widget (GTK_WIDGET (view));
+  hl_window_select_finding (f->window, top_label (r));
+  settle ();
+  cairo_surface_t *with_overlay = render_widget (GTK_WIDGET (view));
+  double changed = fraction_changed (before, with_overlay);
+  g_test_message ("the heatmap changed %.1f%% of the view's pixels", changed * 100);
+  g_assert_cmpfloat (changed, >, 0.02);
+  screenshot (f, "heatmap");
+
+  /* One key hides it: the view is back to the original. */
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "show-overlay", NULL);
+  settle ();
+  cairo_surface_t *hidden = render_widget (GTK_WIDGET (view));
+  g_assert_cmpfloat (fraction_changed (before, hidden), ==, 0.0);
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "show-overlay", NULL);
+  cairo_surface_destroy (before);
+  cairo_surface_destroy (with_overlay);
+  cairo_surface_destroy (hidden);
+
+  /* Previous image: the queue works through the study, so its findings arrive too. */
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "previous-image", NULL);
+  g_assert_true (wait_for (findings_known, f));
+  g_assert_true (g_str_has_suffix (hl_window_get_current_result (f->window)->path,
+                                   "00003140_016.png"));
+
+  /* Export the report of the image on screen. */
+  g_autoptr (GFile) folder = g_file_new_for_path (f->tmp);
+  hl_window_export_async (f->window, HL_EXPORT_CURRENT_IMAGE, folder, NULL, export_done, f);
+  g_assert_true (wait_for (export_finished, f));
+  g_assert_no_error (f->export_error);
+  g_assert_cmpuint (g_strv_length (f->exported), ==, 3);
+  g_autofree char *png = g_build_filename (f->tmp, "00003140_016-report.png", NULL);
+  g_assert_cmpstr (f->exported[0], ==, png);
+  cairo_surface_t *page = cairo_image_surface_create_from_png (png);
+  g_assert_cmpint (cairo_surface_status (page), ==, CAIRO_STATUS_SUCCESS);
+  g_assert_cmpint (cairo_image_surface_get_width (page), ==, 1190);
+  g_assert_cmpint (cairo_image_surface_get_height (page), ==, 1684);
+  /* A page with an X-ray on it, not a blank one: many distinct grey levels. */
+  cairo_surface_flush (page);
+  gboolean seen[256] = { FALSE };
+  int levels = 0;
+  const guint8 *d = cairo_image_surface_get_data (page);
+  int stride = cairo_image_surface_get_stride (page);
+  for (int y = 0; y < 1684; y += 3)
+    for (int x = 0; x < 1190; x += 3)
+      {
+        guint8 g = d[y * stride + 4 * x + 1];
+        levels += !seen[g];
+        seen[g] = TRUE;
+      }
+  g_assert_cmpint (levels, >, 100);
+  cairo_surface_destroy (page);
+  g_autofree char *csv = NULL;
+  g_autofree char *csv_path = g_build_filename (f->tmp, "hilum-scores.csv", NULL);
+  g_assert_true (g_file_get_contents (csv_path, &csv, NULL, NULL));
+  g_assert_true (g_str_has_prefix (csv, "Image,Atelectasis,"));
+  g_assert_nonnull (strstr (csv, "\n00003140_016.png,"));
+  g_autofree char *json_path = g_build_filename (f->tmp, "hilum-scores.json", NULL);
+  g_assert_true (g_file_test (json_path, G_FILE_TEST_IS_REGULAR));
+  screenshot (f, "exported");
+
+  quit (f);
+}
+
+/* ---- a corrupt file ------------------------------------------------------------------------- */
+
+static void
+write_synthetic_xray (const char *path, double phase)
+{
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 256, 256);
+  cairo_t *cr = cairo_create (s);
+  cairo_pattern_t *p = cairo_pattern_create_radial (128, 128, 10, 128, 128, 160);
+  cairo_pattern_add_color_stop_rgb (p, 0, 0.2 + phase, 0.2 + phase, 0.2 + phase);
+  cairo_pattern_add_color_stop_rgb (p, 1, 0.9, 0.9, 0.9);
+  cairo_set_source (cr, p);
+  cairo_paint (cr);
+  cairo_pattern_destroy (p);
+  cairo_destroy (cr);
+  g_assert_cmpint (cairo_surface_write_to_png (s, path), ==, CAIRO_STATUS_SUCCESS);
+  cairo_surface_destroy (s);
+}
+
+static gboolean
+broken_study_analysed (Fixture *f)
+{
+  return hl_window_get_n_images (f->window) == 3 && hl_window_get_image_error (f->window, 0) != NULL
+         && hl_window_get_current_result (f->window) != NULL;
+}
+
+static void
+test_broken_file (Fixture *f, gconstpointer data)
+{
+  g_setenv ("HILUM_MODEL", model_path, TRUE);
+  g_autofree char *study = g_build_filename (f->tmp, "study", NULL);
+  g_assert_cmpint (g_mkdir (study, 0755), ==, 0);
+  g_autofree char *bad = g_build_filename (study, "00000001_000.png", NULL);
+  g_autofree char *a = g_build_filename (study, "00000001_001.png", NULL);
+  g_autofree char *b = g_build_filename (study, "00000001_002.png", NULL);
+  write_synthetic_xray (a, 0.0);
+  write_synthetic_xray (b, 0.3);
+  /* a PNG signature, then garbage */
+  g_assert_true (g_file_set_contents (bad, "\x89PNG\r\n\x1a\nthis is not a PNG", 24, NULL));
+
+  const char *files[] = { study, NULL };
+  launch (f, files);
+  g_assert_true (wait_for (broken_study_analysed, f));
+  /* The broken file's error is on its thumbnail; the others are fine and analysed. */
+  g_assert_nonnull (hl_window_get_image_error (f->window, 0));
+  g_assert_null (hl_window_get_image_error (f->window, 1));
+  g_assert_null (hl_window_get_image_error (f->window, 2));
+  g_assert_true (g_str_has_suffix (hl_window_get_current_result (f->window)->path,
+                                   "00000001_002.png"));
+  screenshot (f, "broken");
+  quit (f);
+}
+
+/* ---- no model ------------------------------------------------------------------------------- */
+
+static void
+test_no_model (Fixture *f, gconstpointer data)
+{
+  g_unsetenv ("HILUM_MODEL");
+  launch (f, NULL);
+  g_assert_null (hl_application_get_model (f->app));
+  g_assert_nonnull (hl_application_get_model_problem (f->app));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "export-image"));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "model-info"));
+  screenshot (f, "welcome");
+
+  /* A model chosen in the preferences is loaded at once. */
+  GSettings *settings = hl_application_get_settings (f->app);
+  g_settings_set_string (settings, "model-file", model_path);
+  g_assert_nonnull (hl_application_get_model (f->app));
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "model-info"));
+  g_settings_set_string (settings, "model-file", "/nonexistent/model.safetensors");
+  g_assert_null (hl_application_get_model (f->app));
+  g_assert_nonnull (strstr (hl_application_get_model_problem (f->app), "nonexistent"));
+  g_settings_reset (settings, "model-file");
+  quit (f);
+}
+
+static void
+no_display (void)
+{
+  g_test_skip ("no display: run under xvfb-run");
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc == 3 && strcmp (argv[1], "--write-model") == 0)
+    {
+      g_autoptr (GError) error = NULL;
+      if (!hl_test_app_model_write (argv[2], &error))
+        {
+          g_printerr ("%s\n", error->message);
+          return 1;
+        }
+      return 0;
+    }
+
+  g_test_init (&argc, &argv, NULL);
+  /* Settings in memory, the schema from the build tree: nothing touches the user's own. */
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  g_autofree char *schemas = g_build_filename (g_getenv ("HL_BUILD_DIR"), "data", NULL);
+  g_setenv ("GSETTINGS_SCHEMA_DIR", schemas, TRUE);
+  if (!gtk_init_check (&argc, &argv))
+    {
+      g_test_add_func ("/app/gui/display", no_display);
+      return g_test_run ();
+    }
+
+  g_autofree char *dir = g_dir_make_tmp ("hilum-model-XXXXXX", NULL);
+  model_path = g_build_filename (dir, "random.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  if (!hl_test_app_model_write (model_path, &error))
+    g_error ("%s", error->message);
+
+  g_test_add ("/app/gui/study", Fixture, NULL, fixture_set_up, test_study, fixture_tear_down);
+  g_test_add ("/app/gui/broken-file", Fixture, NULL, fixture_set_up, test_broken_file,
+              fixture_tear_down);
+  g_test_add ("/app/gui/no-model", Fixture, NULL, fixture_set_up, test_no_model,
+              fixture_tear_down);
+  int status = g_test_run ();
+  g_unlink (model_path);
+  g_rmdir (dir);
+  g_free (model_path);
+  return status;
+}

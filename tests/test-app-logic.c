@@ -1,0 +1,413 @@
+/* test-app-logic.c — the viewer's logic that needs no display: image <-> widget transforms (fit,
+ * zoom about a point, clamping), window/level (range, drag, presets), ranking of findings, the
+ * inference pipeline on a random model, and exports (files, atomicity, refusing to overwrite a
+ * source image). */
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "hl-export.h"
+#include "hl-inference.h"
+#include "hl-ranking.h"
+#include "hl-test-app-model.h"
+#include "hl-view-transform.h"
+#include "hl-window-level.h"
+
+/* ---- transforms ----------------------------------------------------------------------------- */
+
+static void
+test_fit (void)
+{
+  HlViewTransform t;
+  /* A square image in a wide view: height-bound, centred horizontally. */
+  hl_view_transform_fit (&t, 1024, 1024, 800, 600);
+  g_assert_cmpfloat_with_epsilon (t.scale, 600.0 / 1024, 1e-12);
+  g_assert_cmpfloat_with_epsilon (t.offset_x, 100.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (t.offset_y, 0.0, 1e-9);
+  /* A wide image in a tall view: width-bound, centred vertically. */
+  hl_view_transform_fit (&t, 400, 100, 200, 300);
+  g_assert_cmpfloat_with_epsilon (t.scale, 0.5, 1e-12);
+  g_assert_cmpfloat_with_epsilon (t.offset_x, 0.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (t.offset_y, 125.0, 1e-9);
+}
+
+static void
+test_round_trip (void)
+{
+  HlViewTransform t = { 1.7, -33.25, 12.5 };
+  double ix, iy, wx, wy;
+  hl_view_transform_to_image (&t, 100.0, 200.0, &ix, &iy);
+  hl_view_transform_to_widget (&t, ix, iy, &wx, &wy);
+  g_assert_cmpfloat_with_epsilon (wx, 100.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (wy, 200.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (ix, (100.0 + 33.25) / 1.7, 1e-9);
+}
+
+static void
+test_zoom_keeps_point (void)
+{
+  HlViewTransform t;
+  hl_view_transform_fit (&t, 512, 512, 700, 500);
+  double before_x, before_y, after_x, after_y;
+  hl_view_transform_to_image (&t, 321.0, 123.0, &before_x, &before_y);
+  hl_view_transform_zoom_at (&t, 2.5, 321.0, 123.0);
+  hl_view_transform_to_image (&t, 321.0, 123.0, &after_x, &after_y);
+  g_assert_cmpfloat_with_epsilon (after_x, before_x, 1e-9);
+  g_assert_cmpfloat_with_epsilon (after_y, before_y, 1e-9);
+  g_assert_cmpfloat_with_epsilon (t.scale, 2.5 * 500.0 / 512, 1e-12);
+
+  /* 1:1 about a point, and the scale limits. */
+  hl_view_transform_set_scale_at (&t, 1.0, 50, 60);
+  g_assert_cmpfloat (t.scale, ==, 1.0);
+  hl_view_transform_zoom_at (&t, 1e6, 0, 0);
+  g_assert_cmpfloat (t.scale, ==, HL_VIEW_MAX_SCALE);
+  hl_view_transform_zoom_at (&t, 1e-9, 0, 0);
+  g_assert_cmpfloat (t.scale, ==, HL_VIEW_MIN_SCALE);
+}
+
+static void
+test_clamp (void)
+{
+  /* Larger than the view: no gap at either edge. */
+  HlViewTransform t = { 2.0, 50.0, -5000.0 };
+  hl_view_transform_clamp (&t, 1000, 1000, 800, 600);
+  g_assert_cmpfloat (t.offset_x, ==, 0.0);
+  g_assert_cmpfloat (t.offset_y, ==, 600.0 - 2000.0);
+  /* Smaller than the view: centred whatever the pan. */
+  t = (HlViewTransform) { 0.25, 999.0, -999.0 };
+  hl_view_transform_clamp (&t, 1000, 400, 800, 600);
+  g_assert_cmpfloat (t.offset_x, ==, (800.0 - 250.0) / 2);
+  g_assert_cmpfloat (t.offset_y, ==, (600.0 - 100.0) / 2);
+}
+
+/* ---- window/level --------------------------------------------------------------------------- */
+
+static void
+test_wl_range (void)
+{
+  HlWindowLevel wl = { 0.4, 0.2, FALSE };
+  double lo, hi;
+  hl_window_level_get_range (&wl, &lo, &hi);
+  g_assert_cmpfloat_with_epsilon (lo, 0.3, 1e-12);
+  g_assert_cmpfloat_with_epsilon (hi, 0.5, 1e-12);
+}
+
+static void
+test_wl_drag (void)
+{
+  HlWindowLevel wl = { 0.5, 1.0, FALSE };
+  /* Right widens, down lowers the centre (brighter). */
+  hl_window_level_drag (&wl, 100, 0, 0.001);
+  g_assert_cmpfloat_with_epsilon (wl.width, 1.1, 1e-12);
+  g_assert_cmpfloat_with_epsilon (wl.center, 0.5, 1e-12);
+  hl_window_level_drag (&wl, 0, 100, 0.001);
+  g_assert_cmpfloat_with_epsilon (wl.center, 0.4, 1e-12);
+  /* Clamped: never narrower than the minimum, centre within [0, 1]. */
+  hl_window_level_drag (&wl, -1e6, -1e6, 0.001);
+  g_assert_cmpfloat (wl.width, ==, HL_WL_MIN_WIDTH);
+  g_assert_cmpfloat (wl.center, ==, 1.0);
+  g_assert_false (wl.invert);
+}
+
+static void
+test_wl_presets (void)
+{
+  HlWindowLevel wl = { 0.1, 0.1, TRUE };
+  hl_window_level_set_preset (&wl, HL_WL_PRESET_FULL, NULL, 0);
+  g_assert_cmpfloat (wl.center, ==, 0.5);
+  g_assert_cmpfloat (wl.width, ==, 1.0);
+  g_assert_true (wl.invert); /* presets keep the inversion */
+
+  /* Automatic: the 1st..99th percentiles of a ramp over [0.2, 0.6]. */
+  gsize n = 10001;
+  g_autofree float *px = g_new (float, n);
+  for (gsize i = 0; i < n; i++)
+    px[(i * 7919) % n] = 0.2f + 0.4f * i / (n - 1);
+  hl_window_level_set_preset (&wl, HL_WL_PRESET_AUTO, px, n);
+  double lo, hi;
+  hl_window_level_get_range (&wl, &lo, &hi);
+  g_assert_cmpfloat_with_epsilon (lo, 0.204, 1e-3);
+  g_assert_cmpfloat_with_epsilon (hi, 0.596, 1e-3);
+
+  for (int p = 0; p < HL_WL_N_PRESETS; p++)
+    {
+      hl_window_level_set_preset (&wl, p, px, n);
+      g_assert_cmpfloat (wl.width, >=, HL_WL_MIN_WIDTH);
+      g_assert_nonnull (hl_window_level_preset_name (p));
+    }
+}
+
+/* ---- ranking -------------------------------------------------------------------------------- */
+
+static void
+test_ranking (void)
+{
+  float scores[] = { 0.10f, 0.80f, 0.35f, 0.80f, NAN };
+  float thresholds[] = { 0.05f, 0.9f, 0.3f, 0.5f, 0.5f };
+  float auroc[] = { 0.9f, 0.65f, NAN, 0.7f, 0.5f };
+  HlRankedFinding out[5];
+  hl_rank_findings (scores, thresholds, auroc, 5, HL_WEAK_AUROC, out);
+  /* Highest first; ties in label order; NaN counts as 0. */
+  int expected[] = { 1, 3, 2, 0, 4 };
+  for (int i = 0; i < 5; i++)
+    g_assert_cmpint (out[i].label, ==, expected[i]);
+  g_assert_false (out[0].positive); /* 0.80 < 0.9 */
+  g_assert_true (out[1].positive);
+  g_assert_true (out[2].positive);
+  g_assert_true (out[3].positive);
+  g_assert_false (out[4].positive);
+  g_assert_true (out[0].weak);   /* 0.65 */
+  g_assert_false (out[1].weak);  /* 0.7 is not below the limit */
+  g_assert_false (out[2].weak);  /* unknown is not weak */
+  g_assert_true (out[4].weak);
+  g_assert_cmpfloat (out[4].score, ==, 0.0f);
+
+  /* Without AUROCs nothing is weak. */
+  hl_rank_findings (scores, thresholds, NULL, 5, HL_WEAK_AUROC, out);
+  for (int i = 0; i < 5; i++)
+    g_assert_false (out[i].weak);
+}
+
+/* ---- inference and export ------------------------------------------------------------------- */
+
+typedef struct
+{
+  char *dir;
+  char *model_path;
+  HlModel *model;
+  char *image;
+} Files;
+
+static void
+write_gradient_png (const char *path)
+{
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 200, 160);
+  cairo_t *cr = cairo_create (s);
+  cairo_pattern_t *p = cairo_pattern_create_linear (0, 0, 200, 160);
+  cairo_pattern_add_color_stop_rgb (p, 0, 0.1, 0.1, 0.1);
+  cairo_pattern_add_color_stop_rgb (p, 1, 0.9, 0.9, 0.9);
+  cairo_set_source (cr, p);
+  cairo_paint (cr);
+  cairo_pattern_destroy (p);
+  cairo_destroy (cr);
+  g_assert_cmpint (cairo_surface_write_to_png (s, path), ==, CAIRO_STATUS_SUCCESS);
+  cairo_surface_destroy (s);
+}
+
+static void
+files_set_up (Files *f, gconstpointer data)
+{
+  f->dir = g_dir_make_tmp ("hilum-app-XXXXXX", NULL);
+  f->model_path = g_build_filename (f->dir, "model.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (hl_test_app_model_write (f->model_path, &error));
+  g_assert_no_error (error);
+  f->model = hl_model_new_from_file (f->model_path, &error);
+  g_assert_no_error (error);
+  f->image = g_build_filename (f->dir, "00000042_000.png", NULL);
+  write_gradient_png (f->image);
+}
+
+static void
+files_tear_down (Files *f, gconstpointer data)
+{
+  g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
+  const char *name;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (f->dir, name, NULL);
+      g_unlink (path);
+    }
+  g_rmdir (f->dir);
+  hl_model_unref (f->model);
+  g_free (f->dir);
+  g_free (f->model_path);
+  g_free (f->image);
+}
+
+static void
+test_result_compute (Files *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlResult) r = hl_result_compute (f->model, f->image, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r->n_labels, ==, 14);
+  g_assert_cmpint (r->image_w, ==, 200);
+  g_assert_cmpint (r->image_h, ==, 160);
+  g_assert_cmpint (r->map_h, >, 0);
+  for (int l = 0; l < 14; l++)
+    g_assert_true (r->probs[l] > 0.0f && r->probs[l] < 1.0f);
+  for (int i = 0; i < 14 * r->map_h * r->map_w; i++)
+    g_assert_cmpfloat (r->maps[i], >=, 0.0f); /* Grad-CAM is ReLU'd */
+
+  /* Cancelled before it starts: a cancellation error, no result. */
+  g_autoptr (GCancellable) c = g_cancellable_new ();
+  g_cancellable_cancel (c);
+  g_autoptr (GError) cancel_error = NULL;
+  g_assert_null (hl_result_compute (f->model, f->image, NULL, NULL, c, &cancel_error));
+  g_assert_nonnull (cancel_error);
+
+  /* A file that is not an image. */
+  g_autoptr (GError) bad_error = NULL;
+  g_assert_null (hl_result_compute (f->model, f->model_path, NULL, NULL, NULL, &bad_error));
+  g_assert_nonnull (bad_error);
+}
+
+static void
+count_finished (HlInference *inference, const char *path, GPtrArray *seen)
+{
+  g_ptr_array_add (seen, g_strdup (path));
+}
+
+static void
+test_inference_queue (Files *f, gconstpointer data)
+{
+  g_autofree char *second = g_build_filename (f->dir, "00000042_001.png", NULL);
+  write_gradient_png (second);
+  g_autofree char *missing = g_build_filename (f->dir, "missing.png", NULL);
+  g_autoptr (HlInference) inference = hl_inference_new (f->model);
+  g_autoptr (GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (inference, "finished", G_CALLBACK (count_finished), seen);
+
+  const char *queue[] = { f->image, missing, second, NULL };
+  hl_inference_set_queue (inference, queue);
+  /* The image on screen jumps the queue. */
+  hl_inference_prioritize (inference, second);
+  while (hl_inference_is_busy (inference))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (seen->len, ==, 3);
+  g_assert_cmpstr (g_ptr_array_index (seen, 0), ==, f->image); /* already running */
+  g_assert_cmpstr (g_ptr_array_index (seen, 1), ==, second);
+  g_assert_cmpstr (g_ptr_array_index (seen, 2), ==, missing);
+  g_assert_nonnull (hl_inference_lookup (inference, f->image));
+  g_assert_nonnull (hl_inference_lookup (inference, second));
+  g_assert_null (hl_inference_lookup (inference, missing));
+  g_assert_nonnull (hl_inference_lookup_error (inference, missing));
+
+  /* Cached: queueing again runs nothing. */
+  hl_inference_set_queue (inference, queue);
+  while (hl_inference_is_busy (inference))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (seen->len, ==, 3);
+
+  /* Cancelled: nothing more finishes. */
+  g_autofree char *third = g_build_filename (f->dir, "00000042_002.png", NULL);
+  write_gradient_png (third);
+  const char *queue2[] = { third, NULL };
+  hl_inference_set_queue (inference, queue2);
+  hl_inference_cancel (inference);
+  g_assert_false (hl_inference_is_busy (inference));
+  for (int i = 0; i < 50; i++)
+    {
+      g_usleep (2000);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_cmpuint (seen->len, ==, 3);
+  g_assert_null (hl_inference_lookup (inference, third));
+}
+
+static void
+test_export (Files *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = g_build_filename (f->dir, "out", NULL);
+  g_assert_cmpint (g_mkdir (out, 0755), ==, 0);
+  const char *paths[] = { f->image, NULL };
+  HlResult *results[] = { NULL };
+  HlExportJob job = { 0 };
+  job.model = f->model;
+  job.paths = paths;
+  job.results = results;
+  job.n = 1;
+  job.label = 3;
+  hl_overlay_style_init (&job.style);
+  job.folder = out;
+  g_auto (GStrv) written = hl_export_run (&job, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (written), ==, 3);
+  g_assert_true (g_str_has_suffix (written[0], "/00000042_000-report.png"));
+  g_assert_true (g_str_has_suffix (written[1], "/" HL_EXPORT_CSV_NAME));
+  g_assert_true (g_str_has_suffix (written[2], "/" HL_EXPORT_JSON_NAME));
+  cairo_surface_t *page = cairo_image_surface_create_from_png (written[0]);
+  g_assert_cmpint (cairo_surface_status (page), ==, CAIRO_STATUS_SUCCESS);
+  g_assert_cmpint (cairo_image_surface_get_width (page), ==, 1190);
+  cairo_surface_destroy (page);
+  g_autofree char *json = NULL;
+  g_assert_true (g_file_get_contents (written[2], &json, NULL, NULL));
+  g_assert_nonnull (strstr (json, "\"Not for diagnostic use\""));
+  g_assert_nonnull (strstr (json, "\"Pneumothorax\""));
+  /* No temporary files are left behind. */
+  g_autoptr (GDir) dir = g_dir_open (out, 0, NULL);
+  int n = 0;
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  g_assert_cmpint (n, ==, 3);
+  for (int i = 0; written[i] != NULL; i++)
+    g_unlink (written[i]);
+  g_rmdir (out);
+}
+
+static void
+test_export_refuses_source (Files *f, gconstpointer data)
+{
+  /* A source named like the report of another: exporting next to the sources must not overwrite
+   * it. */
+  g_autofree char *victim = g_build_filename (f->dir, "00000042_000-report.png", NULL);
+  write_gradient_png (victim);
+  g_autofree char *before = NULL;
+  gsize before_len;
+  g_assert_true (g_file_get_contents (victim, &before, &before_len, NULL));
+
+  const char *paths[] = { f->image, victim, NULL };
+  HlResult *results[] = { NULL, NULL };
+  HlExportJob job = { 0 };
+  job.model = f->model;
+  job.paths = paths;
+  job.results = results;
+  job.n = 2;
+  job.label = -1;
+  hl_overlay_style_init (&job.style);
+  job.folder = f->dir;
+  g_autoptr (GError) error = NULL;
+  g_assert_null (hl_export_run (&job, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+  g_autofree char *after = NULL;
+  gsize after_len;
+  g_assert_true (g_file_get_contents (victim, &after, &after_len, NULL));
+  g_assert_cmpmem (before, before_len, after, after_len);
+  g_unlink (victim);
+}
+
+static void
+test_report_name (void)
+{
+  g_autofree char *a = hl_export_report_name ("/x/y/00003140_017.png");
+  g_assert_cmpstr (a, ==, "00003140_017-report.png");
+  g_autofree char *b = hl_export_report_name ("/x/IM0001");
+  g_assert_cmpstr (b, ==, "IM0001-report.png");
+  g_autofree char *c = hl_export_report_name ("/x/.hidden");
+  g_assert_cmpstr (c, ==, ".hidden-report.png");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/app/transform/fit", test_fit);
+  g_test_add_func ("/app/transform/round-trip", test_round_trip);
+  g_test_add_func ("/app/transform/zoom-keeps-point", test_zoom_keeps_point);
+  g_test_add_func ("/app/transform/clamp", test_clamp);
+  g_test_add_func ("/app/window-level/range", test_wl_range);
+  g_test_add_func ("/app/window-level/drag", test_wl_drag);
+  g_test_add_func ("/app/window-level/presets", test_wl_presets);
+  g_test_add_func ("/app/ranking/order-and-flags", test_ranking);
+  g_test_add_func ("/app/export/report-name", test_report_name);
+  g_test_add ("/app/inference/compute", Files, NULL, files_set_up, test_result_compute,
+              files_tear_down);
+  g_test_add ("/app/inference/queue", Files, NULL, files_set_up, test_inference_queue,
+              files_tear_down);
+  g_test_add ("/app/export/files", Files, NULL, files_set_up, test_export, files_tear_down);
+  g_test_add ("/app/export/refuses-source", Files, NULL, files_set_up, test_export_refuses_source,
+              files_tear_down);
+  return g_test_run ();
+}
