@@ -149,3 +149,16 @@ hl_test_remove_tree (const char *path)
   else
     g_remove (path);
 }
+
+void
+hl_test_dir_set_up (HlTestDir *f, gconstpointer data)
+{
+  f->dir = hl_test_make_tmp_dir ("hl-test-XXXXXX");
+}
+
+void
+hl_test_dir_tear_down (HlTestDir *f, gconstpointer data)
+{
+  hl_test_remove_tree (f->dir);
+  g_free (f->dir);
+}

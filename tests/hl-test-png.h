@@ -42,4 +42,13 @@ char *hl_test_make_tmp_dir (const char *tmpl);
  * writable first. */
 void hl_test_remove_tree (const char *path);
 
+/* A g_test fixture holding a fresh temporary folder, removed with its contents afterwards. */
+typedef struct
+{
+  char *dir;
+} HlTestDir;
+
+void hl_test_dir_set_up (HlTestDir *f, gconstpointer data);
+void hl_test_dir_tear_down (HlTestDir *f, gconstpointer data);
+
 G_END_DECLS

@@ -14,23 +14,7 @@
 #include "dicom-writer.h"
 #endif
 
-typedef struct
-{
-  char *dir;
-} Fixture;
-
-static void
-fixture_set_up (Fixture *f, gconstpointer data)
-{
-  f->dir = hl_test_make_tmp_dir ("hl-study-XXXXXX");
-}
-
-static void
-fixture_tear_down (Fixture *f, gconstpointer data)
-{
-  hl_test_remove_tree (f->dir);
-  g_free (f->dir);
-}
+typedef HlTestDir Fixture; /* a fresh temporary folder per test */
 
 static char *
 add_png (Fixture *f, const char *relative)
@@ -415,7 +399,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+#define ADD(path, func) g_test_add (path, Fixture, NULL, hl_test_dir_set_up, func, hl_test_dir_tear_down)
   ADD ("/study/folder/nested", test_nested);
   ADD ("/study/folder/depth-limit", test_depth_limit);
   ADD ("/study/folder/symlink-loop", test_symlink_loop);

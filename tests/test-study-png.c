@@ -22,23 +22,7 @@
 #endif
 #endif
 
-typedef struct
-{
-  char *dir;
-} Fixture;
-
-static void
-fixture_set_up (Fixture *f, gconstpointer data)
-{
-  f->dir = hl_test_make_tmp_dir ("hl-png-XXXXXX");
-}
-
-static void
-fixture_tear_down (Fixture *f, gconstpointer data)
-{
-  hl_test_remove_tree (f->dir);
-  g_free (f->dir);
-}
+typedef HlTestDir Fixture; /* a fresh temporary folder per test */
 
 static void
 fill_random (guint16 *samples, gsize n, int depth, guint32 seed)
@@ -497,7 +481,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+#define ADD(path, func) g_test_add (path, Fixture, NULL, hl_test_dir_set_up, func, hl_test_dir_tear_down)
   ADD ("/study/png/gray", test_gray);
   ADD ("/study/png/color", test_color);
   ADD ("/study/png/palette", test_palette);
