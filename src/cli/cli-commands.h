@@ -12,6 +12,7 @@ typedef struct
   int (*run) (int argc, char **argv); /* argv[0] is the command name */
 } HlCliCommand;
 
+int hl_cli_predict (int argc, char **argv);
 int hl_cli_eval (int argc, char **argv);
 int hl_cli_report (int argc, char **argv);
 int hl_cli_check (int argc, char **argv);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 static const HlCliCommand commands[] = {
+  { "predict", "Score images with the model (CSV, JSON, Grad-CAM PNGs)", hl_cli_predict },
   { "check", "What study folders and label CSVs hold: images, patients, failures, leakage",
     hl_cli_check },
   { "split", "Patient-level, label-stratified train/valid/test split of a label CSV",

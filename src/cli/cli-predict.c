@@ -1,0 +1,485 @@
+/* cli-predict.c — `hilum-cli predict IMAGE_OR_FOLDER... --model FILE [--json] [--csv FILE]
+ * [--gradcam-dir DIR] [--threads N] [--batch N]`: scores images with the model.
+ *
+ * Images are decoded by content (hl_image_load), preprocessed as the model file says and run in
+ * batches. The scores go to stdout as CSV in the layout of the reference predictions
+ * (`Image` = file name, then one column per label in the model's order), or as JSON with the
+ * model's name and version; --csv writes the CSV to a file instead (atomically). --gradcam-dir
+ * writes one 8-bit gray PNG per image and label: the Grad-CAM map upsampled to the image and
+ * divided by its maximum. A folder contributes its regular files (not recursively), in name
+ * order; files in it that are not images are reported and skipped. A file that fails to decode
+ * is reported on stderr and the others go on; the exit status is then 1.
+ */
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli-commands.h"
+#include "hl-engine.h"
+#include "hl-image.h"
+
+#define DEFAULT_BATCH 4
+#define MAX_BATCH 256
+
+typedef struct
+{
+  char *path;
+  gboolean in_folder; /* listed from a folder: a file that is no image is skipped, not a failure */
+} PredictInput;
+
+typedef struct
+{
+  char *name;   /* the file's base name: the CSV's Image column */
+  char *path;
+  float *probs; /* (n_labels) */
+} PredictRow;
+
+typedef struct
+{
+  HlModel *model;
+  const HlModelInfo *info;
+  const char *gradcam_dir;
+  GArray *rows; /* PredictRow, in input order */
+  int n_failed;
+} PredictJob;
+
+static void
+predict_input_clear (gpointer data)
+{
+  PredictInput *in = data;
+  g_free (in->path);
+}
+
+static void
+predict_row_clear (gpointer data)
+{
+  PredictRow *row = data;
+  g_free (row->name);
+  g_free (row->path);
+  g_free (row->probs);
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Appends @arg, or the regular files directly inside it when it is a folder (sorted by name). */
+static gboolean
+collect_inputs (const char *arg, GArray *inputs, GError **error)
+{
+  if (!g_file_test (arg, G_FILE_TEST_IS_DIR))
+    {
+      PredictInput in = { g_strdup (arg), FALSE };
+      g_array_append_val (inputs, in);
+      return TRUE;
+    }
+  g_autoptr (GDir) dir = g_dir_open (arg, 0, error);
+  if (dir == NULL)
+    return FALSE;
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      char *path = g_build_filename (arg, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        g_ptr_array_add (paths, path);
+      else
+        g_free (path);
+    }
+  g_ptr_array_sort (paths, compare_strings);
+  for (guint i = 0; i < paths->len; i++)
+    {
+      PredictInput in = { g_strdup (g_ptr_array_index (paths, i)), TRUE };
+      g_array_append_val (inputs, in);
+    }
+  return TRUE;
+}
+
+/* --- Grad-CAM PNGs ------------------------------------------------------------------------- */
+
+static void
+png_append (png_structp png, png_bytep data, png_size_t length)
+{
+  g_byte_array_append (png_get_io_ptr (png), data, (guint) length);
+}
+
+static void
+png_flush_nothing (png_structp png)
+{
+}
+
+static void
+png_error_to_gerror (png_structp png, png_const_charp message)
+{
+  GError **error = png_get_error_ptr (png);
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "libpng: %s", message);
+  png_longjmp (png, 1);
+}
+
+static void
+png_warning_ignore (png_structp png, png_const_charp message)
+{
+}
+
+/* Encodes @pixels (height, width) as an 8-bit gray PNG into @out; FALSE with @error on failure. */
+static gboolean
+encode_gray8 (const guint8 *pixels, int width, int height, GByteArray *out, GError **error)
+{
+  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, error, png_error_to_gerror,
+                                             png_warning_ignore);
+  png_infop info = png != NULL ? png_create_info_struct (png) : NULL;
+  if (info == NULL)
+    {
+      png_destroy_write_struct (&png, NULL);
+      g_set_error_literal (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, "libpng: out of memory");
+      return FALSE;
+    }
+  if (setjmp (png_jmpbuf (png)))
+    {
+      png_destroy_write_struct (&png, &info);
+      return FALSE;
+    }
+  png_set_write_fn (png, out, png_append, png_flush_nothing);
+  png_set_IHDR (png, info, (png_uint_32) width, (png_uint_32) height, 8, PNG_COLOR_TYPE_GRAY,
+                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info (png, info);
+  for (int y = 0; y < height; y++)
+    png_write_row (png, (png_const_bytep) (pixels + (gsize) y * width));
+  png_write_end (png, info);
+  png_destroy_write_struct (&png, &info);
+  return TRUE;
+}
+
+/* @name without its extension, for the PNG names. */
+static char *
+file_stem (const char *name)
+{
+  char *stem = g_strdup (name);
+  char *dot = strrchr (stem, '.');
+  if (dot != NULL && dot != stem)
+    *dot = '\0';
+  return stem;
+}
+
+/* Writes DIR/<stem>_<Label>.png for every label of image @index of @fwd. */
+static gboolean
+write_gradcams (const PredictJob *job, const HlForward *fwd, int index, const HlImage *image,
+                const char *name, GError **error)
+{
+  int n_labels = job->info->n_labels;
+  gsize map_n = (gsize) fwd->h_feat * fwd->w_feat;
+  gsize n_px = (gsize) image->width * image->height;
+  g_autofree float *maps = g_new (float, n_labels * map_n);
+  g_autofree float *up = g_new (float, n_px);      /* (height, width) */
+  g_autofree guint8 *gray = g_new (guint8, n_px);  /* (height, width) */
+  g_autofree char *stem = file_stem (name);
+
+  hl_forward_gradcam (job->model, fwd, index, maps);
+  for (int l = 0; l < n_labels; l++)
+    {
+      hl_gradcam_upsample (maps + l * map_n, fwd->h_feat, fwd->w_feat, up, image->height,
+                           image->width);
+      float max = 0.0f;
+      for (gsize i = 0; i < n_px; i++)
+        max = MAX (max, up[i]);
+      for (gsize i = 0; i < n_px; i++)
+        gray[i] = max > 0.0f ? (guint8) lrintf (CLAMP (up[i] / max, 0.0f, 1.0f) * 255.0f) : 0;
+
+      g_autoptr (GByteArray) png = g_byte_array_new ();
+      g_autoptr (GError) local = NULL;
+      g_autofree char *label = g_strdelimit (g_strdup (job->info->labels[l]), "/\\", '_');
+      g_autofree char *file = g_strdup_printf ("%s_%s.png", stem, label);
+      g_autofree char *path = g_build_filename (job->gradcam_dir, file, NULL);
+      if (!encode_gray8 (gray, image->width, image->height, png, &local)
+          || !g_file_set_contents (path, (const char *) png->data, png->len, &local))
+        {
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s", path, local->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* --- scoring ------------------------------------------------------------------------------- */
+
+/* Decodes, preprocesses and scores @n inputs as one batch; appends a row per scored image to
+ * job->rows and reports every failure on stderr. */
+static void
+predict_batch (PredictJob *job, const PredictInput *inputs, int n)
+{
+  gsize in_size = hl_model_input_size (job->model);
+  g_autofree float *batch = g_new (float, in_size * n);
+  g_autoptr (GPtrArray) images = g_ptr_array_new_with_free_func ((GDestroyNotify) hl_image_free);
+  g_autoptr (GPtrArray) batch_inputs = g_ptr_array_new ();
+
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      HlImage *image = hl_image_load (inputs[i].path, &error);
+      if (image == NULL)
+        {
+          if (inputs[i].in_folder && g_error_matches (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT))
+            fprintf (stderr, "hilum-cli predict: skipped: %s\n", error->message);
+          else
+            {
+              fprintf (stderr, "hilum-cli predict: %s\n", error->message);
+              job->n_failed++;
+            }
+          continue;
+        }
+      hl_model_preprocess (job->model, image->pixels, image->height, image->width,
+                           batch + in_size * images->len);
+      g_ptr_array_add (images, image);
+      g_ptr_array_add (batch_inputs, (gpointer) &inputs[i]);
+    }
+  if (images->len == 0)
+    return;
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlForward) fwd = hl_model_forward (job->model, batch, (int) images->len, NULL, NULL,
+                                                NULL, &error);
+  if (fwd == NULL)
+    {
+      for (guint i = 0; i < images->len; i++)
+        fprintf (stderr, "hilum-cli predict: %s: %s\n",
+                 ((const PredictInput *) g_ptr_array_index (batch_inputs, i))->path,
+                 error->message);
+      job->n_failed += (int) images->len;
+      return;
+    }
+  for (guint i = 0; i < images->len; i++)
+    {
+      const PredictInput *in = g_ptr_array_index (batch_inputs, i);
+      PredictRow row = { g_path_get_basename (in->path), g_strdup (in->path),
+                         g_memdup2 (fwd->probs + (gsize) i * fwd->n_labels,
+                                    (gsize) fwd->n_labels * sizeof (float)) };
+      g_autoptr (GError) local = NULL;
+      if (job->gradcam_dir != NULL
+          && !write_gradcams (job, fwd, (int) i, g_ptr_array_index (images, i), row.name, &local))
+        {
+          fprintf (stderr, "hilum-cli predict: %s\n", local->message);
+          job->n_failed++;
+        }
+      g_array_append_val (job->rows, row);
+    }
+}
+
+/* --- output -------------------------------------------------------------------------------- */
+
+/* The shortest decimal (C locale) that reads back as the same float. */
+static void
+append_float (GString *out, float v)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE], format[8];
+
+  for (int digits = 6; digits <= 9; digits++)
+    {
+      g_snprintf (format, sizeof format, "%%.%dg", digits);
+      g_ascii_formatd (buf, sizeof buf, format, v);
+      if ((float) g_ascii_strtod (buf, NULL) == v)
+        break;
+    }
+  g_string_append (out, buf);
+}
+
+/* CSV field @s, quoted when it holds a comma, quote or line break. */
+static void
+append_csv_field (GString *out, const char *s)
+{
+  if (strpbrk (s, ",\"\r\n") == NULL)
+    {
+      g_string_append (out, s);
+      return;
+    }
+  g_string_append_c (out, '"');
+  for (const char *p = s; *p != '\0'; p++)
+    {
+      if (*p == '"')
+        g_string_append_c (out, '"');
+      g_string_append_c (out, *p);
+    }
+  g_string_append_c (out, '"');
+}
+
+static GString *
+build_csv (const PredictJob *job)
+{
+  GString *csv = g_string_new ("Image");
+
+  for (int l = 0; l < job->info->n_labels; l++)
+    {
+      g_string_append_c (csv, ',');
+      append_csv_field (csv, job->info->labels[l]);
+    }
+  g_string_append_c (csv, '\n');
+  for (guint i = 0; i < job->rows->len; i++)
+    {
+      const PredictRow *row = &g_array_index (job->rows, PredictRow, i);
+      append_csv_field (csv, row->name);
+      for (int l = 0; l < job->info->n_labels; l++)
+        {
+          g_string_append_c (csv, ',');
+          append_float (csv, row->probs[l]);
+        }
+      g_string_append_c (csv, '\n');
+    }
+  return csv;
+}
+
+static char *
+build_json (const PredictJob *job)
+{
+  const HlModelInfo *info = job->info;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "model");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, info->name);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, info->version);
+  json_builder_set_member_name (b, "labels");
+  json_builder_begin_array (b);
+  for (int l = 0; l < info->n_labels; l++)
+    json_builder_add_string_value (b, info->labels[l]);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "note");
+  json_builder_add_string_value (b, "Not for diagnostic use: research software; the scores come "
+                                    "from a model trained on a small public data set.");
+  json_builder_set_member_name (b, "images");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < job->rows->len; i++)
+    {
+      const PredictRow *row = &g_array_index (job->rows, PredictRow, i);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "image");
+      json_builder_add_string_value (b, row->name);
+      json_builder_set_member_name (b, "path");
+      json_builder_add_string_value (b, row->path);
+      json_builder_set_member_name (b, "scores");
+      json_builder_begin_object (b);
+      for (int l = 0; l < info->n_labels; l++)
+        {
+          json_builder_set_member_name (b, info->labels[l]);
+          json_builder_add_double_value (b, row->probs[l]);
+        }
+      json_builder_end_object (b);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  return json_generator_to_data (gen, NULL);
+}
+
+int
+hl_cli_predict (int argc, char **argv)
+{
+  g_autofree char *model_path = NULL, *csv_path = NULL, *gradcam_dir = NULL;
+  gboolean json = FALSE;
+  int threads = 0, batch = DEFAULT_BATCH;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (safetensors)", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON (model, scores) instead of CSV", NULL },
+    { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path, "Write the CSV to FILE instead of stdout",
+      "FILE" },
+    { "gradcam-dir", 0, 0, G_OPTION_ARG_FILENAME, &gradcam_dir,
+      "Write a Grad-CAM PNG per image and label (<image>_<Label>.png) into DIR", "DIR" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Engine threads (default: OpenBLAS' own)",
+      "N" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("IMAGE_OR_FOLDER...");
+  g_option_context_set_summary (ctx, "Scores chest X-rays (PNG, DICOM) with the model: one CSV "
+                                     "row per image, or JSON.\nNot for diagnostic use.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      fprintf (stderr, "hilum-cli predict: %s\n", error->message);
+      return 2;
+    }
+  const char *usage_error = NULL;
+  if (argc < 2)
+    usage_error = "give at least one IMAGE_OR_FOLDER";
+  else if (model_path == NULL)
+    usage_error = "--model FILE is required";
+  else if (threads < 0)
+    usage_error = "--threads must be positive";
+  else if (batch < 1 || batch > MAX_BATCH)
+    usage_error = "--batch must be in 1..256";
+  if (usage_error != NULL)
+    {
+      fprintf (stderr, "hilum-cli predict: %s (see --help)\n", usage_error);
+      return 2;
+    }
+  if (threads > 0)
+    hl_engine_set_threads (threads);
+
+  g_autoptr (HlModel) model = hl_model_new_from_file (model_path, &error);
+  if (model == NULL)
+    {
+      fprintf (stderr, "hilum-cli predict: %s\n", error->message);
+      return 1;
+    }
+  if (gradcam_dir != NULL && g_mkdir_with_parents (gradcam_dir, 0755) != 0)
+    {
+      fprintf (stderr, "hilum-cli predict: %s: cannot create the folder: %s\n", gradcam_dir,
+               g_strerror (errno));
+      return 1;
+    }
+
+  g_autoptr (GArray) inputs = g_array_new (FALSE, TRUE, sizeof (PredictInput));
+  g_array_set_clear_func (inputs, predict_input_clear);
+  int n_failed = 0;
+  for (int i = 1; i < argc; i++)
+    {
+      g_autoptr (GError) local = NULL;
+      if (!collect_inputs (argv[i], inputs, &local))
+        {
+          fprintf (stderr, "hilum-cli predict: %s\n", local->message);
+          n_failed++;
+        }
+    }
+
+  PredictJob job = { model, hl_model_get_info (model), gradcam_dir,
+                     g_array_new (FALSE, TRUE, sizeof (PredictRow)), 0 };
+  g_array_set_clear_func (job.rows, predict_row_clear);
+  for (guint start = 0; start < inputs->len; start += (guint) batch)
+    predict_batch (&job, &g_array_index (inputs, PredictInput, start),
+                   (int) MIN ((guint) batch, inputs->len - start));
+  n_failed += job.n_failed;
+
+  g_autoptr (GString) csv = build_csv (&job);
+  if (csv_path != NULL)
+    {
+      if (!g_file_set_contents (csv_path, csv->str, (gssize) csv->len, &error))
+        {
+          fprintf (stderr, "hilum-cli predict: %s\n", error->message);
+          n_failed++;
+        }
+    }
+  if (json)
+    {
+      g_autofree char *text = build_json (&job);
+      printf ("%s\n", text);
+    }
+  else if (csv_path == NULL)
+    fputs (csv->str, stdout);
+  g_array_unref (job.rows);
+  return n_failed == 0 ? 0 : 1;
+}

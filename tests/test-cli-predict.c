@@ -1,0 +1,270 @@
+/* test-cli-predict.c — runs `hilum-cli predict` on a tiny random model file written here
+ * (hl_model_new_random + the test safetensors writer) over PNGs drawn here, and checks the CSV
+ * rows against the engine run directly, the JSON, --csv, --batch, the Grad-CAM PNGs, and the
+ * failure paths: a folder file that is no image (skipped), a corrupt image given by name (exit 1,
+ * the others still scored), usage errors. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "engine/hl-model-private.h"
+#include "hl-image.h"
+#include "hl-test-model-file.h"
+#include "hl-test-png.h"
+
+typedef struct
+{
+  char *dir;    /* temporary folder, removed at teardown */
+  char *in;     /* dir/in: two PNGs and a text file */
+  char *model;  /* dir/tiny.safetensors */
+  char *cli;
+} Fixture;
+
+static const char *const png_names[] = { "chest-a.png", "chest-b.png" };
+
+static void
+remove_tree (const char *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+      const char *name;
+      while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+        {
+          g_autofree char *p = g_build_filename (path, name, NULL);
+          remove_tree (p);
+        }
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  static char *labels[] = { "Atelectasis", "Cardiomegaly", "Effusion", NULL };
+  HlModelInfo info;
+  g_autoptr (GError) error = NULL;
+
+  fx->dir = g_dir_make_tmp ("hl-cli-predict-XXXXXX", &error);
+  g_assert_no_error (error);
+  fx->in = g_build_filename (fx->dir, "in", NULL);
+  g_assert_cmpint (g_mkdir (fx->in, 0755), ==, 0);
+  for (int i = 0; i < 2; i++)
+    {
+      g_autofree char *p = g_build_filename (fx->in, png_names[i], NULL);
+      hl_test_png_write_gray8 (p, 40 + 24 * i, 50, 7 + i);
+    }
+  g_autofree char *txt = g_build_filename (fx->in, "notes.txt", NULL);
+  g_assert_true (g_file_set_contents (txt, "not an image\n", -1, NULL));
+
+  hl_test_tiny_info (&info);
+  info.name = "predict-test";
+  info.version = "2.5";
+  info.labels = labels;
+  info.preprocess.resize = HL_RESIZE_BILINEAR_ANTIALIAS;
+  g_autoptr (HlModel) model = hl_model_new_random (&info, 5);
+  g_autoptr (HlTestModelFile) file = hl_test_model_file_new_from_model (model, "F32");
+  g_autoptr (GBytes) bytes = hl_test_model_file_build (file);
+  fx->model = g_build_filename (fx->dir, "tiny.safetensors", NULL);
+  g_assert_true (g_file_set_contents (fx->model, g_bytes_get_data (bytes, NULL),
+                                      (gssize) g_bytes_get_size (bytes), NULL));
+  fx->cli = g_build_filename (g_getenv ("HL_BUILD_DIR"), "src", "cli", "hilum-cli", NULL);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  remove_tree (fx->dir);
+  g_free (fx->dir);
+  g_free (fx->in);
+  g_free (fx->model);
+  g_free (fx->cli);
+}
+
+/* Runs hilum-cli with @args (NULL-terminated); returns the exit status, stdout and stderr. */
+static int
+run_cli (Fixture *fx, const char *const *args, char **out_ret, char **err_ret)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  g_ptr_array_add (argv, fx->cli);
+  for (gsize i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, &err, &status, &error));
+  g_assert_no_error (error);
+  g_test_message ("stdout: %s\nstderr: %s", out, err);
+  g_assert_true (WIFEXITED (status));
+  if (out_ret != NULL)
+    *out_ret = g_steal_pointer (&out);
+  if (err_ret != NULL)
+    *err_ret = g_steal_pointer (&err);
+  return WEXITSTATUS (status);
+}
+
+/* The model's probabilities for the image at @path, from the engine directly. */
+static float *
+engine_probs (Fixture *fx, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlModel) model = hl_model_new_from_file (fx->model, &error);
+  g_assert_no_error (error);
+  g_autoptr (HlImage) image = hl_image_load (path, &error);
+  g_assert_no_error (error);
+  g_autofree float *input = g_new (float, hl_model_input_size (model));
+  hl_model_preprocess (model, image->pixels, image->height, image->width, input);
+  g_autoptr (HlForward) fwd = hl_model_forward (model, input, 1, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return g_memdup2 (fwd->probs, 3 * sizeof (float));
+}
+
+/* Checks @csv: the header, then one row per png_names entry with the engine's scores. */
+static void
+check_csv (Fixture *fx, const char *csv)
+{
+  g_auto (GStrv) lines = g_strsplit (csv, "\n", -1);
+
+  g_assert_cmpuint (g_strv_length (lines), ==, 4); /* header, 2 rows, "" after the last \n */
+  g_assert_cmpstr (lines[0], ==, "Image,Atelectasis,Cardiomegaly,Effusion");
+  g_assert_cmpstr (lines[3], ==, "");
+  for (int i = 0; i < 2; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit (lines[i + 1], ",", -1);
+      g_autofree char *path = g_build_filename (fx->in, png_names[i], NULL);
+      g_autofree float *want = engine_probs (fx, path);
+      g_assert_cmpuint (g_strv_length (fields), ==, 4);
+      g_assert_cmpstr (fields[0], ==, png_names[i]);
+      for (int l = 0; l < 3; l++)
+        g_assert_cmpfloat ((float) g_ascii_strtod (fields[l + 1], NULL), ==, want[l]);
+    }
+}
+
+static void
+test_csv (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *out = NULL, *err = NULL, *out_b1 = NULL;
+
+  /* A folder: both PNGs scored in name order, the text file skipped without failing. */
+  const char *args[] = { "predict", fx->in, "--model", fx->model, NULL };
+  g_assert_cmpint (run_cli (fx, args, &out, &err), ==, 0);
+  check_csv (fx, out);
+  g_assert_nonnull (strstr (err, "notes.txt"));
+
+  /* One image per batch gives the same output. */
+  const char *args_b1[] = { "predict", fx->in, "--model", fx->model, "--batch", "1",
+                            "--threads", "2", NULL };
+  g_assert_cmpint (run_cli (fx, args_b1, &out_b1, NULL), ==, 0);
+  g_assert_cmpstr (out_b1, ==, out);
+
+  /* --csv writes the same bytes to a file, nothing to stdout. */
+  g_autofree char *csv_path = g_build_filename (fx->dir, "scores.csv", NULL);
+  g_autofree char *out_file = NULL, *contents = NULL;
+  const char *args_csv[] = { "predict", fx->in, "--model", fx->model, "--csv", csv_path, NULL };
+  g_assert_cmpint (run_cli (fx, args_csv, &out_file, NULL), ==, 0);
+  g_assert_cmpstr (out_file, ==, "");
+  g_assert_true (g_file_get_contents (csv_path, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, out);
+}
+
+static void
+test_json (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *a = g_build_filename (fx->in, png_names[0], NULL);
+  const char *args[] = { "predict", a, "--model", fx->model, "--json", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+
+  g_assert_cmpint (run_cli (fx, args, &out, NULL), ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser));
+  JsonObject *model = json_object_get_object_member (root, "model");
+  g_assert_cmpstr (json_object_get_string_member (model, "name"), ==, "predict-test");
+  g_assert_cmpstr (json_object_get_string_member (model, "version"), ==, "2.5");
+  g_assert_nonnull (strstr (json_object_get_string_member (root, "note"),
+                            "Not for diagnostic use"));
+  JsonArray *images = json_object_get_array_member (root, "images");
+  g_assert_cmpuint (json_array_get_length (images), ==, 1);
+  JsonObject *img = json_array_get_object_element (images, 0);
+  g_assert_cmpstr (json_object_get_string_member (img, "image"), ==, png_names[0]);
+  JsonObject *scores = json_object_get_object_member (img, "scores");
+  g_autofree float *want = engine_probs (fx, a);
+  g_assert_cmpfloat ((float) json_object_get_double_member (scores, "Cardiomegaly"), ==, want[1]);
+}
+
+static void
+test_gradcam (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *gc = g_build_filename (fx->dir, "gradcam", NULL);
+  const char *args[] = { "predict", fx->in, "--model", fx->model, "--gradcam-dir", gc, NULL };
+  const char *labels[] = { "Atelectasis", "Cardiomegaly", "Effusion" };
+
+  g_assert_cmpint (run_cli (fx, args, NULL, NULL), ==, 0);
+  for (int i = 0; i < 2; i++)
+    for (int l = 0; l < 3; l++)
+      {
+        g_autofree char *stem = g_strndup (png_names[i], strlen (png_names[i]) - 4);
+        g_autofree char *name = g_strdup_printf ("%s_%s.png", stem, labels[l]);
+        g_autofree char *path = g_build_filename (gc, name, NULL);
+        g_autoptr (GError) error = NULL;
+        g_autoptr (HlImage) map = hl_image_load (path, &error);
+        g_assert_no_error (error);
+        /* The image's size, 8-bit gray, normalised by its maximum (or all zero). */
+        g_assert_cmpint (map->width, ==, 40 + 24 * i);
+        g_assert_cmpint (map->height, ==, 50);
+        g_assert_cmpint (map->bit_depth, ==, 8);
+        g_assert_false (map->was_color);
+        float max = 0.0f;
+        for (int k = 0; k < map->width * map->height; k++)
+          max = MAX (max, map->pixels[k]);
+        g_assert_true (max == 1.0f || max == 0.0f);
+      }
+}
+
+static void
+test_failures (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *bad = g_build_filename (fx->dir, "broken.png", NULL);
+  g_autofree char *good = g_build_filename (fx->in, png_names[1], NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  static const guint8 truncated[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0 };
+
+  /* A corrupt image given by name fails the run but the others are still scored. */
+  g_assert_true (g_file_set_contents (bad, (const char *) truncated, sizeof truncated, NULL));
+  const char *args[] = { "predict", bad, good, "--model", fx->model, NULL };
+  g_assert_cmpint (run_cli (fx, args, &out, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "broken.png"));
+  g_assert_nonnull (strstr (out, "\nchest-b.png,"));
+  g_assert_null (strstr (out, "broken.png"));
+
+  /* A missing model file is a runtime failure; usage errors exit 2. */
+  g_autofree char *no_model = g_build_filename (fx->dir, "none.safetensors", NULL);
+  const char *args_model[] = { "predict", good, "--model", no_model, NULL };
+  g_assert_cmpint (run_cli (fx, args_model, NULL, NULL), ==, 1);
+  const char *args_usage[] = { "predict", good, NULL };
+  g_assert_cmpint (run_cli (fx, args_usage, NULL, NULL), ==, 2);
+  const char *args_batch[] = { "predict", good, "--model", fx->model, "--batch", "0", NULL };
+  g_assert_cmpint (run_cli (fx, args_batch, NULL, NULL), ==, 2);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/cli/predict/csv", Fixture, NULL, fixture_setup, test_csv, fixture_teardown);
+  g_test_add ("/cli/predict/json", Fixture, NULL, fixture_setup, test_json, fixture_teardown);
+  g_test_add ("/cli/predict/gradcam", Fixture, NULL, fixture_setup, test_gradcam,
+              fixture_teardown);
+  g_test_add ("/cli/predict/failures", Fixture, NULL, fixture_setup, test_failures,
+              fixture_teardown);
+  return g_test_run ();
+}
