@@ -60,21 +60,6 @@ run_cli (Run *run, const char *const *args)
 }
 
 static void
-remove_tree (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (dir);
-}
-
-static void
 test_reference (void)
 {
   g_autofree char *preds = NULL;
@@ -93,8 +78,7 @@ test_reference (void)
 
   if (!hl_test_nih_reference_paths (&preds, &labels_path))
     return;
-  dir = g_dir_make_tmp ("hl-eval-XXXXXX", &error);
-  g_assert_no_error (error);
+  dir = hl_test_make_tmp_dir ("hl-eval-XXXXXX");
   {
     const char *args[] = { "eval", "--labels", labels_path, "--predictions", preds,
                            "--reference", preds, "--out", dir, NULL };
@@ -150,32 +134,23 @@ test_reference (void)
     g_assert_cmpuint (length, >, 24);
     g_assert_cmpmem (bytes, 8, "\x89PNG\r\n\x1a\n", 8);
   }
-  remove_tree (dir);
+  hl_test_remove_tree (dir);
 }
 
 static void
 test_errors (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hl-eval-XXXXXX", &error);
-  g_autofree char *labels = g_build_filename (dir, "labels.csv", NULL);
-  g_autofree char *short_preds = g_build_filename (dir, "short.csv", NULL);
-  g_autofree char *nan_preds = g_build_filename (dir, "nan.csv", NULL);
-  g_autofree char *other_preds = g_build_filename (dir, "other.csv", NULL);
-  g_autofree char *good_preds = g_build_filename (dir, "good.csv", NULL);
-
-  g_assert_no_error (error);
-  g_file_set_contents (labels, "Image,Edema,Hernia\na.png,1,0\nb.png,0,1\nc.png,0,0\n", -1,
-                       &error);
-  g_file_set_contents (short_preds, "Image,Edema,Hernia\na.png,0.5,0.5\nb.png,0.1,0.2\n", -1,
-                       &error);
-  g_file_set_contents (nan_preds, "Image,Edema,Hernia\na.png,0.5,0.5\nb.png,nan,0.2\n"
-                       "c.png,0.1,0.1\n", -1, &error);
-  g_file_set_contents (other_preds, "Image,Hernia,Edema\na.png,0.5,0.5\nb.png,0.1,0.2\n"
-                       "c.png,0.1,0.1\n", -1, &error);
-  g_file_set_contents (good_preds, "Image,Edema,Hernia\na.png,0.9,0.1\nb.png,0.1,0.8\n"
-                       "c.png,0.2,0.3\n", -1, &error);
-  g_assert_no_error (error);
+  g_autofree char *dir = hl_test_make_tmp_dir ("hl-eval-XXXXXX");
+  g_autofree char *labels = hl_test_add_text (
+      dir, "labels.csv", "Image,Edema,Hernia\na.png,1,0\nb.png,0,1\nc.png,0,0\n");
+  g_autofree char *short_preds
+      = hl_test_add_text (dir, "short.csv", "Image,Edema,Hernia\na.png,0.5,0.5\nb.png,0.1,0.2\n");
+  g_autofree char *nan_preds = hl_test_add_text (
+      dir, "nan.csv", "Image,Edema,Hernia\na.png,0.5,0.5\nb.png,nan,0.2\nc.png,0.1,0.1\n");
+  g_autofree char *other_preds = hl_test_add_text (
+      dir, "other.csv", "Image,Hernia,Edema\na.png,0.5,0.5\nb.png,0.1,0.2\nc.png,0.1,0.1\n");
+  g_autofree char *good_preds = hl_test_add_text (
+      dir, "good.csv", "Image,Edema,Hernia\na.png,0.9,0.1\nb.png,0.1,0.8\nc.png,0.2,0.3\n");
 
   {
     const char *args[] = { "eval", "--labels", labels, NULL };
@@ -229,7 +204,7 @@ test_errors (void)
     g_assert_nonnull (strstr (run.out, "Mean AUROC over 2 labels: 1.0000"));
     g_assert_nonnull (strstr (run.out, "1.0000  n/a"));
   }
-  remove_tree (dir);
+  hl_test_remove_tree (dir);
 }
 
 /* --model runs the model on each labelled image: predictions.csv holds the engine's own
@@ -241,16 +216,15 @@ test_model (void)
   const char *images[] = { "p1_000.png", "p2_000.png", "p3_000.png", "p4_000.png",
                            "p5_000.png", "p6_000.png" };
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("hl-eval-XXXXXX", &error);
+  g_autofree char *dir = hl_test_make_tmp_dir ("hl-eval-XXXXXX");
   g_autofree char *model_path = g_build_filename (dir, "model.safetensors", NULL);
-  g_autofree char *labels = g_build_filename (dir, "labels.csv", NULL);
+  g_autofree char *labels = NULL;
   g_autofree char *out = g_build_filename (dir, "out", NULL);
   g_autofree char *preds = g_build_filename (out, "predictions.csv", NULL);
   g_autoptr (HlModel) model = NULL;
   g_autoptr (HlPredictions) saved = NULL;
   HlModelInfo info;
 
-  g_assert_no_error (error);
   hl_test_tiny_info (&info);
   info.labels = names;
   info.n_labels = 3;
@@ -270,12 +244,10 @@ test_model (void)
 
       hl_test_png_write_gray8 (path, 48, 40, (guint32) (i + 1));
     }
-  g_file_set_contents (labels,
-                       "Image,Atelectasis,Edema,Hernia\n"
-                       "p1_000.png,1,0,0\np2_000.png,0,1,0\np3_000.png,1,0,1\n"
-                       "p4_000.png,0,0,0\np5_000.png,1,1,0\np6_000.png,0,0,1\n",
-                       -1, &error);
-  g_assert_no_error (error);
+  labels = hl_test_add_text (dir, "labels.csv",
+                            "Image,Atelectasis,Edema,Hernia\n"
+                            "p1_000.png,1,0,0\np2_000.png,0,1,0\np3_000.png,1,0,1\n"
+                            "p4_000.png,0,0,0\np5_000.png,1,1,0\np6_000.png,0,0,1\n");
 
   {
     const char *args[] = { "eval", "--labels", labels, "--model", model_path, "--images", dir,
@@ -333,8 +305,7 @@ test_model (void)
     g_assert_cmpint (run.status, ==, 1);
     g_assert_nonnull (strstr (run.err, gone));
   }
-  remove_tree (out);
-  remove_tree (dir);
+  hl_test_remove_tree (dir);
 }
 
 int

@@ -113,7 +113,8 @@ parse_row (HlPredictions *predictions, char **fields, gsize n_fields, gsize line
   if (n_fields != predictions->n_labels + 1)
     {
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
-                   "%s:%" G_GSIZE_FORMAT ": %" G_GSIZE_FORMAT " fields, the header has %" G_GSIZE_FORMAT,
+                   "%s:%" G_GSIZE_FORMAT ": %" G_GSIZE_FORMAT " fields, the header has "
+                   "%" G_GSIZE_FORMAT,
                    path, line, n_fields, predictions->n_labels + 1);
       return FALSE;
     }
