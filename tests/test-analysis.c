@@ -755,6 +755,9 @@ test_summary (void)
   g_assert_false (summary->labels[2].defined);
   g_assert_null (summary->labels[2].curve);
   g_assert_true (isnan (summary->labels[2].auroc));
+  g_assert_true (isnan (summary->labels[2].youden.sensitivity));
+  g_assert_true (isnan (summary->labels[2].at_sensitivity.threshold));
+  g_assert_null (summary->labels[2].calibration);
   g_assert_cmpuint (summary->labels[2].n_positive, ==, 0);
   g_assert_true (hl_summary_get_label (summary, "Beta") == &summary->labels[1]);
   g_assert_null (hl_summary_get_label (summary, "Delta"));

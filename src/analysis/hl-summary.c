@@ -60,9 +60,11 @@ summarize_label (HlLabelSummary *label, const double *scores, const guint8 *trut
   label->defined = label->n_positive > 0 && label->n_negative > 0;
   if (!label->defined)
     {
+      const HlConfusion none = { NAN, 0, 0, 0, 0, NAN, NAN, NAN, NAN, NAN };
+
       label->auroc = label->variance = label->ci_low = label->ci_high = NAN;
       label->bootstrap.low = label->bootstrap.high = NAN;
-      label->youden.threshold = label->at_sensitivity.threshold = NAN;
+      label->youden = label->at_sensitivity = none;
       return TRUE;
     }
 

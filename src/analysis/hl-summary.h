@@ -35,7 +35,8 @@ typedef struct
 {
   char *name;
   gsize n_positive, n_negative;
-  gboolean defined;          /* both classes present: everything below exists */
+  gboolean defined;          /* both classes present: everything below exists (otherwise
+                              * the numbers are NaN, the counts 0, the pointers NULL) */
   double auroc;
   double variance;           /* DeLong; NaN with fewer than 2 of a class */
   double ci_low, ci_high;    /* DeLong 95%, by options->ci_method */
