@@ -114,6 +114,30 @@ screenshot (Fixture *f, const char *name)
   g_test_message ("screenshot %s", file);
 }
 
+/* Activates window action @action, checks that it opened a new window of @type, screenshots and
+ * closes it. */
+static void
+check_dialog (Fixture *f, const char *action, GType type, const char *name)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), action, NULL);
+  settle ();
+  GtkWidget *dialog = NULL;
+  g_autoptr (GList) toplevels = gtk_window_list_toplevels ();
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
+      dialog = l->data;
+  g_assert_nonnull (dialog);
+  const char *dir = g_getenv ("HL_SCREENSHOT_DIR");
+  if (dir != NULL)
+    {
+      cairo_surface_t *s = render_widget (dialog);
+      g_autofree char *file = g_strdup_printf ("%s/%s.png", dir, name);
+      g_assert_cmpint (cairo_surface_write_to_png (s, file), ==, CAIRO_STATUS_SUCCESS);
+      cairo_surface_destroy (s);
+    }
+  gtk_widget_destroy (dialog);
+}
+
 static gboolean
 image_shown (Fixture *f)
 {
@@ -387,6 +411,8 @@ test_no_model (Fixture *f, gconstpointer data)
   g_settings_set_string (settings, "model-file", model_path);
   g_assert_nonnull (hl_application_get_model (f->app));
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "model-info"));
+  check_dialog (f, "model-info", GTK_TYPE_DIALOG, "model-info");
+  check_dialog (f, "show-help-overlay", GTK_TYPE_SHORTCUTS_WINDOW, "shortcuts");
   g_settings_set_string (settings, "model-file", "/nonexistent/model.safetensors");
   g_assert_null (hl_application_get_model (f->app));
   g_assert_nonnull (strstr (hl_application_get_model_problem (f->app), "nonexistent"));

@@ -16,6 +16,7 @@ struct _HlApplication
   char *model_option; /* --model FILE, kept only by the primary instance */
   HlModel *model;
   char *model_problem;
+  gint64 launch_time;
 };
 
 G_DEFINE_TYPE (HlApplication, hl_application, GTK_TYPE_APPLICATION)
@@ -222,6 +223,8 @@ hl_application_startup (GApplication *app)
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_entries, G_N_ELEMENTS (app_entries),
                                    self);
   set_accels (GTK_APPLICATION (self));
+  /* Running uninstalled, the icons are found in the source tree. */
+  gtk_icon_theme_append_search_path (gtk_icon_theme_get_default (), HL_SOURCE_ICON_DIR);
 
   self->settings = new_settings ();
   if (self->settings == NULL)
@@ -321,6 +324,7 @@ hl_application_class_init (HlApplicationClass *klass)
 static void
 hl_application_init (HlApplication *self)
 {
+  self->launch_time = g_get_monotonic_time ();
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
   g_application_set_option_context_parameter_string (G_APPLICATION (self),
                                                      _("[FOLDER|FILE…]"));
@@ -361,4 +365,11 @@ hl_application_get_settings (HlApplication *app)
 {
   g_return_val_if_fail (HL_IS_APPLICATION (app), NULL);
   return app->settings;
+}
+
+gint64
+hl_application_get_launch_time (HlApplication *app)
+{
+  g_return_val_if_fail (HL_IS_APPLICATION (app), 0);
+  return app->launch_time;
 }

@@ -30,4 +30,7 @@ GSettings *hl_application_get_settings (HlApplication *app);
  * @error when the file is refused; the previous model is then dropped too. */
 gboolean hl_application_load_model (HlApplication *app, const char *path, GError **error);
 
+/* When the application object was made (g_get_monotonic_time), for launch timings. */
+gint64 hl_application_get_launch_time (HlApplication *app);
+
 G_END_DECLS

@@ -23,6 +23,7 @@ typedef struct
   GtkWidget *button;    /* the thumbnail */
   GtkWidget *image;
   GtkWidget *label;
+  GtkWidget *badge;     /* how many findings are above their operating point */
   char *error;          /* decode failure, shown on the thumbnail */
 } StudyItem;
 
@@ -335,8 +336,10 @@ show_findings (HlWindow *self)
   if (!self->first_findings_logged)
     {
       self->first_findings_logged = TRUE;
-      g_debug ("first findings %.3f s after the study was opened",
-               (g_get_monotonic_time () - self->open_time) / 1e6);
+      gint64 now = g_get_monotonic_time ();
+      g_debug ("first findings %.3f s after launch, %.3f s after the study was opened",
+               (now - hl_application_get_launch_time (self->app)) / 1e6,
+               (now - self->open_time) / 1e6);
     }
 }
 
@@ -464,8 +467,10 @@ view_drawn (GtkWidget *widget, cairo_t *cr, HlWindow *self)
   if (!self->image_shown && hl_image_view_get_image (self->view) != NULL)
     {
       self->image_shown = TRUE;
-      g_debug ("first image on screen %.3f s after the study was opened",
-               (g_get_monotonic_time () - self->open_time) / 1e6);
+      gint64 now = g_get_monotonic_time ();
+      g_debug ("first image on screen %.3f s after launch, %.3f s after the study was opened",
+               (now - hl_application_get_launch_time (self->app)) / 1e6,
+               (now - self->open_time) / 1e6);
     }
   return FALSE;
 }
@@ -483,8 +488,9 @@ hl_window_show_image (HlWindow *self, guint index)
   StudyItem *item = current_item (self);
   gtk_style_context_add_class (gtk_widget_get_style_context (item->button), "current");
 
+  g_autofree char *base = g_path_get_basename (item->path);
   g_autofree char *caption = g_strdup_printf (_("Patient %s · %s · image %u of %u"), item->patient,
-                                              item->caption, index + 1, self->items->len);
+                                              base, index + 1, self->items->len);
   gtk_label_set_text (self->image_caption, caption);
   gtk_widget_hide (GTK_WIDGET (self->image_message));
   hl_image_view_set_image (self->view, NULL);
@@ -579,7 +585,7 @@ thumb_clicked (GtkButton *button, HlWindow *self)
   hl_window_show_image (self, GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (button), "index")));
 }
 
-/* Updates the thumbnail's caption with the count of findings above the operating point. */
+/* Shows on the thumbnail how many findings are above their operating point. */
 static void
 mark_thumbnail (HlWindow *self, StudyItem *item)
 {
@@ -590,9 +596,13 @@ mark_thumbnail (HlWindow *self, StudyItem *item)
   int n = 0;
   for (int l = 0; l < r->n_labels; l++)
     n += r->probs[l] >= info->thresholds[l];
-  g_autofree char *text = n > 0 ? g_strdup_printf ("%s · %d ▲", item->caption, n)
-                                : g_strdup (item->caption);
-  gtk_label_set_text (GTK_LABEL (item->label), text);
+  g_autofree char *text = g_strdup_printf ("%d", n);
+  gtk_label_set_text (GTK_LABEL (item->badge), text);
+  g_autofree char *tip = g_strdup_printf (
+    g_dngettext (GETTEXT_PACKAGE, "%d finding above its operating point",
+                 "%d findings above their operating points", n), n);
+  gtk_widget_set_tooltip_text (item->badge, tip);
+  gtk_widget_set_visible (item->badge, n > 0);
 }
 
 static void
@@ -626,11 +636,20 @@ build_strip (HlWindow *self)
       gtk_widget_set_size_request (item->image, THUMB_SIZE, THUMB_SIZE);
       item->label = gtk_label_new (item->caption);
       gtk_label_set_ellipsize (GTK_LABEL (item->label), PANGO_ELLIPSIZE_MIDDLE);
-      gtk_label_set_max_width_chars (GTK_LABEL (item->label), 14);
+      gtk_label_set_max_width_chars (GTK_LABEL (item->label), 12);
+      item->badge = gtk_label_new (NULL);
+      gtk_style_context_add_class (gtk_widget_get_style_context (item->badge), "finding-badge");
+      gtk_widget_set_no_show_all (item->badge, TRUE);
+      GtkWidget *caption = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
+      gtk_widget_set_halign (caption, GTK_ALIGN_CENTER);
+      gtk_container_add (GTK_CONTAINER (caption), item->label);
+      gtk_container_add (GTK_CONTAINER (caption), item->badge);
       gtk_container_add (GTK_CONTAINER (box), item->image);
-      gtk_container_add (GTK_CONTAINER (box), item->label);
+      gtk_container_add (GTK_CONTAINER (box), caption);
       gtk_container_add (GTK_CONTAINER (button), box);
-      gtk_widget_set_tooltip_text (button, item->path);
+      gtk_widget_set_tooltip_text (button, item->error != NULL ? item->error : item->path);
+      if (item->error != NULL)
+        gtk_style_context_add_class (gtk_widget_get_style_context (button), "failed");
       g_object_set_data (G_OBJECT (button), "index", GUINT_TO_POINTER (i));
       g_signal_connect (button, "clicked", G_CALLBACK (thumb_clicked), self);
       item->button = button;
@@ -751,10 +770,15 @@ study_item_new (const HlStudyImage *si)
   StudyItem *item = g_new0 (StudyItem, 1);
   item->path = g_strdup (si->path);
   item->patient = g_strdup (si->patient_id);
-  item->caption = g_path_get_basename (si->path);
-  char *dot = strrchr (item->caption, '.');
-  if (dot != NULL && dot != item->caption)
-    *dot = '\0';
+  if (si->follow_up >= 0)
+    item->caption = g_strdup_printf (_("Follow-up %d"), si->follow_up);
+  else
+    {
+      item->caption = g_path_get_basename (si->path);
+      char *dot = strrchr (item->caption, '.');
+      if (dot != NULL && dot != item->caption)
+        *dot = '\0';
+    }
   item->error = si->error != NULL ? g_strdup (si->error->message) : NULL;
   return item;
 }
