@@ -7,10 +7,11 @@ set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 pkgs="build-essential meson ninja-build pkg-config libglib2.0-dev libjson-glib-dev libopenblas-dev
-libpng-dev libcairo2-dev libgtk-3-dev libdcmtk-dev dcmtk gettext desktop-file-utils appstream"
+libpng-dev libcairo2-dev libgtk-3-dev libdcmtk-dev dcmtk gettext desktop-file-utils appstream
+librsvg2-common"
 if [ "${1:-}" = "--test" ]; then
   pkgs="$pkgs python3 python3-torch python3-torchvision python3-numpy python3-sklearn python3-matplotlib
-xvfb xauth
+xvfb xauth imagemagick
 clang libclang-rt-14-dev"
 fi
 $SUDO apt-get update -qq
