@@ -416,6 +416,21 @@ patch_us (guint8 *data, gsize size, guint8 element, guint16 value)
   at[9] = value >> 8;
 }
 
+/* Writes @size bytes at @data to @path; both hl_dicom_load() and hl_dicom_load_from_data() must
+ * refuse them with @code. */
+static void
+assert_bytes_refused (const char *path, const guint8 *data, gsize size, int code)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = NULL;
+
+  g_assert_true (g_file_set_contents (path, (const char *) data, size, NULL));
+  assert_refused (path, code);
+  image = hl_dicom_load_from_data (data, size, path, &error);
+  g_assert_null (image);
+  g_assert_error (error, HL_STUDY_ERROR, code);
+}
+
 static void
 test_bomb (void)
 {
@@ -438,20 +453,13 @@ test_bomb (void)
       g_autofree char *path = tmp_path (name);
       g_autofree guint8 *data = NULL;
       gsize size;
-      g_autoptr (GError) error = NULL;
-      g_autoptr (HlImage) image = NULL;
 
       spec.syntax = cases[i].syntax;
       write_spec (&spec, path);
       g_assert_true (g_file_get_contents (path, (char **) &data, &size, NULL));
       patch_us (data, size, 0x10, cases[i].rows);
       patch_us (data, size, 0x11, cases[i].cols);
-      g_assert_true (g_file_set_contents (path, (char *) data, size, NULL));
-      assert_refused (path, HL_STUDY_ERROR_TOO_LARGE);
-
-      image = hl_dicom_load_from_data (data, size, "bomb", &error);
-      g_assert_null (image);
-      g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_TOO_LARGE);
+      assert_bytes_refused (path, data, size, HL_STUDY_ERROR_TOO_LARGE);
     }
 }
 
@@ -467,19 +475,13 @@ test_length_lie (void)
   const guint8 tag[8] = { 0xe0, 0x7f, 0x10, 0x00, 'O', 'W', 0x00, 0x00 };
   guint8 *at;
   gsize size;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (HlImage) image = NULL;
 
   write_spec (&spec, path);
   g_assert_true (g_file_get_contents (path, (char **) &data, &size, NULL));
   at = memmem (data, size, tag, sizeof tag);
   g_assert_nonnull (at);
   memcpy (at + 8, "\xf0\xff\xff\xff", 4);
-  g_assert_true (g_file_set_contents (path, (char *) data, size, NULL));
-  assert_refused (path, HL_STUDY_ERROR_FORMAT);
-  image = hl_dicom_load_from_data (data, size, "lie", &error);
-  g_assert_null (image);
-  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+  assert_bytes_refused (path, data, size, HL_STUDY_ERROR_FORMAT);
 }
 
 /* A 128-byte preamble and "DICM" followed by seeded random bytes, of several lengths. */
