@@ -1,0 +1,269 @@
+/* hl-backward.c — training kernels (see hl-backward.h): BatchNorm batch statistics, the
+ * BatchNorm + ReLU backward pass, col2im and the pooling backward passes.
+ *
+ * The per-channel kernels split their channels over hl_parallel_for(); every channel is reduced
+ * by one thread in a fixed order (double accumulators), so results do not depend on the thread
+ * count.
+ */
+#include "hl-backward.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Channels per hl_parallel_for() chunk: at least this many floats of work each. */
+#define CHUNK_FLOATS 32768
+
+static int
+chunks_of (int c, gsize per_channel, int *per_chunk)
+{
+  *per_chunk = (int) MIN ((gsize) c, MAX (CHUNK_FLOATS / MAX (per_channel, 1), 1));
+  return (c + *per_chunk - 1) / *per_chunk;
+}
+
+typedef struct
+{
+  HlBatchView x, dy, dx;
+  int n, c;
+  gsize hw;
+  const float *scale, *shift, *mean, *invstd;
+  double *mean_out, *var_out;
+  float *dgamma, *dbeta;
+  gboolean accumulate;
+  int per_chunk;
+} BnJob;
+
+static void
+stats_chunk (gpointer data, int i)
+{
+  const BnJob *job = data;
+  int end = MIN ((i + 1) * job->per_chunk, job->c);
+  double count = (double) job->n * (double) job->hw;
+
+  for (int ch = i * job->per_chunk; ch < end; ch++)
+    {
+      double sum = 0.0, sq = 0.0, mean;
+      for (int b = 0; b < job->n; b++)
+        {
+          const float *p = job->x.data + b * job->x.stride + (gsize) ch * job->hw;
+          for (gsize k = 0; k < job->hw; k++)
+            sum += p[k];
+        }
+      mean = sum / count;
+      for (int b = 0; b < job->n; b++)
+        {
+          const float *p = job->x.data + b * job->x.stride + (gsize) ch * job->hw;
+          for (gsize k = 0; k < job->hw; k++)
+            {
+              double d = p[k] - mean;
+              sq += d * d;
+            }
+        }
+      job->mean_out[ch] = mean;
+      job->var_out[ch] = sq / count;
+    }
+}
+
+void
+hl_bn_batch_stats (HlBatchView x, int n, int c, gsize hw, double *mean, double *var)
+{
+  g_return_if_fail (x.data != NULL && mean != NULL && var != NULL && n >= 1 && hw > 0);
+
+  BnJob job = { .x = x, .n = n, .c = c, .hw = hw, .mean_out = mean, .var_out = var };
+  hl_parallel_for (chunks_of (c, (gsize) n * hw, &job.per_chunk), stats_chunk, &job);
+}
+
+static void
+bn_backward_chunk (gpointer data, int i)
+{
+  const BnJob *job = data;
+  int end = MIN ((i + 1) * job->per_chunk, job->c);
+  gboolean train = job->mean != NULL;
+  double count = (double) job->n * (double) job->hw;
+
+  for (int ch = i * job->per_chunk; ch < end; ch++)
+    {
+      float s = job->scale[ch], t = job->shift[ch];
+      gsize off = (gsize) ch * job->hw;
+      double sum_dz = 0.0, sum_dzx = 0.0;
+      float mu = train ? job->mean[ch] : 0.0f, is = train ? job->invstd[ch] : 0.0f;
+
+      if (train || job->dgamma != NULL)
+        for (int b = 0; b < job->n; b++)
+          {
+            const float *x = job->x.data + b * job->x.stride + off;
+            const float *dy = job->dy.data + b * job->dy.stride + off;
+            for (gsize k = 0; k < job->hw; k++)
+              if (x[k] * s + t > 0.0f)
+                {
+                  sum_dz += dy[k];
+                  sum_dzx += (double) dy[k] * ((x[k] - mu) * is);
+                }
+          }
+      if (job->dgamma != NULL)
+        job->dgamma[ch] += (float) sum_dzx;
+      if (job->dbeta != NULL)
+        job->dbeta[ch] += (float) sum_dz;
+
+      /* dx = s (dz - a - xhat b) = s dz - s a - s b is (x - mu) */
+      float a = train ? (float) (sum_dz / count) : 0.0f;
+      float bq = train ? (float) (sum_dzx / count) * is : 0.0f;
+      for (int b = 0; b < job->n; b++)
+        {
+          const float *x = job->x.data + b * job->x.stride + off;
+          const float *dy = job->dy.data + b * job->dy.stride + off;
+          float *dx = job->dx.data + b * job->dx.stride + off;
+          for (gsize k = 0; k < job->hw; k++)
+            {
+              float dz = x[k] * s + t > 0.0f ? dy[k] : 0.0f;
+              float g = s * (dz - a - (x[k] - mu) * bq);
+              dx[k] = job->accumulate ? dx[k] + g : g;
+            }
+        }
+    }
+}
+
+void
+hl_bn_relu_backward (HlBatchView x, HlBatchView dy, HlBatchView dx, int n, int c, gsize hw,
+                     const float *scale, const float *shift, const float *mean,
+                     const float *invstd, float *dgamma, float *dbeta, gboolean accumulate)
+{
+  g_return_if_fail (x.data != NULL && dy.data != NULL && dx.data != NULL);
+  g_return_if_fail (scale != NULL && shift != NULL && (mean == NULL) == (invstd == NULL));
+  g_return_if_fail (mean != NULL || (dgamma == NULL && dbeta == NULL));
+
+  BnJob job = { .x = x, .dy = dy, .dx = dx, .n = n, .c = c, .hw = hw, .scale = scale,
+                .shift = shift, .mean = mean, .invstd = invstd, .dgamma = dgamma,
+                .dbeta = dbeta, .accumulate = accumulate };
+  hl_parallel_for (chunks_of (c, (gsize) n * hw, &job.per_chunk), bn_backward_chunk, &job);
+}
+
+void
+hl_col2im (const float *col, int c, int h, int w, int k_h, int k_w, int stride, int pad,
+           float *x)
+{
+  g_return_if_fail (col != NULL && x != NULL && stride >= 1 && pad >= 0);
+
+  int h_out = hl_out_size (h, k_h, stride, pad);
+  int w_out = hl_out_size (w, k_w, stride, pad);
+  gsize n_out = (gsize) h_out * w_out;
+
+  for (int ch = 0; ch < c; ch++)
+    {
+      float *plane = x + (gsize) ch * h * w;
+      for (int ki = 0; ki < k_h; ki++)
+        for (int kj = 0; kj < k_w; kj++)
+          {
+            const float *row = col + ((gsize) (ch * k_h + ki) * k_w + kj) * n_out;
+            /* output columns whose input column ox * stride - pad + kj lies in [0, w) */
+            int lo = pad > kj ? (pad - kj + stride - 1) / stride : 0;
+            int last = w - 1 + pad - kj;
+            int hi = last < 0 ? 0 : MIN (last / stride + 1, w_out);
+            for (int oy = 0; oy < h_out; oy++)
+              {
+                int iy = oy * stride - pad + ki;
+                if (iy < 0 || iy >= h)
+                  continue;
+                const float *src = row + (gsize) oy * w_out;
+                float *dst = plane + (gsize) iy * w - pad + kj;
+                if (stride == 1)
+                  for (int ox = lo; ox < hi; ox++)
+                    dst[ox] += src[ox];
+                else
+                  for (int ox = lo; ox < hi; ox++)
+                    dst[(gsize) ox * stride] += src[ox];
+              }
+          }
+    }
+}
+
+typedef struct
+{
+  const float *x;
+  int c, h, w, k, stride, pad;
+  const float *scale, *shift, *dy;
+  float *dx;
+  int per_chunk;
+} MaxPoolBackJob;
+
+static void
+maxpool_backward_chunk (gpointer data, int i)
+{
+  const MaxPoolBackJob *job = data;
+  int h = job->h, w = job->w, k = job->k, stride = job->stride, pad = job->pad;
+  int h_out = hl_out_size (h, k, stride, pad);
+  int w_out = hl_out_size (w, k, stride, pad);
+  int end = MIN ((i + 1) * job->per_chunk, job->c);
+
+  for (int ch = i * job->per_chunk; ch < end; ch++)
+    {
+      const float *plane = job->x + (gsize) ch * h * w;
+      const float *g = job->dy + (gsize) ch * h_out * w_out;
+      float *d = job->dx + (gsize) ch * h * w;
+      gboolean activate = job->scale != NULL;
+      float s = activate ? job->scale[ch] : 1.0f;
+      float b = activate ? job->shift[ch] : 0.0f;
+      for (int oy = 0; oy < h_out; oy++)
+        {
+          int y0 = MAX (oy * stride - pad, 0);
+          int y1 = MIN (oy * stride - pad + k, h);
+          for (int ox = 0; ox < w_out; ox++)
+            {
+              int x0 = MAX (ox * stride - pad, 0);
+              int x1 = MIN (ox * stride - pad + k, w);
+              float m = -INFINITY;
+              gsize arg = (gsize) y0 * w + x0;
+              for (int iy = y0; iy < y1; iy++)
+                for (int ix = x0; ix < x1; ix++)
+                  {
+                    float v = plane[(gsize) iy * w + ix];
+                    if (activate)
+                      {
+                        v = v * s + b;
+                        v = v > 0.0f ? v : 0.0f;
+                      }
+                    if (v > m)
+                      {
+                        m = v;
+                        arg = (gsize) iy * w + ix;
+                      }
+                  }
+              d[arg] += g[(gsize) oy * w_out + ox];
+            }
+        }
+    }
+}
+
+void
+hl_maxpool2d_backward (const float *x, int c, int h, int w, int k, int stride, int pad,
+                       const float *scale, const float *shift, const float *dy, float *dx)
+{
+  g_return_if_fail (x != NULL && dy != NULL && dx != NULL && k >= 1 && stride >= 1);
+  g_return_if_fail (pad >= 0 && pad < k && (scale == NULL) == (shift == NULL));
+
+  MaxPoolBackJob job = { x, c, h, w, k, stride, pad, scale, shift, dy, dx, 1 };
+  hl_parallel_for (chunks_of (c, (gsize) h * w, &job.per_chunk), maxpool_backward_chunk, &job);
+}
+
+void
+hl_avgpool2x2_backward (const float *dy, int c, int h, int w, float *dx)
+{
+  g_return_if_fail (dy != NULL && dx != NULL);
+
+  int h_out = h / 2, w_out = w / 2;
+  for (int ch = 0; ch < c; ch++)
+    {
+      const float *g = dy + (gsize) ch * h_out * w_out;
+      float *d = dx + (gsize) ch * h * w;
+      memset (d, 0, (gsize) h * w * sizeof (float));
+      for (int oy = 0; oy < h_out; oy++)
+        {
+          float *r0 = d + (gsize) (2 * oy) * w;
+          float *r1 = r0 + w;
+          for (int ox = 0; ox < w_out; ox++)
+            {
+              float v = g[(gsize) oy * w_out + ox] * 0.25f;
+              r0[2 * ox] = r0[2 * ox + 1] = r1[2 * ox] = r1[2 * ox + 1] = v;
+            }
+        }
+    }
+}

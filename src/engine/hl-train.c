@@ -1,0 +1,780 @@
+/* hl-train.c — the DenseNet in training mode (HlTrainNet): a private copy of the model's tensors,
+ * a gradient for every parameter, the forward pass with batch-statistics BatchNorm that keeps what
+ * the backward pass needs, the backward pass, and earlier-layer Grad-CAM through it.
+ *
+ * Memory per mini-batch of n images (NCHW, float32):
+ *   input   (n, c_in, s, s)           a copy, for conv0's weight gradient
+ *   stem    (n, c0, h1, w1)           conv0's output (before norm0)
+ *   cat[b]  (n, c_tot_b, h_b, w_b)    dense block b's whole concatenation: its first c_in_b
+ *                                     channels are the block input, layer l writes its growth
+ *                                     channels after them (concatenation is free)
+ *   mid     (n, bn_size * growth, h_b, w_b) per dense layer: conv1's output (before norm2)
+ * BatchNorm + ReLU outputs, im2col matrices and pooled transition inputs are recomputed in the
+ * backward pass instead of being stored. Backward keeps ONE gradient buffer per block (two
+ * alternating, gcat): layer l adds its input gradient into the first c_in channels of its
+ * block's buffer, so the concatenation's backward costs nothing either.
+ *
+ * The transition computes conv (avgpool (act (x))) like the inference pass (pooling and the 1x1
+ * convolution commute), and its backward is the adjoint of that order.
+ *
+ * In evaluation mode (hl_model_gradcam_layer) the same code runs with the model's folded
+ * BatchNorm (running statistics), n = 1 and no parameter gradients.
+ */
+#include "hl-train.h"
+#include "hl-backward.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define BN_MOMENTUM 0.1f
+
+/* A BatchNorm's state for the current batch. Training: the batch statistics and the folded
+ * scale/shift they give (all (c), owned); evaluation: scale/shift lent from the model. */
+typedef struct
+{
+  HlBatchNorm *bn;
+  float *mean, *invstd; /* (c), training only */
+  float *scale, *shift; /* (c) */
+} BnState;
+
+typedef struct
+{
+  BnState norm1, norm2;
+  float *mid; /* (n, c_mid, h, w) */
+} LayerState;
+
+typedef struct
+{
+  int c_tot, h, w;
+  float *cat;         /* (n, c_tot, h, w) */
+  LayerState *layers; /* (n_layers) */
+  BnState trans;      /* the transition after this block (not for the last block) */
+} BlockState;
+
+struct _HlTrainNet
+{
+  HlModel *model;    /* owned: a private copy (training) or a reference (evaluation) */
+  gboolean training;
+  int max_batch;
+  int n;             /* images of the last forward pass, 0 before the first */
+
+  int side, c_in, h1, w1, c_feat, hw_feat, n_labels;
+  BnState norm0, norm5;
+  BlockState blocks[HL_MAX_BLOCKS];
+
+  HlParam *params;   /* (n_params) */
+  int n_params;
+  float *grad;       /* (model->arena_floats), parallel to model->arena; training only */
+
+  /* activations (max_batch images each) */
+  float *input, *stem, *pooled, *logits;
+  /* backward and scratch */
+  float *gcat[2], *dmid, *dact, *dpooled;
+  float *col, *tmp; /* one image */
+  double *stat_mean, *stat_var; /* (max channels) */
+  gsize in_floats, cat_max, act_max;
+
+  GPtrArray *buffers; /* every aligned buffer above, for freeing */
+};
+
+static float *
+buffer_new (HlTrainNet *net, gsize n_floats)
+{
+  float *p = g_aligned_alloc0 (MAX (n_floats, 1), sizeof (float), HL_ALIGN);
+
+  g_ptr_array_add (net->buffers, p);
+  return p;
+}
+
+static void
+bn_state_init (HlTrainNet *net, BnState *st, HlBatchNorm *bn)
+{
+  st->bn = bn;
+  if (net->training)
+    {
+      st->mean = buffer_new (net, bn->c);
+      st->invstd = buffer_new (net, bn->c);
+      st->scale = buffer_new (net, bn->c);
+      st->shift = buffer_new (net, bn->c);
+    }
+  else
+    {
+      st->scale = bn->scale;
+      st->shift = bn->shift;
+    }
+}
+
+static float *
+grad_of (HlTrainNet *net, const float *param)
+{
+  if (net->grad == NULL)
+    return NULL;
+  return net->grad + (param - net->model->arena);
+}
+
+static gboolean
+is_parameter (const char *name)
+{
+  return !g_str_has_suffix (name, ".running_mean") && !g_str_has_suffix (name, ".running_var");
+}
+
+/* A copy of @model's tensors in a fresh model laid out in state_dict order. */
+static HlModel *
+model_copy (HlModel *model)
+{
+  HlModel *copy = hl_model_new_random (&model->info, 0);
+
+  for (guint i = 0; i < copy->tensors->len; i++)
+    {
+      HlTensor *t = g_ptr_array_index (copy->tensors, i);
+      HlTensor *src = hl_model_get_tensor (model, t->name);
+
+      g_assert (src != NULL && src->numel == t->numel);
+      memcpy (t->data, src->data, t->numel * sizeof (float));
+    }
+  return copy;
+}
+
+/* Re-derives the inference folding of one BatchNorm as the loader does (hl-model.c). */
+static void
+refold_bn (HlBatchNorm *bn, float eps)
+{
+  for (int i = 0; i < bn->c; i++)
+    {
+      bn->scale[i] = bn->weight[i] / sqrtf (bn->running_var[i] + eps);
+      bn->shift[i] = bn->bias[i] - bn->running_mean[i] * bn->scale[i];
+    }
+}
+
+static HlTrainNet *
+net_create (HlModel *model, int max_batch, gboolean training, GError **error)
+{
+  const HlModelInfo *info = &model->info;
+  g_autoptr (HlTrainNet) net = g_new0 (HlTrainNet, 1);
+  int n_blocks = info->arch.n_blocks;
+  int c_mid = info->arch.bn_size * info->arch.growth_rate;
+  gsize col_max, tmp_max, dmid_max = 0;
+  int c_max;
+  int h, w;
+
+  net->buffers = g_ptr_array_new_with_free_func (g_aligned_free);
+  net->training = training;
+  net->model = training ? model_copy (model) : hl_model_ref (model);
+  model = net->model;
+  net->max_batch = max_batch;
+  net->side = info->input_size;
+  net->c_in = info->input_channels;
+  net->n_labels = info->n_labels;
+  net->in_floats = hl_model_input_size (model);
+  net->h1 = hl_out_size (net->side, 7, 2, 3);
+  net->w1 = net->h1;
+  h = w = hl_out_size (net->h1, 3, 2, 1);
+
+  /* sizes */
+  col_max = (gsize) net->c_in * 49 * net->h1 * net->w1;
+  net->act_max = (gsize) model->conv0.c_out * net->h1 * net->w1;
+  tmp_max = 0;
+  c_max = model->conv0.c_out;
+  for (int b = 0; b < n_blocks; b++)
+    {
+      BlockState *bs = &net->blocks[b];
+      HlDenseBlock *blk = &model->blocks[b];
+      gsize hw;
+
+      if (h < 2 || w < 2)
+        {
+          g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT,
+                       "Input size %d is too small to train a network of %d dense blocks",
+                       net->side, n_blocks);
+          return NULL;
+        }
+      bs->h = h;
+      bs->w = w;
+      hw = (gsize) h * w;
+      bs->c_tot = blk->c_in + blk->n_layers * info->arch.growth_rate;
+      c_max = MAX (c_max, bs->c_tot);
+      for (int l = 0; l < blk->n_layers; l++)
+        {
+          HlDenseLayer *layer = &blk->layers[l];
+          tmp_max = MAX (tmp_max, MAX (hl_conv2d_work_size (&layer->conv1, h, w, TRUE),
+                                       (gsize) layer->conv1.c_in * hw));
+          col_max = MAX (col_max, MAX (hl_conv2d_work_size (&layer->conv2, h, w, TRUE),
+                                       (gsize) c_mid * 9 * hw));
+        }
+      dmid_max = MAX (dmid_max, (gsize) c_mid * hw);
+      net->cat_max = MAX (net->cat_max, (gsize) bs->c_tot * hw);
+      net->act_max = MAX (net->act_max, (gsize) bs->c_tot * hw);
+      if (b < n_blocks - 1)
+        {
+          h /= 2;
+          w /= 2;
+          tmp_max = MAX (tmp_max, (gsize) bs->c_tot * h * w);
+          col_max = MAX (col_max, (gsize) bs->c_tot * h * w);
+        }
+      else
+        {
+          net->c_feat = bs->c_tot;
+          net->hw_feat = (int) hw;
+          tmp_max = MAX (tmp_max, (gsize) bs->c_tot * hw);
+        }
+    }
+
+  /* refuse absurd batches before allocating: everything below is at most ~ 8 x this */
+  gsize per_image = net->in_floats + net->act_max * 4 + dmid_max * 64;
+  if ((gsize) max_batch > G_MAXSIZE / 64 / MAX (per_image, 1))
+    {
+      g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT,
+                   "A batch of %d images is too large", max_batch);
+      return NULL;
+    }
+
+  gsize nb = (gsize) max_batch;
+  net->input = buffer_new (net, nb * net->in_floats);
+  net->stem = buffer_new (net, nb * model->conv0.c_out * net->h1 * net->w1);
+  bn_state_init (net, &net->norm0, &model->norm0);
+  for (int b = 0; b < n_blocks; b++)
+    {
+      BlockState *bs = &net->blocks[b];
+      HlDenseBlock *blk = &model->blocks[b];
+      gsize hw = (gsize) bs->h * bs->w;
+
+      bs->cat = buffer_new (net, nb * bs->c_tot * hw);
+      bs->layers = g_new0 (LayerState, blk->n_layers);
+      for (int l = 0; l < blk->n_layers; l++)
+        {
+          bn_state_init (net, &bs->layers[l].norm1, &blk->layers[l].norm1);
+          bn_state_init (net, &bs->layers[l].norm2, &blk->layers[l].norm2);
+          bs->layers[l].mid = buffer_new (net, nb * c_mid * hw);
+        }
+      if (b < n_blocks - 1)
+        bn_state_init (net, &bs->trans, &model->transitions[b].norm);
+    }
+  bn_state_init (net, &net->norm5, &model->norm5);
+  net->pooled = buffer_new (net, nb * net->c_feat);
+  net->logits = buffer_new (net, nb * net->n_labels);
+  net->gcat[0] = buffer_new (net, nb * net->cat_max);
+  net->gcat[1] = buffer_new (net, nb * net->cat_max);
+  net->dmid = buffer_new (net, nb * dmid_max);
+  net->dact = buffer_new (net, nb * net->act_max);
+  net->dpooled = buffer_new (net, nb * net->c_feat);
+  net->col = buffer_new (net, col_max);
+  net->tmp = buffer_new (net, tmp_max);
+  net->stat_mean = g_new (double, c_max);
+  net->stat_var = g_new (double, c_max);
+
+  if (training)
+    {
+      net->grad = buffer_new (net, model->arena_floats);
+      net->params = g_new0 (HlParam, model->tensors->len);
+      for (guint i = 0; i < model->tensors->len; i++)
+        {
+          HlTensor *t = g_ptr_array_index (model->tensors, i);
+          if (!is_parameter (t->name))
+            continue;
+          net->params[net->n_params++] = (HlParam) { t->name, t->data, grad_of (net, t->data),
+                                                     t->numel };
+        }
+    }
+  return g_steal_pointer (&net);
+}
+
+HlTrainNet *
+hl_train_net_new (HlModel *model, int max_batch, GError **error)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+  g_return_val_if_fail (max_batch >= 2, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return net_create (model, max_batch, TRUE, error);
+}
+
+void
+hl_train_net_free (HlTrainNet *net)
+{
+  if (net == NULL)
+    return;
+  for (int b = 0; b < HL_MAX_BLOCKS; b++)
+    g_free (net->blocks[b].layers);
+  g_clear_pointer (&net->buffers, g_ptr_array_unref);
+  g_free (net->params);
+  g_free (net->stat_mean);
+  g_free (net->stat_var);
+  hl_model_unref (net->model);
+  g_free (net);
+}
+
+const HlParam *
+hl_train_net_get_params (HlTrainNet *net, int *n_params)
+{
+  g_return_val_if_fail (net != NULL && net->training, NULL);
+
+  if (n_params != NULL)
+    *n_params = net->n_params;
+  return net->params;
+}
+
+void
+hl_train_net_zero_grad (HlTrainNet *net)
+{
+  g_return_if_fail (net != NULL && net->training);
+
+  memset (net->grad, 0, net->model->arena_floats * sizeof (float));
+}
+
+HlModel *
+hl_train_net_get_model (HlTrainNet *net)
+{
+  g_return_val_if_fail (net != NULL && net->training, NULL);
+
+  HlModel *m = net->model;
+  float eps = m->info.arch.bn_eps;
+  refold_bn (&m->norm0, eps);
+  for (int b = 0; b < m->info.arch.n_blocks; b++)
+    {
+      for (int l = 0; l < m->blocks[b].n_layers; l++)
+        {
+          refold_bn (&m->blocks[b].layers[l].norm1, eps);
+          refold_bn (&m->blocks[b].layers[l].norm2, eps);
+        }
+      if (b < m->info.arch.n_blocks - 1)
+        refold_bn (&m->transitions[b].norm, eps);
+    }
+  refold_bn (&m->norm5, eps);
+  return m;
+}
+
+/* --- forward --------------------------------------------------------------------------------- */
+
+/* Training: batch statistics of x (n, c, hw) -> the state's mean, invstd, scale, shift, and the
+ * running statistics updated as torch.nn.BatchNorm2d does. Evaluation: nothing to do. */
+static void
+bn_forward (HlTrainNet *net, BnState *st, HlBatchView x, int n, gsize hw)
+{
+  HlBatchNorm *bn = st->bn;
+  double count = (double) n * (double) hw;
+  double eps = net->model->info.arch.bn_eps;
+
+  if (!net->training)
+    return;
+  hl_bn_batch_stats (x, n, bn->c, hw, net->stat_mean, net->stat_var);
+  for (int i = 0; i < bn->c; i++)
+    {
+      double mean = net->stat_mean[i], var = net->stat_var[i];
+      st->mean[i] = (float) mean;
+      st->invstd[i] = (float) (1.0 / sqrt (var + eps));
+      st->scale[i] = bn->weight[i] * st->invstd[i];
+      st->shift[i] = bn->bias[i] - st->mean[i] * st->scale[i];
+      bn->running_mean[i] = (1.0f - BN_MOMENTUM) * bn->running_mean[i]
+                            + BN_MOMENTUM * (float) mean;
+      bn->running_var[i] = (1.0f - BN_MOMENTUM) * bn->running_var[i]
+                           + BN_MOMENTUM * (float) (var * count / MAX (count - 1.0, 1.0));
+    }
+}
+
+static gboolean
+check_cancel (GCancellable *cancellable, GError **error)
+{
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      g_set_error_literal (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_CANCELLED,
+                           "The training step was cancelled");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+net_forward (HlTrainNet *net, const float *input, int n, GCancellable *cancellable,
+             GError **error)
+{
+  HlModel *m = net->model;
+  int n_blocks = m->info.arch.n_blocks;
+  int c0 = m->conv0.c_out;
+  gsize hw1 = (gsize) net->h1 * net->w1;
+
+  net->n = n;
+  memcpy (net->input, input, (gsize) n * net->in_floats * sizeof (float));
+
+  /* stem: conv0 -> norm0 + ReLU + max pool into block 0's first channels */
+  for (int i = 0; i < n; i++)
+    hl_conv2d (&m->conv0, net->input + i * net->in_floats, net->side, net->side, NULL, NULL,
+               net->col, net->stem + i * c0 * hw1);
+  bn_forward (net, &net->norm0, (HlBatchView) { net->stem, c0 * hw1 }, n, hw1);
+  {
+    BlockState *b0 = &net->blocks[0];
+    for (int i = 0; i < n; i++)
+      hl_maxpool2d (net->stem + i * c0 * hw1, c0, net->h1, net->w1, 3, 2, 1, net->norm0.scale,
+                    net->norm0.shift, b0->cat + (gsize) i * b0->c_tot * b0->h * b0->w);
+  }
+
+  for (int b = 0; b < n_blocks; b++)
+    {
+      BlockState *bs = &net->blocks[b];
+      HlDenseBlock *blk = &m->blocks[b];
+      int h = bs->h, w = bs->w;
+      gsize hw = (gsize) h * w, cstride = (gsize) bs->c_tot * hw;
+      int c = blk->c_in;
+
+      for (int l = 0; l < blk->n_layers; l++)
+        {
+          HlDenseLayer *layer = &blk->layers[l];
+          LayerState *ls = &bs->layers[l];
+          gsize mstride = (gsize) layer->conv1.c_out * hw;
+
+          if (!check_cancel (cancellable, error))
+            return FALSE;
+          bn_forward (net, &ls->norm1, (HlBatchView) { bs->cat, cstride }, n, hw);
+          for (int i = 0; i < n; i++)
+            hl_conv2d (&layer->conv1, bs->cat + i * cstride, h, w, ls->norm1.scale,
+                       ls->norm1.shift, net->tmp, ls->mid + i * mstride);
+          bn_forward (net, &ls->norm2, (HlBatchView) { ls->mid, mstride }, n, hw);
+          for (int i = 0; i < n; i++)
+            hl_conv2d (&layer->conv2, ls->mid + i * mstride, h, w, ls->norm2.scale,
+                       ls->norm2.shift, net->col, bs->cat + i * cstride + (gsize) c * hw);
+          c += layer->conv2.c_out;
+        }
+      if (b < n_blocks - 1)
+        {
+          HlTransition *tr = &m->transitions[b];
+          BlockState *next = &net->blocks[b + 1];
+          gsize nstride = (gsize) next->c_tot * next->h * next->w;
+
+          bn_forward (net, &bs->trans, (HlBatchView) { bs->cat, cstride }, n, hw);
+          for (int i = 0; i < n; i++)
+            {
+              hl_avgpool2x2 (bs->cat + i * cstride, c, h, w, bs->trans.scale, bs->trans.shift,
+                             net->tmp);
+              hl_conv2d (&tr->conv, net->tmp, h / 2, w / 2, NULL, NULL, NULL,
+                         next->cat + i * nstride);
+            }
+        }
+    }
+
+  /* head: features = ReLU (norm5 (cat)), global average pool, classifier */
+  BlockState *last = &net->blocks[n_blocks - 1];
+  gsize cstride = (gsize) net->c_feat * net->hw_feat;
+  bn_forward (net, &net->norm5, (HlBatchView) { last->cat, cstride }, n, net->hw_feat);
+  for (int i = 0; i < n; i++)
+    {
+      hl_bn_relu (last->cat + i * cstride, net->c_feat, net->hw_feat, net->norm5.scale,
+                  net->norm5.shift, net->tmp);
+      hl_global_avgpool (net->tmp, net->c_feat, net->hw_feat, net->pooled + i * net->c_feat);
+      memcpy (net->logits + i * net->n_labels, m->classifier_bias,
+              net->n_labels * sizeof (float));
+    }
+  /* (n, c_feat) x (n_labels, c_feat)^T -> (n, n_labels) */
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, net->n_labels, net->c_feat, 1.0f,
+               net->pooled, net->c_feat, m->classifier_weight, net->c_feat, 1.0f, net->logits,
+               net->n_labels);
+  return TRUE;
+}
+
+const float *
+hl_train_net_forward (HlTrainNet *net, const float *input, int n, GCancellable *cancellable,
+                      GError **error)
+{
+  g_return_val_if_fail (net != NULL && net->training, NULL);
+  g_return_val_if_fail (input != NULL, NULL);
+  g_return_val_if_fail (n >= 2 && n <= net->max_batch, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_cancel (cancellable, error) || !net_forward (net, input, n, cancellable, error))
+    {
+      net->n = 0;
+      return NULL;
+    }
+  return net->logits;
+}
+
+/* --- backward -------------------------------------------------------------------------------- */
+
+/* BatchNorm + ReLU backward of a state (training or evaluation), with parameter gradients when
+ * the net has them. */
+static void
+bn_backward (HlTrainNet *net, BnState *st, HlBatchView x, HlBatchView dy, HlBatchView dx, int n,
+             gsize hw, gboolean accumulate)
+{
+  hl_bn_relu_backward (x, dy, dx, n, st->bn->c, hw, st->scale, st->shift, st->mean, st->invstd,
+                       grad_of (net, st->bn->weight), grad_of (net, st->bn->bias), accumulate);
+}
+
+/* Backward of the head from @dlogits (n, n_labels) to gcat of the last block
+ * (d loss / d the last block's concatenation). With @stop_at_features, stops at d loss / d
+ * features (n, c_feat, hw_feat), left in that buffer. */
+static float *
+backward_head (HlTrainNet *net, const float *dlogits, gboolean stop_at_features)
+{
+  HlModel *m = net->model;
+  int n = net->n, n_blocks = m->info.arch.n_blocks;
+  BlockState *last = &net->blocks[n_blocks - 1];
+  float *g = net->gcat[(n_blocks - 1) % 2];
+  gsize cstride = (gsize) net->c_feat * net->hw_feat;
+  float *gw = grad_of (net, m->classifier_weight);
+
+  if (gw != NULL)
+    {
+      float *gb = grad_of (net, m->classifier_bias);
+      /* (n, n_labels)^T x (n, c_feat) -> (n_labels, c_feat) */
+      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, net->n_labels, net->c_feat, n, 1.0f,
+                   dlogits, net->n_labels, net->pooled, net->c_feat, 1.0f, gw, net->c_feat);
+      for (int i = 0; i < n; i++)
+        for (int l = 0; l < net->n_labels; l++)
+          gb[l] += dlogits[i * net->n_labels + l];
+    }
+  /* (n, n_labels) x (n_labels, c_feat) -> (n, c_feat) */
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, net->c_feat, net->n_labels, 1.0f,
+               dlogits, net->n_labels, m->classifier_weight, net->c_feat, 0.0f, net->dpooled,
+               net->c_feat);
+  float inv_hw = 1.0f / (float) net->hw_feat;
+  for (int i = 0; i < n; i++)
+    for (int c = 0; c < net->c_feat; c++)
+      {
+        float v = net->dpooled[i * net->c_feat + c] * inv_hw;
+        float *p = g + i * cstride + (gsize) c * net->hw_feat;
+        for (int k = 0; k < net->hw_feat; k++)
+          p[k] = v;
+      }
+  if (stop_at_features)
+    return g;
+  HlBatchView gv = { g, cstride };
+  bn_backward (net, &net->norm5, (HlBatchView) { last->cat, cstride }, gv, gv, n, net->hw_feat,
+               FALSE);
+  return g;
+}
+
+/* Backward through dense block @b: on entry gcat[b % 2] holds d loss / d the block's output
+ * (all c_tot channels); on return its first c_in channels hold d loss / d the block input. */
+static void
+backward_block (HlTrainNet *net, int b)
+{
+  HlModel *m = net->model;
+  BlockState *bs = &net->blocks[b];
+  HlDenseBlock *blk = &m->blocks[b];
+  int n = net->n, h = bs->h, w = bs->w;
+  gsize hw = (gsize) h * w, cstride = (gsize) bs->c_tot * hw;
+  float *g = net->gcat[b % 2];
+
+  for (int l = blk->n_layers - 1; l >= 0; l--)
+    {
+      HlDenseLayer *layer = &blk->layers[l];
+      LayerState *ls = &bs->layers[l];
+      int c = layer->conv1.c_in, c_mid = layer->conv1.c_out, growth = layer->conv2.c_out;
+      gsize mstride = (gsize) c_mid * hw;
+      int k2 = c_mid * 9;
+      float *gw2 = grad_of (net, layer->conv2.weight);
+      float *gw1 = grad_of (net, layer->conv1.weight);
+
+      /* conv2 (3x3): dY (growth, hw) is the block gradient's slice [c, c + growth) */
+      for (int i = 0; i < n; i++)
+        {
+          const float *dy = g + i * cstride + (gsize) c * hw;
+          float *dm = net->dmid + i * mstride;
+          hl_im2col (ls->mid + i * mstride, c_mid, h, w, 3, 3, 1, 1, ls->norm2.scale,
+                     ls->norm2.shift, net->col);
+          if (gw2 != NULL) /* (growth, hw) x (k2, hw)^T -> (growth, k2) */
+            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, growth, k2, (int) hw, 1.0f,
+                         dy, (int) hw, net->col, (int) hw, 1.0f, gw2, k2);
+          /* (growth, k2)^T x (growth, hw) -> (k2, hw) */
+          cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, k2, (int) hw, growth, 1.0f,
+                       layer->conv2.weight, k2, dy, (int) hw, 0.0f, net->col, (int) hw);
+          memset (dm, 0, mstride * sizeof (float));
+          hl_col2im (net->col, c_mid, h, w, 3, 3, 1, 1, dm);
+        }
+      HlBatchView dmv = { net->dmid, mstride };
+      bn_backward (net, &ls->norm2, (HlBatchView) { ls->mid, mstride }, dmv, dmv, n, hw, FALSE);
+
+      /* conv1 (1x1) on act1 (cat[0:c]) */
+      gsize astride = (gsize) c * hw;
+      for (int i = 0; i < n; i++)
+        {
+          const float *dm = net->dmid + i * mstride;
+          if (gw1 != NULL)
+            {
+              hl_bn_relu (bs->cat + i * cstride, c, hw, ls->norm1.scale, ls->norm1.shift,
+                          net->tmp);
+              /* (c_mid, hw) x (c, hw)^T -> (c_mid, c) */
+              cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, c_mid, c, (int) hw, 1.0f, dm,
+                           (int) hw, net->tmp, (int) hw, 1.0f, gw1, c);
+            }
+          /* (c_mid, c)^T x (c_mid, hw) -> (c, hw) */
+          cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, c, (int) hw, c_mid, 1.0f,
+                       layer->conv1.weight, c, dm, (int) hw, 0.0f, net->dact + i * astride,
+                       (int) hw);
+        }
+      bn_backward (net, &ls->norm1, (HlBatchView) { bs->cat, cstride },
+                   (HlBatchView) { net->dact, astride }, (HlBatchView) { g, cstride }, n, hw,
+                   TRUE);
+    }
+}
+
+/* Backward through transition @b (between blocks b and b + 1): from the first channels of
+ * gcat[(b + 1) % 2] into the whole of gcat[b % 2] (written). */
+static void
+backward_transition (HlTrainNet *net, int b)
+{
+  HlModel *m = net->model;
+  BlockState *bs = &net->blocks[b], *next = &net->blocks[b + 1];
+  HlConv *conv = &m->transitions[b].conv;
+  int n = net->n, c = bs->c_tot, c_out = conv->c_out;
+  gsize hw = (gsize) bs->h * bs->w, hw2 = (gsize) next->h * next->w;
+  gsize cstride = (gsize) c * hw, nstride = (gsize) next->c_tot * hw2;
+  float *gnext = net->gcat[(b + 1) % 2], *g = net->gcat[b % 2];
+  float *gw = grad_of (net, conv->weight);
+
+  for (int i = 0; i < n; i++)
+    {
+      const float *dy = gnext + i * nstride; /* (c_out, hw2) */
+      if (gw != NULL)
+        {
+          hl_avgpool2x2 (bs->cat + i * cstride, c, bs->h, bs->w, bs->trans.scale,
+                         bs->trans.shift, net->tmp);
+          /* (c_out, hw2) x (c, hw2)^T -> (c_out, c) */
+          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, c_out, c, (int) hw2, 1.0f, dy,
+                       (int) hw2, net->tmp, (int) hw2, 1.0f, gw, c);
+        }
+      /* (c_out, c)^T x (c_out, hw2) -> (c, hw2) */
+      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, c, (int) hw2, c_out, 1.0f,
+                   conv->weight, c, dy, (int) hw2, 0.0f, net->col, (int) hw2);
+      hl_avgpool2x2_backward (net->col, c, bs->h, bs->w, net->dact + i * cstride);
+    }
+  bn_backward (net, &bs->trans, (HlBatchView) { bs->cat, cstride },
+               (HlBatchView) { net->dact, cstride }, (HlBatchView) { g, cstride }, n, hw, FALSE);
+}
+
+/* Backward through the stem from the first c0 channels of gcat[0]; @dinput may be NULL. */
+static void
+backward_stem (HlTrainNet *net, float *dinput)
+{
+  HlModel *m = net->model;
+  BlockState *b0 = &net->blocks[0];
+  int n = net->n, c0 = m->conv0.c_out;
+  gsize hw1 = (gsize) net->h1 * net->w1, sstride = (gsize) c0 * hw1;
+  gsize bstride = (gsize) b0->c_tot * b0->h * b0->w;
+  int k0 = net->c_in * 49;
+  float *gw = grad_of (net, m->conv0.weight);
+
+  for (int i = 0; i < n; i++)
+    {
+      memset (net->dact + i * sstride, 0, sstride * sizeof (float));
+      hl_maxpool2d_backward (net->stem + i * sstride, c0, net->h1, net->w1, 3, 2, 1,
+                             net->norm0.scale, net->norm0.shift, net->gcat[0] + i * bstride,
+                             net->dact + i * sstride);
+    }
+  HlBatchView dv = { net->dact, sstride };
+  bn_backward (net, &net->norm0, (HlBatchView) { net->stem, sstride }, dv, dv, n, hw1, FALSE);
+  for (int i = 0; i < n; i++)
+    {
+      const float *dy = net->dact + i * sstride; /* (c0, hw1) */
+      if (gw != NULL)
+        {
+          hl_im2col (net->input + i * net->in_floats, net->c_in, net->side, net->side, 7, 7, 2,
+                     3, NULL, NULL, net->col);
+          /* (c0, hw1) x (k0, hw1)^T -> (c0, k0) */
+          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, c0, k0, (int) hw1, 1.0f, dy,
+                       (int) hw1, net->col, (int) hw1, 1.0f, gw, k0);
+        }
+      if (dinput != NULL)
+        {
+          float *dx = dinput + i * net->in_floats;
+          /* (c0, k0)^T x (c0, hw1) -> (k0, hw1) */
+          cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, k0, (int) hw1, c0, 1.0f,
+                       m->conv0.weight, k0, dy, (int) hw1, 0.0f, net->col, (int) hw1);
+          memset (dx, 0, net->in_floats * sizeof (float));
+          hl_col2im (net->col, net->c_in, net->side, net->side, 7, 7, 2, 3, dx);
+        }
+    }
+}
+
+void
+hl_train_net_backward (HlTrainNet *net, const float *dlogits, float *dinput)
+{
+  g_return_if_fail (net != NULL && net->training);
+  g_return_if_fail (net->n >= 2);
+  g_return_if_fail (dlogits != NULL);
+
+  int n_blocks = net->model->info.arch.n_blocks;
+  backward_head (net, dlogits, FALSE);
+  for (int b = n_blocks - 1; b >= 0; b--)
+    {
+      backward_block (net, b);
+      if (b > 0)
+        backward_transition (net, b - 1);
+    }
+  backward_stem (net, dinput);
+}
+
+/* --- Grad-CAM at any block input ------------------------------------------------------------ */
+
+int
+hl_model_gradcam_n_layers (HlModel *model)
+{
+  g_return_val_if_fail (model != NULL, 0);
+
+  return model->info.arch.n_blocks + 1;
+}
+
+float *
+hl_model_gradcam_layer (HlModel *model, const float *input, int layer, int label, int *h,
+                        int *w, GError **error)
+{
+  g_return_val_if_fail (model != NULL && input != NULL && h != NULL && w != NULL, NULL);
+  g_return_val_if_fail (layer >= 0 && layer <= model->info.arch.n_blocks, NULL);
+  g_return_val_if_fail (label >= 0 && label < model->info.n_labels, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  g_autoptr (HlTrainNet) net = net_create (model, 1, FALSE, error);
+  int n_blocks = model->info.arch.n_blocks;
+  const float *a, *da;
+  float *dlogits, *map;
+  int c, mh, mw;
+
+  if (net == NULL || !net_forward (net, input, 1, NULL, error))
+    return NULL;
+  dlogits = g_new0 (float, net->n_labels);
+  dlogits[label] = 1.0f;
+  if (layer == n_blocks)
+    {
+      /* A = ReLU (norm5 (cat)), d logit / d A straight from the head */
+      da = backward_head (net, dlogits, TRUE);
+      hl_bn_relu (net->blocks[n_blocks - 1].cat, net->c_feat, net->hw_feat, net->norm5.scale,
+                  net->norm5.shift, net->tmp);
+      a = net->tmp;
+      c = net->c_feat;
+      mh = net->blocks[n_blocks - 1].h;
+      mw = net->blocks[n_blocks - 1].w;
+    }
+  else
+    {
+      backward_head (net, dlogits, FALSE);
+      for (int b = n_blocks - 1; b >= layer; b--)
+        {
+          backward_block (net, b);
+          if (b > layer)
+            backward_transition (net, b - 1);
+        }
+      a = net->blocks[layer].cat;
+      da = net->gcat[layer % 2];
+      c = model->blocks[layer].c_in;
+      mh = net->blocks[layer].h;
+      mw = net->blocks[layer].w;
+    }
+  g_free (dlogits);
+
+  gsize hw = (gsize) mh * mw;
+  map = g_new0 (float, hw);
+  for (int k = 0; k < c; k++)
+    {
+      double sum = 0.0;
+      for (gsize p = 0; p < hw; p++)
+        sum += da[(gsize) k * hw + p];
+      float alpha = (float) (sum / (double) hw);
+      for (gsize p = 0; p < hw; p++)
+        map[p] += alpha * a[(gsize) k * hw + p];
+    }
+  for (gsize p = 0; p < hw; p++)
+    map[p] = map[p] > 0.0f ? map[p] : 0.0f;
+  *h = mh;
+  *w = mw;
+  return map;
+}

@@ -1,0 +1,728 @@
+/* test-train.c — the training engine (hl-train.h): losses, backward pass, optimisers, schedules,
+ * earlier-layer Grad-CAM and hl_model_save().
+ *
+ * The PyTorch references come from tools/torch_train_reference.py, committed in
+ * tests/fixtures/train: a tiny torchvision DenseNet (growth 4, blocks 2,2, 8 initial features,
+ * 5 labels, input 32, randomised BatchNorm) in training mode on a batch of 4, with autograd
+ * gradients, running statistics after one step and the parameters after 3 steps of
+ * torch.optim.Adam, AdamW and SGD with momentum. Tolerances (each tensor compared as a whole):
+ *   logits, losses, d loss / d logits         1e-5 absolute (+ 1e-5 relative)
+ *   every parameter gradient, input gradient  1e-5 x the tensor's largest |torch value| + 5e-7
+ *                                             (float32 noise: a few gradients, e.g. norm0's
+ *                                             weight, are sums that cancel to ~1e-4)
+ *   running statistics after one step         1e-5 absolute + 1e-5 relative
+ *   tensors after 3 optimiser steps           1e-5 absolute + 1e-5 relative
+ *   Grad-CAM maps (3 layers)                  1e-4 x the image's largest map value
+ * Finite differences (central, h = 1e-3, float32 network) check 8 entries of every parameter type
+ * and of the input: over the 8, ||fd - analytic|| <= 0.1 ||analytic|| + 3e-4 (the float32 loss
+ * quantises each difference to ~6e-5, and steps can cross ReLU / max-pool kinks).
+ */
+#include "hl-train.h"
+#include "hl-backward.h"
+#include "hl-model-private.h"
+#include "hl-safetensors.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#define GRAD_REL_TOL 1e-5
+#define GRAD_ABS_TOL 5e-7
+/* Central differences in float32: the loss (~2) is quantised to 1.2e-7, i.e. 6e-5 per
+ * difference at h = 1e-3, and a step can cross a ReLU or max-pool kink; hence a sample norm. */
+#define FD_STEP 1e-3f
+#define FD_REL_TOL 0.1
+#define FD_ABS_TOL 3e-4
+
+typedef struct
+{
+  GMappedFile *file;
+  HlSafetensors *st;
+} Expected;
+
+static void
+expected_free (Expected *e)
+{
+  if (e == NULL)
+    return;
+  hl_safetensors_free (e->st);
+  g_mapped_file_unref (e->file);
+  g_free (e);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Expected, expected_free)
+
+static char *
+fixture_path (const char *name)
+{
+  const char *dir = g_getenv ("HL_FIXTURES");
+
+  g_assert_nonnull (dir);
+  return g_build_filename (dir, "train", name, NULL);
+}
+
+static Expected *
+expected_load (void)
+{
+  g_autofree char *path = fixture_path ("train.expected.safetensors");
+  g_autoptr (GError) error = NULL;
+  Expected *e = g_new0 (Expected, 1);
+
+  e->file = g_mapped_file_new (path, FALSE, &error);
+  g_assert_no_error (error);
+  e->st = hl_safetensors_parse ((const guint8 *) g_mapped_file_get_contents (e->file),
+                                g_mapped_file_get_length (e->file), path, &error);
+  g_assert_no_error (error);
+  return e;
+}
+
+/* The tensor @name as float32 (numel), free with g_free. */
+static float *
+expected_get (Expected *e, const char *name, gsize *numel)
+{
+  for (guint i = 0; i < e->st->entries->len; i++)
+    {
+      HlSafetensorsEntry *en = g_ptr_array_index (e->st->entries, i);
+      if (strcmp (en->name, name) == 0)
+        {
+          float *out = g_new (float, MAX (en->numel, 1));
+          hl_safetensors_entry_to_float (en, out);
+          if (numel != NULL)
+            *numel = en->numel;
+          return out;
+        }
+    }
+  g_error ("expected tensor %s missing from the fixture", name);
+  return NULL;
+}
+
+static HlModel *
+fixture_model (void)
+{
+  g_autofree char *path = fixture_path ("train.model.safetensors");
+  g_autoptr (GError) error = NULL;
+  HlModel *model = hl_model_new_from_file (path, &error);
+
+  g_assert_no_error (error);
+  return model;
+}
+
+/* Largest |a - b| over n values, and the largest |b|. */
+static double
+max_diff (const float *a, const float *b, gsize n, double *max_ref)
+{
+  double d = 0.0, r = 0.0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      d = MAX (d, fabs ((double) a[i] - b[i]));
+      r = MAX (r, fabs ((double) b[i]));
+    }
+  if (max_ref != NULL)
+    *max_ref = r;
+  return d;
+}
+
+/* Every |a - b| <= abs_tol + rel_tol |b|; returns the worst ratio of error to its bound. */
+static void
+assert_close (const char *what, const float *a, const float *b, gsize n, double abs_tol,
+              double rel_tol)
+{
+  double worst = 0.0;
+  gsize at = 0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      double err = fabs ((double) a[i] - b[i]);
+      double bound = abs_tol + rel_tol * fabs ((double) b[i]);
+      g_assert_false (isnan (a[i]));
+      if (err / bound > worst)
+        {
+          worst = err / bound;
+          at = i;
+        }
+    }
+  if (worst > 1.0)
+    g_error ("%s[%" G_GSIZE_FORMAT "]: %.9g vs torch %.9g", what, at, a[at], b[at]);
+}
+
+/* d loss / d a tensor within @tol x its largest |torch value| + GRAD_ABS_TOL. */
+static double
+assert_grad_close (const char *what, const float *a, const float *b, gsize n, double tol)
+{
+  double ref;
+  double d = max_diff (a, b, n, &ref);
+
+  if (d > tol * ref + GRAD_ABS_TOL)
+    g_error ("%s: largest difference %.3g, largest torch value %.3g", what, d, ref);
+  return ref > 0 ? d / ref : 0.0;
+}
+
+typedef struct
+{
+  Expected *e;
+  HlModel *model;
+  float *input, *targets, *w_pos, *w_neg;
+  int n, n_labels;
+} Batch;
+
+static void
+batch_load (Batch *b)
+{
+  gsize n_in, n_t;
+
+  b->e = expected_load ();
+  b->model = fixture_model ();
+  b->input = expected_get (b->e, "input", &n_in);
+  b->targets = expected_get (b->e, "targets", &n_t);
+  b->w_pos = expected_get (b->e, "w_pos", NULL);
+  b->w_neg = expected_get (b->e, "w_neg", NULL);
+  b->n_labels = hl_model_get_info (b->model)->n_labels;
+  b->n = (int) (n_t / b->n_labels);
+  g_assert_cmpuint (n_in, ==, b->n * hl_model_input_size (b->model));
+}
+
+static void
+batch_clear (Batch *b)
+{
+  g_free (b->input);
+  g_free (b->targets);
+  g_free (b->w_pos);
+  g_free (b->w_neg);
+  hl_model_unref (b->model);
+  expected_free (b->e);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Batch, batch_clear)
+
+/* One training step's forward + weighted loss + backward on a fresh gradient; returns the loss. */
+static float
+train_step (HlTrainNet *net, const Batch *b, float *dinput)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree float *dlogits = g_new (float, b->n * b->n_labels);
+  const float *logits = hl_train_net_forward (net, b->input, b->n, NULL, &error);
+  float loss;
+
+  g_assert_no_error (error);
+  loss = hl_loss_weighted_bce (logits, b->targets, b->n, b->n_labels, b->w_pos, b->w_neg,
+                               dlogits);
+  hl_train_net_zero_grad (net);
+  hl_train_net_backward (net, dlogits, dinput);
+  return loss;
+}
+
+static void
+test_loss (void)
+{
+  g_auto (Batch) b = { 0 };
+  batch_load (&b);
+  gsize n = (gsize) b.n * b.n_labels, n_train;
+  g_autofree float *logits = expected_get (b.e, "logits", NULL);
+  g_autofree float *loss_bce = expected_get (b.e, "loss_bce", NULL);
+  g_autofree float *loss_w = expected_get (b.e, "loss_weighted", NULL);
+  g_autofree float *d_bce = expected_get (b.e, "dlogits_bce", NULL);
+  g_autofree float *d_w = expected_get (b.e, "dlogits_weighted", NULL);
+  g_autofree float *train_labels = expected_get (b.e, "train_labels", &n_train);
+  g_autofree float *dl = g_new (float, n);
+  float wp[16], wn[16];
+
+  float l = hl_loss_bce (logits, b.targets, b.n, b.n_labels, dl);
+  assert_close ("loss_bce", &l, loss_bce, 1, 1e-5, 1e-5);
+  assert_close ("dlogits_bce", dl, d_bce, n, 1e-7, 1e-5);
+  l = hl_loss_bce (logits, b.targets, b.n, b.n_labels, NULL);
+  assert_close ("loss_bce without gradient", &l, loss_bce, 1, 1e-5, 1e-5);
+  l = hl_loss_weighted_bce (logits, b.targets, b.n, b.n_labels, b.w_pos, b.w_neg, dl);
+  assert_close ("loss_weighted", &l, loss_w, 1, 1e-5, 1e-5);
+  assert_close ("dlogits_weighted", dl, d_w, n, 1e-7, 1e-5);
+
+  hl_loss_class_weights (train_labels, (int) (n_train / b.n_labels), b.n_labels, wp, wn);
+  assert_close ("w_pos", wp, b.w_pos, b.n_labels, 1e-7, 0);
+  assert_close ("w_neg", wn, b.w_neg, b.n_labels, 1e-7, 0);
+
+  /* stable at extreme logits: no infinities, and the exact asymptotes */
+  float z[2] = { 200.0f, -200.0f }, y[2] = { 0.0f, 1.0f }, d[2];
+  l = hl_loss_bce (z, y, 1, 2, d);
+  g_assert_cmpfloat_with_epsilon (l, 200.0f, 1e-3);
+  g_assert_cmpfloat_with_epsilon (d[0], 0.5f, 1e-6);
+  g_assert_cmpfloat_with_epsilon (d[1], -0.5f, 1e-6);
+}
+
+static void
+test_torch_gradients (void)
+{
+  g_auto (Batch) b = { 0 };
+  g_autoptr (GError) error = NULL;
+  batch_load (&b);
+  g_autoptr (HlTrainNet) net = hl_train_net_new (b.model, b.n, &error);
+  g_assert_no_error (error);
+  gsize n_in = (gsize) b.n * hl_model_input_size (b.model);
+  g_autofree float *dinput = g_new (float, n_in);
+  g_autofree float *logits_ref = expected_get (b.e, "logits", NULL);
+  g_autofree float *loss_ref = expected_get (b.e, "loss_weighted", NULL);
+  g_autofree float *din_ref = expected_get (b.e, "grad_input", NULL);
+  int n_params;
+  const HlParam *params = hl_train_net_get_params (net, &n_params);
+  double worst = 0.0;
+
+  float loss = train_step (net, &b, dinput);
+  assert_close ("loss", &loss, loss_ref, 1, 1e-5, 1e-5);
+  /* a second forward pass on the same batch gives torch's training-mode logits again */
+  const float *logits = hl_train_net_forward (net, b.input, b.n, NULL, &error);
+  g_assert_no_error (error);
+  assert_close ("logits", logits, logits_ref, (gsize) b.n * b.n_labels, 1e-5, 1e-5);
+
+  /* 2 conv0, 4 + 4 per dense layer, ..., classifier: every parameter of the state dict */
+  g_assert_cmpint (n_params, ==, 1 + 2 + 2 * (2 + 1 + 2 + 1) + 2 + 1 + 2 * (2 + 1 + 2 + 1) + 2 + 2);
+  for (int i = 0; i < n_params; i++)
+    {
+      g_autofree char *name = g_strconcat ("grad.", params[i].name, NULL);
+      gsize numel;
+      g_autofree float *ref = expected_get (b.e, name, &numel);
+      g_assert_cmpuint (numel, ==, params[i].numel);
+      worst = MAX (worst, assert_grad_close (name, params[i].grad, ref, numel, GRAD_REL_TOL));
+    }
+  worst = MAX (worst, assert_grad_close ("grad_input", dinput, din_ref, n_in, GRAD_REL_TOL));
+  g_test_message ("largest gradient difference relative to the tensor's largest value: %.3g",
+                  worst);
+
+  /* running statistics after exactly one training forward pass: a fresh net */
+  g_autoptr (HlTrainNet) net1 = hl_train_net_new (b.model, b.n, &error);
+  g_assert_no_error (error);
+  train_step (net1, &b, NULL);
+  HlModel *m1 = hl_train_net_get_model (net1);
+  for (guint i = 0; i < m1->tensors->len; i++)
+    {
+      HlTensor *t = g_ptr_array_index (m1->tensors, i);
+      if (!g_str_has_suffix (t->name, "running_mean") && !g_str_has_suffix (t->name, "running_var"))
+        continue;
+      g_autofree char *name = g_strconcat ("step1.", t->name, NULL);
+      g_autofree float *ref = expected_get (b.e, name, NULL);
+      assert_close (name, t->data, ref, t->numel, 1e-5, 1e-5);
+    }
+  /* the source model is untouched */
+  HlTensor *src = hl_model_get_tensor (b.model, "features.norm0.running_mean");
+  HlTensor *trained = hl_model_get_tensor (m1, "features.norm0.running_mean");
+  g_assert_true (memcmp (src->data, trained->data, src->numel * 4) != 0);
+}
+
+static void
+run_optimiser (const char *tag, const HlOptimConfig *config, float lr)
+{
+  g_auto (Batch) b = { 0 };
+  g_autoptr (GError) error = NULL;
+  batch_load (&b);
+  g_autoptr (HlTrainNet) net = hl_train_net_new (b.model, b.n, &error);
+  g_assert_no_error (error);
+  g_autoptr (HlOptim) opt = hl_optim_new (net, config);
+
+  for (int s = 0; s < 3; s++)
+    {
+      train_step (net, &b, NULL);
+      hl_optim_step (opt, lr);
+    }
+  g_assert_cmpint (hl_optim_get_step (opt), ==, 3);
+
+  HlModel *m = hl_train_net_get_model (net);
+  double worst = 0.0;
+  for (guint i = 0; i < m->tensors->len; i++)
+    {
+      HlTensor *t = g_ptr_array_index (m->tensors, i);
+      g_autofree char *name = g_strdup_printf ("%s.%s", tag, t->name);
+      g_autofree float *ref = expected_get (b.e, name, NULL);
+      assert_close (name, t->data, ref, t->numel, 1e-5, 1e-5);
+      worst = MAX (worst, max_diff (t->data, ref, t->numel, NULL));
+    }
+  g_test_message ("%s: largest difference after 3 steps %.3g", tag, worst);
+}
+
+static void
+test_torch_adam (void)
+{
+  HlOptimConfig c = { .kind = HL_OPTIM_ADAM, .weight_decay = 1e-2f, .beta1 = 0.9f,
+                      .beta2 = 0.999f, .eps = 1e-8f };
+  run_optimiser ("adam", &c, 1e-2f);
+}
+
+static void
+test_torch_adamw (void)
+{
+  /* eps 1e-3: see tools/torch_train_reference.py */
+  HlOptimConfig c = { .kind = HL_OPTIM_ADAMW, .weight_decay = 0.1f, .beta1 = 0.9f,
+                      .beta2 = 0.999f, .eps = 1e-3f };
+  run_optimiser ("adamw", &c, 1e-2f);
+}
+
+static void
+test_torch_sgd (void)
+{
+  HlOptimConfig c = { .kind = HL_OPTIM_SGD, .weight_decay = 1e-3f, .momentum = 0.9f };
+  run_optimiser ("sgd", &c, 0.05f);
+}
+
+static void
+test_gradcam (void)
+{
+  g_auto (Batch) b = { 0 };
+  g_autoptr (GError) error = NULL;
+  batch_load (&b);
+  g_autoptr (HlTrainNet) net = hl_train_net_new (b.model, b.n, &error);
+  g_assert_no_error (error);
+  /* torch computed Grad-CAM after its one training forward pass (running statistics updated) */
+  train_step (net, &b, NULL);
+  HlModel *m = hl_train_net_get_model (net);
+  int n_layers = hl_model_gradcam_n_layers (m);
+  gsize in = hl_model_input_size (m);
+  double worst = 0.0;
+
+  g_assert_cmpint (n_layers, ==, 3);
+  for (int k = 0; k < n_layers; k++)
+    {
+      g_autofree char *name = g_strdup_printf ("gradcam.%d", k);
+      g_autofree float *ref = expected_get (b.e, name, NULL);
+      for (int i = 0; i < b.n; i++)
+        {
+          int h = 0, w = 0;
+          g_autofree float **maps = g_new0 (float *, b.n_labels);
+          for (int l = 0; l < b.n_labels; l++)
+            {
+              maps[l] = hl_model_gradcam_layer (m, b.input + i * in, k, l, &h, &w, &error);
+              g_assert_no_error (error);
+            }
+          gsize hw = (gsize) h * w;
+          g_assert_cmpint (h, ==, k == 0 ? 8 : 4);
+          const float *r = ref + (gsize) i * b.n_labels * hw;
+          double top;
+          max_diff (r, r, b.n_labels * hw, &top);
+          for (int l = 0; l < b.n_labels; l++)
+            {
+              double d = max_diff (maps[l], r + l * hw, hw, NULL);
+              g_assert_cmpfloat (d, <=, 1e-4 * top);
+              worst = MAX (worst, d / top);
+            }
+          if (k == n_layers - 1)
+            {
+              /* the last map through the backward pass equals the closed form */
+              g_autoptr (HlForward) fwd = hl_model_forward (m, b.input + i * in, 1, NULL, NULL,
+                                                            NULL, &error);
+              g_assert_no_error (error);
+              g_autofree float *closed = g_new (float, b.n_labels * hw);
+              hl_forward_gradcam (m, fwd, 0, closed);
+              for (int l = 0; l < b.n_labels; l++)
+                g_assert_cmpfloat (max_diff (maps[l], closed + l * hw, hw, NULL), <=,
+                                   1e-5 * top);
+            }
+          for (int l = 0; l < b.n_labels; l++)
+            g_free (maps[l]);
+        }
+    }
+  g_test_message ("Grad-CAM: largest difference relative to the image's largest map %.3g",
+                  worst);
+}
+
+/* Central differences of the weighted loss w.r.t. @x[idx]. */
+static double
+finite_difference (HlTrainNet *net, Batch *b, float *x, gsize idx, float h)
+{
+  g_autoptr (GError) error = NULL;
+  float saved = x[idx];
+  double lp, lm;
+
+  x[idx] = saved + h;
+  const float *lg = hl_train_net_forward (net, b->input, b->n, NULL, &error);
+  g_assert_no_error (error);
+  lp = hl_loss_weighted_bce (lg, b->targets, b->n, b->n_labels, b->w_pos, b->w_neg, NULL);
+  x[idx] = saved - h;
+  lg = hl_train_net_forward (net, b->input, b->n, NULL, &error);
+  g_assert_no_error (error);
+  lm = hl_loss_weighted_bce (lg, b->targets, b->n, b->n_labels, b->w_pos, b->w_neg, NULL);
+  x[idx] = saved;
+  return (lp - lm) / (2.0 * h);
+}
+
+/* Compares the analytic gradient with central differences at 8 sampled entries of @x:
+ * ||fd - analytic|| <= FD_REL_TOL ||analytic|| + FD_ABS_TOL over the sample (vector norms).
+ * Returns ||fd - analytic|| / ||analytic||. */
+static double
+check_fd (const char *what, HlTrainNet *net, Batch *b, float *x, const float *grad, gsize numel)
+{
+  double err2 = 0.0, ref2 = 0.0;
+
+  for (guint s = 0; s < 8; s++)
+    {
+      gsize idx = (gsize) ((s * 2654435761u + 12345u) % numel);
+      double an = grad[idx];
+      double fd = finite_difference (net, b, x, idx, FD_STEP);
+      err2 += (fd - an) * (fd - an);
+      ref2 += an * an;
+    }
+  if (sqrt (err2) > FD_REL_TOL * sqrt (ref2) + FD_ABS_TOL)
+    g_error ("%s: finite differences differ by %.3g (norm over 8 samples), gradient norm %.3g",
+             what, sqrt (err2), sqrt (ref2));
+  return sqrt (err2) / MAX (sqrt (ref2), 1e-30);
+}
+
+static void
+test_finite_differences (void)
+{
+  g_auto (Batch) b = { 0 };
+  g_autoptr (GError) error = NULL;
+  batch_load (&b);
+  g_autoptr (HlTrainNet) net = hl_train_net_new (b.model, b.n, &error);
+  g_assert_no_error (error);
+  gsize n_in = (gsize) b.n * hl_model_input_size (b.model);
+  g_autofree float *dinput = g_new (float, n_in);
+  int n_params, checked = 0;
+  const HlParam *params = hl_train_net_get_params (net, &n_params);
+  double worst = 0.0;
+  const char *sample[] = {
+    "features.conv0.weight", "features.norm0.weight", "features.norm0.bias",
+    "features.denseblock1.denselayer1.norm1.weight", "features.denseblock1.denselayer1.conv1.weight",
+    "features.denseblock1.denselayer2.norm2.bias", "features.denseblock1.denselayer2.conv2.weight",
+    "features.transition1.norm.weight", "features.transition1.conv.weight",
+    "features.denseblock2.denselayer2.norm1.bias", "features.denseblock2.denselayer1.conv2.weight",
+    "features.norm5.weight", "features.norm5.bias", "classifier.weight", "classifier.bias",
+  };
+
+  train_step (net, &b, dinput);
+  for (int i = 0; i < n_params; i++)
+    for (gsize s = 0; s < G_N_ELEMENTS (sample); s++)
+      if (strcmp (params[i].name, sample[s]) == 0)
+        {
+          /* forward passes leave the gradients alone */
+          worst = MAX (worst, check_fd (params[i].name, net, &b, params[i].data, params[i].grad,
+                                        params[i].numel));
+          checked++;
+        }
+  g_assert_cmpint (checked, ==, G_N_ELEMENTS (sample));
+  worst = MAX (worst, check_fd ("input", net, &b, b.input, dinput, n_in));
+  g_test_message ("finite differences: largest relative difference (norm over a sample) %.3g",
+                  worst);
+}
+
+static void
+test_determinism (void)
+{
+  g_auto (Batch) b = { 0 };
+  g_autoptr (GError) error = NULL;
+  batch_load (&b);
+  gsize arena = 0;
+  g_autofree float *first = NULL;
+
+  for (int run = 0; run < 2; run++)
+    {
+      g_autoptr (HlTrainNet) net = hl_train_net_new (b.model, b.n, &error);
+      g_assert_no_error (error);
+      HlOptimConfig c = { .kind = HL_OPTIM_ADAM, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f };
+      g_autoptr (HlOptim) opt = hl_optim_new (net, &c);
+      for (int s = 0; s < 2; s++)
+        {
+          train_step (net, &b, NULL);
+          hl_optim_step (opt, 1e-2f);
+        }
+      HlModel *m = hl_train_net_get_model (net);
+      if (run == 0)
+        {
+          arena = m->arena_floats;
+          first = g_memdup2 (m->arena, arena * sizeof (float));
+        }
+      else
+        g_assert_cmpmem (m->arena, arena * sizeof (float), first, arena * sizeof (float));
+    }
+}
+
+static void
+test_lr_schedule (void)
+{
+  HlLrSchedule cos = { .kind = HL_LR_COSINE, .base_lr = 1e-3f, .warmup_steps = 10,
+                       .total_steps = 110, .min_lr = 1e-5f };
+  HlLrSchedule step = { .kind = HL_LR_STEP, .base_lr = 0.1f, .step_size = 30, .gamma = 0.1f };
+  HlLrSchedule cst = { .kind = HL_LR_CONSTANT, .base_lr = 0.5f };
+
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&cos, 0), 1e-4f, 1e-9);
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&cos, 9), 1e-3f, 1e-9);
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&cos, 10), 1e-3f, 1e-9);
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&cos, 60), (1e-3f + 1e-5f) / 2, 1e-9);
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&cos, 110), 1e-5f, 1e-9);
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&cos, 500), 1e-5f, 1e-9);
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&step, 29), 0.1f, 1e-9);
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&step, 30), 0.01f, 1e-9);
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&step, 65), 0.001f, 1e-9);
+  g_assert_cmpfloat (hl_lr_schedule_at (&cst, 1000), ==, 0.5f);
+}
+
+static void
+test_kernels (void)
+{
+  /* col2im is the adjoint of im2col: <im2col (x), c> == <x, col2im (c)> */
+  int c = 3, h = 9, w = 7, k = 3, stride = 2, pad = 1;
+  int h_out = hl_out_size (h, k, stride, pad), w_out = hl_out_size (w, k, stride, pad);
+  gsize nx = (gsize) c * h * w, nc = (gsize) c * k * k * h_out * w_out;
+  g_autofree float *x = g_new (float, nx), *col = g_new (float, nc);
+  g_autofree float *cv = g_new (float, nc), *xc = g_new0 (float, nx);
+  GRand *rand = g_rand_new_with_seed (7);
+  double lhs = 0.0, rhs = 0.0;
+
+  for (gsize i = 0; i < nx; i++)
+    x[i] = (float) g_rand_double_range (rand, -1, 1);
+  for (gsize i = 0; i < nc; i++)
+    cv[i] = (float) g_rand_double_range (rand, -1, 1);
+  hl_im2col (x, c, h, w, k, k, stride, pad, NULL, NULL, col);
+  hl_col2im (cv, c, h, w, k, k, stride, pad, xc);
+  for (gsize i = 0; i < nc; i++)
+    lhs += (double) col[i] * cv[i];
+  for (gsize i = 0; i < nx; i++)
+    rhs += (double) x[i] * xc[i];
+  g_assert_cmpfloat (fabs (lhs - rhs), <, 1e-5 * fabs (lhs) + 1e-6);
+
+  /* max pool ties go to the first maximum, as PyTorch */
+  float plane[16] = { 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, dy[4] = { 1, 2, 3, 4 };
+  float dx[16] = { 0 };
+  hl_maxpool2d_backward (plane, 1, 4, 4, 2, 2, 0, NULL, NULL, dy, dx);
+  g_assert_cmpfloat (dx[0], ==, 1.0f);
+  g_assert_cmpfloat (dx[1] + dx[4] + dx[5], ==, 0.0f);
+  g_assert_cmpfloat (dx[2], ==, 2.0f);
+  g_assert_cmpfloat (dx[8], ==, 3.0f);
+  g_assert_cmpfloat (dx[10], ==, 4.0f);
+  g_rand_free (rand);
+}
+
+static void
+check_roundtrip (HlModel *model, HlSaveDtype dtype)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hl-train-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *path = g_build_filename (dir, "saved.safetensors", NULL);
+  const HlModelInfo *src = hl_model_get_info (model);
+  HlModelInfo info = *src;
+  float thresholds[5] = { 0.1f, 0.2f, 0.3f, 0.4f, 0.55f };
+  float auroc[5] = { 0.5f, NAN, 0.75f, 0.8125f, 1.0f };
+  char name[] = "trained \"tiny\" \xc3\xa9";
+
+  info.name = name;
+  info.thresholds = thresholds;
+  info.val_auroc = auroc;
+  info.training_data = (char *) "4 synthetic images";
+  info.intended_use = (char *) "tests only";
+  g_assert_true (hl_model_save (model, &info, path, dtype, &error));
+  g_assert_no_error (error);
+
+  g_autoptr (HlModel) back = hl_model_new_from_file (path, &error);
+  g_assert_no_error (error);
+  const HlModelInfo *bi = hl_model_get_info (back);
+  g_assert_cmpstr (bi->name, ==, name);
+  g_assert_cmpstr (bi->version, ==, src->version);
+  g_assert_cmpint (bi->arch.growth_rate, ==, src->arch.growth_rate);
+  g_assert_cmpint (bi->arch.n_blocks, ==, src->arch.n_blocks);
+  g_assert_cmpfloat (bi->arch.bn_eps, ==, src->arch.bn_eps);
+  g_assert_cmpint (bi->input_size, ==, src->input_size);
+  g_assert_cmpint (bi->preprocess.resize, ==, src->preprocess.resize);
+  g_assert_cmpint (bi->preprocess.mode, ==, src->preprocess.mode);
+  g_assert_cmpmem (bi->preprocess.mean, sizeof (float) * 3, src->preprocess.mean, sizeof (float) * 3);
+  g_assert_cmpmem (bi->preprocess.std, sizeof (float) * 3, src->preprocess.std, sizeof (float) * 3);
+  g_assert_cmpstr (bi->training_data, ==, "4 synthetic images");
+  g_assert_cmpstr (bi->intended_use, ==, "tests only");
+  for (int l = 0; l < src->n_labels; l++)
+    {
+      g_assert_cmpstr (bi->labels[l], ==, src->labels[l]);
+      g_assert_cmpfloat (bi->thresholds[l], ==, thresholds[l]);
+      g_assert_true (isnan (auroc[l]) ? isnan (bi->val_auroc[l]) : bi->val_auroc[l] == auroc[l]);
+    }
+  for (guint i = 0; i < model->tensors->len; i++)
+    {
+      HlTensor *t = g_ptr_array_index (model->tensors, i);
+      HlTensor *u = hl_model_get_tensor (back, t->name);
+      g_assert_nonnull (u);
+      g_assert_cmpuint (u->numel, ==, t->numel);
+      for (gsize k = 0; k < t->numel; k++)
+        if (dtype == HL_SAVE_F32)
+          g_assert_cmpfloat (u->data[k], ==, t->data[k]);
+        else /* half: 11 significant bits, round to nearest */
+          g_assert_cmpfloat (fabsf (u->data[k] - t->data[k]), <=,
+                             fabsf (t->data[k]) * (1.0f / 2048) + 6e-8f);
+    }
+  g_assert_cmpint (g_remove (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+static void
+test_save (void)
+{
+  g_auto (Batch) b = { 0 };
+  g_autoptr (GError) error = NULL;
+  batch_load (&b);
+  g_autoptr (HlTrainNet) net = hl_train_net_new (b.model, b.n, &error);
+  g_assert_no_error (error);
+  train_step (net, &b, NULL);
+  HlModel *m = hl_train_net_get_model (net);
+
+  check_roundtrip (m, HL_SAVE_F32);
+  check_roundtrip (m, HL_SAVE_F16);
+
+  /* the saved F32 model predicts exactly as the trained one */
+  g_autofree char *dir = g_dir_make_tmp ("hl-train-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "m.safetensors", NULL);
+  g_assert_true (hl_model_save (m, NULL, path, HL_SAVE_F32, &error));
+  g_autoptr (HlModel) back = hl_model_new_from_file (path, &error);
+  g_assert_no_error (error);
+  g_autoptr (HlForward) f1 = hl_model_forward (m, b.input, b.n, NULL, NULL, NULL, &error);
+  g_autoptr (HlForward) f2 = hl_model_forward (back, b.input, b.n, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (f1->logits, b.n * b.n_labels * 4, f2->logits, b.n * b.n_labels * 4);
+
+  /* failures: F16 overflow, non-finite values, unwritable place */
+  HlTensor *t = hl_model_get_tensor (m, "classifier.bias");
+  float saved = t->data[0];
+  t->data[0] = 1e6f;
+  g_assert_false (hl_model_save (m, NULL, path, HL_SAVE_F16, &error));
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT);
+  g_clear_error (&error);
+  t->data[0] = NAN;
+  g_assert_false (hl_model_save (m, NULL, path, HL_SAVE_F32, &error));
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT);
+  g_clear_error (&error);
+  t->data[0] = saved;
+  g_autofree char *bad = g_build_filename (dir, "missing", "m.safetensors", NULL);
+  g_assert_false (hl_model_save (m, NULL, bad, HL_SAVE_F32, &error));
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_IO);
+  /* the earlier file was not damaged by the failed writes */
+  g_autoptr (HlModel) again = hl_model_new_from_file (path, NULL);
+  g_assert_nonnull (again);
+  g_assert_cmpint (g_remove (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+static void
+test_cancel (void)
+{
+  g_auto (Batch) b = { 0 };
+  g_autoptr (GError) error = NULL;
+  batch_load (&b);
+  g_autoptr (HlTrainNet) net = hl_train_net_new (b.model, b.n, &error);
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+
+  g_cancellable_cancel (cancel);
+  g_assert_null (hl_train_net_forward (net, b.input, b.n, cancel, &error));
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_CANCELLED);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  hl_engine_set_threads (1);
+  g_test_add_func ("/engine/train/kernels", test_kernels);
+  g_test_add_func ("/engine/train/loss", test_loss);
+  g_test_add_func ("/engine/train/torch-gradients", test_torch_gradients);
+  g_test_add_func ("/engine/train/torch-adam", test_torch_adam);
+  g_test_add_func ("/engine/train/torch-adamw", test_torch_adamw);
+  g_test_add_func ("/engine/train/torch-sgd", test_torch_sgd);
+  g_test_add_func ("/engine/train/gradcam", test_gradcam);
+  g_test_add_func ("/engine/train/finite-differences", test_finite_differences);
+  g_test_add_func ("/engine/train/determinism", test_determinism);
+  g_test_add_func ("/engine/train/lr-schedule", test_lr_schedule);
+  g_test_add_func ("/engine/train/save", test_save);
+  g_test_add_func ("/engine/train/cancel", test_cancel);
+  return g_test_run ();
+}

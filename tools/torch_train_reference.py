@@ -1,0 +1,161 @@
+#!/usr/bin/python3
+"""torch_train_reference.py — PyTorch autograd and torch.optim references for the training engine
+(tests/test-train.c).
+
+Builds the tiny torchvision DenseNet of tools/torch_reference.py (same builder, randomised
+BatchNorm statistics and affine parameters, model file written by the same writer), puts it in
+training mode and dumps, for one fixed batch of preprocessed inputs and 0/1 targets:
+
+  input (n, 3, 32, 32), targets (n, L), train_labels (m, L), w_pos, w_neg (L)
+      the batch, a synthetic training label matrix and the notebook's class weights derived
+      from it (w_pos = fraction of negatives, w_neg = fraction of positives)
+  logits (n, L)                     training-mode forward pass
+  loss_bce, loss_weighted ()        F.binary_cross_entropy_with_logits (mean) and the weighted
+                                    loss: sum over labels of the batch mean of
+                                    -(w_pos y log p + w_neg (1 - y) log (1 - p))
+  dlogits_bce, dlogits_weighted     d loss / d logits for each
+  grad.<param>                      d loss_weighted / d every parameter (autograd)
+  grad_input                        d loss_weighted / d input
+  step1.<bn>.running_mean/_var      running statistics after that one forward pass
+  adam.<tensor>, adamw.<tensor>, sgd.<tensor>
+                                    every tensor of the state dict after 3 steps of
+                                    torch.optim.Adam (lr 1e-2, weight_decay 1e-2),
+                                    torch.optim.AdamW (lr 1e-2, weight_decay 0.1, eps 1e-3:
+                                    without L2 in the gradient, a few parameters have gradients
+                                    near float32 noise, ~1e-7, and eps 1e-8 would let that
+                                    noise decide their step),
+                                    torch.optim.SGD (lr 0.05, momentum 0.9, weight_decay 1e-3),
+                                    each from the initial weights, on the same batch and loss
+  gradcam.<k> (n, L, h, w)          Grad-CAM in eval mode at layer k by autograd, with a forward
+                                    hook on the layer's output: k = 0 features.pool0 (dense block
+                                    1 input), k = 1 features.transition1 (block 2 input), k = 2 the
+                                    last feature map relu(features(x))
+
+Writes OUT/train.model.safetensors and OUT/train.expected.safetensors.
+Usage: tools/torch_train_reference.py --out tests/fixtures/train
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_reference as ref  # noqa: E402
+
+N_BATCH = 4
+N_TRAIN = 20
+
+
+def config():
+    cfg = dict(ref.CASES["tiny"])
+    cfg["seed"] = 5
+    return cfg
+
+
+def weighted_loss(z, y, w_pos, w_neg):
+    terms = -(w_pos * y * F.logsigmoid(z) + w_neg * (1 - y) * F.logsigmoid(-z))
+    return terms.mean(0).sum()
+
+
+def optimiser_run(cfg, make_opt, x, y, w_pos, w_neg):
+    model = ref.build_model(cfg).train()
+    opt = make_opt(model.parameters())
+    for _ in range(3):
+        opt.zero_grad()
+        weighted_loss(model(x), y, w_pos, w_neg).backward()
+        opt.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()
+            if not k.endswith("num_batches_tracked")}
+
+
+def gradcam_at(model, x, module):
+    """(n, L, h, w) Grad-CAM at @module's output (None: the last feature map), eval mode."""
+    store = {}
+    handle = None
+    if module is not None:
+        handle = module.register_forward_hook(lambda m, i, o: store.__setitem__("a", o))
+    feats = model.features(x)
+    a_last = F.relu(feats)
+    logits = model.classifier(torch.flatten(F.adaptive_avg_pool2d(a_last, 1), 1))
+    a = store["a"] if module is not None else a_last
+    if handle is not None:
+        handle.remove()
+    n, n_labels = logits.shape
+    maps = torch.empty(n, n_labels, a.shape[2], a.shape[3])
+    for i in range(n):
+        for lab in range(n_labels):
+            (g,) = torch.autograd.grad(logits[i, lab], a, retain_graph=True)
+            weights = g[i].mean(dim=(1, 2))
+            maps[i, lab] = F.relu((weights[:, None, None] * a[i]).sum(0)).detach()
+    return maps
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, help="output folder (created)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    os.makedirs(args.out, exist_ok=True)
+
+    cfg = config()
+    n_labels = len(cfg["labels"])
+    model = ref.build_model(cfg).train()
+    ref.write_model(os.path.join(args.out, "train.model.safetensors"), "train", cfg, model)
+
+    g = torch.Generator().manual_seed(99)
+    s = cfg["input_size"]
+    x = torch.randn(N_BATCH, cfg["input_channels"], s, s, generator=g)
+    y = (torch.rand(N_BATCH, n_labels, generator=g) < 0.4).float()
+    train_labels = (torch.rand(N_TRAIN, n_labels, generator=g) < 0.3).float()
+    w_neg = train_labels.mean(0)
+    w_pos = 1 - w_neg
+
+    xg = x.clone().requires_grad_(True)
+    logits = model(xg)
+    z = logits.detach().clone().requires_grad_(True)
+    loss_bce = F.binary_cross_entropy_with_logits(z, y)
+    (dz_bce,) = torch.autograd.grad(loss_bce, z)
+    z2 = logits.detach().clone().requires_grad_(True)
+    loss_w2 = weighted_loss(z2, y, w_pos, w_neg)
+    (dz_w,) = torch.autograd.grad(loss_w2, z2)
+    loss_w = weighted_loss(logits, y, w_pos, w_neg)
+    loss_w.backward()
+
+    t = [("input", x.numpy(), "F32"), ("targets", y.numpy(), "F32"),
+         ("train_labels", train_labels.numpy(), "F32"), ("w_pos", w_pos.numpy(), "F32"),
+         ("w_neg", w_neg.numpy(), "F32"), ("logits", logits.detach().numpy(), "F32"),
+         ("loss_bce", loss_bce.detach().reshape(1).numpy(), "F32"),
+         ("loss_weighted", loss_w.detach().reshape(1).numpy(), "F32"),
+         ("dlogits_bce", dz_bce.numpy(), "F32"), ("dlogits_weighted", dz_w.numpy(), "F32"),
+         ("grad_input", xg.grad.numpy(), "F32")]
+    for name, p in model.named_parameters():
+        t.append(("grad." + name, p.grad.numpy(), "F32"))
+    for name, b in model.named_buffers():
+        if name.endswith("running_mean") or name.endswith("running_var"):
+            t.append(("step1." + name, b.numpy(), "F32"))
+
+    runs = {
+        "adam": lambda p: torch.optim.Adam(p, lr=1e-2, weight_decay=1e-2),
+        "adamw": lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=0.1, eps=1e-3),
+        "sgd": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
+    }
+    for tag, make in runs.items():
+        for name, v in optimiser_run(cfg, make, x, y, w_pos, w_neg).items():
+            t.append(("%s.%s" % (tag, name), v.numpy(), "F32"))
+
+    model.eval()
+    for k, module in enumerate([model.features.pool0, model.features.transition1, None]):
+        t.append(("gradcam.%d" % k, gradcam_at(model, x, module).numpy(), "F32"))
+
+    meta = {"case": "train", "model": "train.model.safetensors", "n_batch": str(N_BATCH),
+            "seed": str(cfg["seed"]), "torch": torch.__version__}
+    ref.write_safetensors(os.path.join(args.out, "train.expected.safetensors"), t, meta)
+    print("train: loss_weighted %.6f, loss_bce %.6f, %d tensors"
+          % (loss_w.item(), loss_bce.item(), len(t)))
+
+
+if __name__ == "__main__":
+    main()
