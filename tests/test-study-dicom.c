@@ -586,6 +586,56 @@ test_from_data_and_sniffing (void)
   assert_same_pixels (a, c, 0);
 }
 
+typedef struct
+{
+  const char *paths[2];
+  const HlImage *expected[2];
+} ThreadJob;
+
+static gpointer
+load_many (gpointer data)
+{
+  const ThreadJob *job = data;
+
+  for (int round = 0; round < 20; round++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (HlImage) image = hl_dicom_load (job->paths[round % 2], &error);
+
+      g_assert_no_error (error);
+      assert_same_pixels (job->expected[round % 2], image, 0);
+    }
+  return NULL;
+}
+
+/* Four threads decode JPEG lossless and RLE files at once (DCMTK's codec list and decoders shared
+ * between them), and every result equals the single-thread one. */
+static void
+test_threads (void)
+{
+  const int w = 48, h = 40;
+  g_autofree guint16 *pixels = make_pixels (w, h, 1, 4095, 12);
+  HlTestDicomSpec spec = spec_default (w, h, 12, pixels);
+  g_autofree char *jpeg = tmp_path ("threads-jpeg.dcm");
+  g_autofree char *rle = tmp_path ("threads-rle.dcm");
+  g_autoptr (HlImage) a = NULL;
+  g_autoptr (HlImage) b = NULL;
+  ThreadJob job;
+  GThread *threads[4];
+
+  spec.syntax = HL_TEST_DICOM_JPEG_LOSSLESS;
+  write_spec (&spec, jpeg);
+  spec.syntax = HL_TEST_DICOM_RLE;
+  write_spec (&spec, rle);
+  a = load_ok (jpeg);
+  b = load_ok (rle);
+  job = (ThreadJob){ { jpeg, rle }, { a, b } };
+  for (int i = 0; i < 4; i++)
+    threads[i] = g_thread_new ("dicom", load_many, &job);
+  for (int i = 0; i < 4; i++)
+    g_thread_join (threads[i]);
+}
+
 /* One NIH PNG (the first by name) written as 8-bit DICOM, uncompressed and JPEG lossless, with the
  * window that maps v to v / 255: both must decode to the PNG's own pixels. */
 static void
@@ -678,6 +728,7 @@ main (int argc, char **argv)
   g_test_add_func ("/study/dicom/truncated", test_truncated);
   g_test_add_func ("/study/dicom/missing", test_missing);
   g_test_add_func ("/study/dicom/from-data-and-sniffing", test_from_data_and_sniffing);
+  g_test_add_func ("/study/dicom/threads", test_threads);
   g_test_add_func ("/study/dicom/nih-png", test_nih_png);
 
   status = g_test_run ();
