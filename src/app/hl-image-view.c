@@ -183,12 +183,15 @@ hl_image_view_size_allocate (GtkWidget *widget, GtkAllocation *allocation)
   HlImageView *self = HL_IMAGE_VIEW (widget);
   if (self->image != NULL)
     {
+      double old_scale = self->t.scale;
       if (self->fitting)
         hl_view_transform_fit (&self->t, self->image->width, self->image->height,
                                MAX (allocation->width, 1), MAX (allocation->height, 1));
       else
         hl_view_transform_clamp (&self->t, self->image->width, self->image->height,
                                  MAX (allocation->width, 1), MAX (allocation->height, 1));
+      if (self->t.scale != old_scale)
+        g_signal_emit (self, signals[SIGNAL_VIEW_CHANGED], 0);
     }
 }
 

@@ -1,7 +1,6 @@
 /* hl-window-level.c — grey-level windowing for display. */
 #include "hl-window-level.h"
 
-#include <glib/gi18n.h>
 #include <stdlib.h>
 
 void
@@ -78,18 +77,4 @@ hl_window_level_set_preset (HlWindowLevel *wl, HlWindowLevelPreset preset, const
       g_assert_not_reached ();
     }
   clamp_window (wl);
-}
-
-const char *
-hl_window_level_preset_name (HlWindowLevelPreset preset)
-{
-  g_return_val_if_fail (preset < HL_WL_N_PRESETS, NULL);
-
-  static const char *const names[HL_WL_N_PRESETS] = {
-    [HL_WL_PRESET_FULL] = N_("Full range"),
-    [HL_WL_PRESET_AUTO] = N_("Automatic"),
-    [HL_WL_PRESET_LUNG] = N_("Lungs"),
-    [HL_WL_PRESET_DENSE] = N_("Dense tissue"),
-  };
-  return _(names[preset]);
 }

@@ -42,7 +42,4 @@ void hl_window_level_drag (HlWindowLevel *wl, double dx, double dy, double sensi
 void hl_window_level_set_preset (HlWindowLevel *wl, HlWindowLevelPreset preset,
                                  const float *pixels, gsize n);
 
-/* The translatable display name of @preset. */
-const char *hl_window_level_preset_name (HlWindowLevelPreset preset);
-
 G_END_DECLS

@@ -64,6 +64,7 @@ struct _HlWindow
   GtkWidget *colorbar;
   GtkLabel *model_label;
   GtkLabel *pixel_label;
+  GtkLabel *view_label;
   GtkLabel *progress_label;
   GtkProgressBar *progress_bar;
 
@@ -147,6 +148,25 @@ pixel_info (HlImageView *view, int x, int y, double value, HlWindow *self)
   g_autofree char *text = g_strdup_printf (_("x %d  y %d  value %.0f (%.3f)"), x, y,
                                            value * max_value, value);
   gtk_label_set_text (self->pixel_label, text);
+}
+
+/* Zoom and window/level of the view, as a radiologist reads them. */
+static void
+view_changed (HlImageView *view, HlWindow *self)
+{
+  if (hl_image_view_get_image (view) == NULL)
+    {
+      gtk_label_set_text (self->view_label, "");
+      return;
+    }
+  HlViewTransform t;
+  HlWindowLevel wl;
+  hl_image_view_get_transform (view, &t);
+  hl_image_view_get_window_level (view, &wl);
+  g_autofree char *text = g_strdup_printf (_("Zoom %.0f%%  W %.2f  L %.2f%s"), t.scale * 100,
+                                           wl.width, wl.center,
+                                           wl.invert ? _("  inverted") : "");
+  gtk_label_set_text (self->view_label, text);
 }
 
 static void
@@ -1499,6 +1519,7 @@ hl_window_class_init (HlWindowClass *klass)
   CHILD (colorbar);
   CHILD (model_label);
   CHILD (pixel_label);
+  CHILD (view_label);
   CHILD (progress_label);
   CHILD (progress_bar);
 #undef CHILD
@@ -1518,6 +1539,7 @@ hl_window_init (HlWindow *self)
   gtk_container_add (GTK_CONTAINER (self->view_box), GTK_WIDGET (self->view));
   gtk_widget_show (GTK_WIDGET (self->view));
   g_signal_connect (self->view, "pixel-info", G_CALLBACK (pixel_info), self);
+  g_signal_connect (self->view, "view-changed", G_CALLBACK (view_changed), self);
   g_signal_connect_after (self->view, "draw", G_CALLBACK (view_drawn), self);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
