@@ -19,10 +19,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <new>
 
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
