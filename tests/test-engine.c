@@ -311,7 +311,7 @@ test_conv_3x3 (void)
     { 128, 32, 14, 14, 3, 1, 1, TRUE }, /* a DenseNet-121 conv2 in block 3 */
   };
 
-  g_test_message ("direct 3x3 kernel: %s", hl_conv3x3_direct_available () ? "yes" : "no");
+  g_test_message ("direct kernel: %s", hl_conv_direct_available () ? "yes" : "no");
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     check_conv_case (rand, &cases[i]);
   /* Split over threads, the result is the same. */

@@ -19,8 +19,12 @@
 #include "hl-kernels.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <string.h>
+#ifdef G_OS_UNIX
+#include <sys/mman.h>
+#endif
 
 /* OpenBLAS extensions; declared here as well because a generic cblas.h lacks them. */
 void openblas_set_num_threads (int num_threads);
@@ -108,25 +112,108 @@ plan_network (HlModel *model, HlPlan *plan, GError **error)
   return TRUE;
 }
 
-static float *
-workspace_new (const HlPlan *plan, HlWorkspace *ws)
+/* Workspaces are mapped, not malloc'ed: tens of MiB freed to malloc raise glibc's mmap threshold
+ * and stay in the heap, so the resident size would creep up run after run. Mapping afresh for
+ * every run costs page faults and zeroing, though, so the last few finished workspaces are kept
+ * for the next runs (each run still has one to itself) and the rest unmapped. Huge pages where
+ * the kernel offers them cut the faults of touching a new one. */
+#define WORKSPACE_CACHE 2
+
+typedef struct
+{
+  float *base;
+  gsize bytes;
+} HlSpace;
+
+static GMutex cache_lock;
+static HlSpace cache[WORKSPACE_CACHE];
+
+static void
+space_unmap (HlSpace space)
+{
+#ifdef G_OS_UNIX
+  munmap (space.base, space.bytes);
+#else
+  g_aligned_free (space.base);
+#endif
+}
+
+static gboolean
+space_acquire (gsize bytes, HlSpace *space, GError **error)
+{
+  g_mutex_lock (&cache_lock);
+  for (int i = 0; i < WORKSPACE_CACHE; i++)
+    if (cache[i].base != NULL && cache[i].bytes >= bytes)
+      {
+        *space = cache[i];
+        cache[i].base = NULL;
+        g_mutex_unlock (&cache_lock);
+        return TRUE;
+      }
+  g_mutex_unlock (&cache_lock);
+
+  space->bytes = bytes;
+#ifdef G_OS_UNIX
+  void *p = mmap (NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    {
+      int saved = errno;
+      g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT,
+                   "Cannot map a %" G_GSIZE_FORMAT "-byte workspace for the forward pass: %s",
+                   bytes, g_strerror (saved));
+      return FALSE;
+    }
+#ifdef MADV_HUGEPAGE
+  madvise (p, bytes, MADV_HUGEPAGE);
+#endif
+  space->base = p;
+#else
+  space->base = g_aligned_alloc (bytes, 1, HL_ALIGN);
+#endif
+  return TRUE;
+}
+
+/* Returns @space to the cache, replacing the smallest cached one if it is larger. */
+static void
+space_release (HlSpace space)
+{
+  g_mutex_lock (&cache_lock);
+  int slot = 0;
+  for (int i = 1; i < WORKSPACE_CACHE; i++)
+    if (cache[i].base == NULL || (cache[slot].base != NULL && cache[i].bytes < cache[slot].bytes))
+      slot = i;
+  if (cache[slot].base == NULL || cache[slot].bytes < space.bytes)
+    {
+      HlSpace evicted = cache[slot];
+      cache[slot] = space;
+      space = evicted;
+    }
+  g_mutex_unlock (&cache_lock);
+  if (space.base != NULL)
+    space_unmap (space);
+}
+
+/* Lays the workspace out (each part HL_ALIGN-aligned) in a space from space_acquire(); FALSE
+ * with @error set when there is none. */
+static gboolean
+workspace_new (const HlPlan *plan, HlWorkspace *ws, HlSpace *space, GError **error)
 {
   gsize sizes[] = { plan->cat_floats[0], plan->cat_floats[1], plan->tmp_floats,
                     plan->mid_floats, plan->col_floats, (gsize) plan->c_feat };
   float **slots[] = { &ws->cat[0], &ws->cat[1], &ws->tmp, &ws->mid, &ws->col, &ws->pooled };
   gsize total = 0;
-  float *base;
 
   for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
     total += hl_align_floats (MAX (sizes[i], 1));
-  base = g_aligned_alloc (total, sizeof (float), HL_ALIGN);
+  if (!space_acquire (total * sizeof (float), space, error))
+    return FALSE;
   total = 0;
   for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
-      *slots[i] = base + total;
+      *slots[i] = space->base + total;
       total += hl_align_floats (MAX (sizes[i], 1));
     }
-  return base;
+  return TRUE;
 }
 
 typedef struct
@@ -232,7 +319,7 @@ hl_model_forward (HlModel *model, const float *input, int n, HlProgressFunc prog
   g_autoptr (HlForward) fwd = NULL;
   HlWorkspace ws;
   HlPlan plan;
-  float *ws_base;
+  HlSpace space;
   gboolean ok = TRUE;
 
   g_return_val_if_fail (model != NULL, NULL);
@@ -266,12 +353,13 @@ hl_model_forward (HlModel *model, const float *input, int n, HlProgressFunc prog
   fwd->features = g_aligned_alloc ((gsize) n * feat_floats, sizeof (float), HL_ALIGN);
 
   HlSteps steps = { progress, user_data, cancellable, 0, plan.n_steps * n };
-  ws_base = workspace_new (&plan, &ws);
+  if (!workspace_new (&plan, &ws, &space, error))
+    return NULL;
   for (int i = 0; i < n && ok; i++)
     ok = forward_image (model, &plan, &ws, input + (gsize) i * in_floats,
                         fwd->features + (gsize) i * feat_floats,
                         fwd->logits + (gsize) i * fwd->n_labels, &steps, error);
-  g_aligned_free (ws_base);
+  space_release (space);
   if (!ok)
     return NULL;
 

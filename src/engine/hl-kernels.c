@@ -9,20 +9,31 @@
 #include <string.h>
 
 /* --- a small parallel-for ----------------------------------------------------------------------
- * The kernels that do not go through OpenBLAS split their work over hl_engine_get_threads()
- * threads: the caller plus helpers from one process-wide GThreadPool. Work is cut into chunks
- * claimed through an atomic counter, so a helper that starts late just finds nothing left; the
- * caller waits until every helper it queued has left the job before returning. */
+ * The kernels split their work over hl_engine_get_threads() threads: the caller plus helper
+ * threads that live for the rest of the process. A call posts a job on a shared queue; work is
+ * cut into chunks claimed through an atomic counter, so any number of helpers (none, when all
+ * are busy with other callers' jobs) can join. A forward pass runs a few hundred short parallel
+ * sections in a row, so an idle helper spins for a moment (HELPER_SPIN_US) before it sleeps:
+ * waking a sleeping thread costs more than most sections. When the caller has claimed the last
+ * chunk it withdraws the job from the queue and waits only for the helpers that joined. */
+
+#define HELPER_SPIN_US 300
+
 typedef struct
 {
   HlChunkFunc func;
   gpointer data;
   int n_chunks;
-  gint next;     /* next unclaimed chunk */
-  gint helpers;  /* queued helpers that have not finished */
-  GMutex lock;
-  GCond done;
+  gint next;   /* next unclaimed chunk */
+  int wanted;  /* helpers that may still join; the job leaves the queue at 0 */
+  gint active; /* helpers that joined and have not finished */
 } HlJob;
+
+static GMutex queue_lock;
+static GCond queue_cond;
+static GQueue queue = G_QUEUE_INIT; /* HlJob *, jobs that want helpers */
+static gint queue_len;              /* queue.length, readable without the lock */
+static int n_helpers_started;
 
 static void
 job_run (HlJob *job)
@@ -33,31 +44,50 @@ job_run (HlJob *job)
     job->func (job->data, i);
 }
 
-static void
-helper_main (gpointer task, gpointer user_data)
+/* Takes a helper's place in the first queued job; called with queue_lock held. */
+static HlJob *
+queue_take (void)
 {
-  HlJob *job = task;
+  HlJob *job = g_queue_peek_head (&queue);
 
-  job_run (job);
-  g_mutex_lock (&job->lock);
-  job->helpers--;
-  if (job->helpers == 0)
-    g_cond_signal (&job->done);
-  g_mutex_unlock (&job->lock);
+  if (job == NULL)
+    return NULL;
+  g_atomic_int_inc (&job->active);
+  if (--job->wanted == 0)
+    {
+      g_queue_pop_head (&queue);
+      g_atomic_int_set (&queue_len, (gint) queue.length);
+    }
+  return job;
 }
 
-static GThreadPool *
-helper_pool (void)
+static gpointer
+helper_main (gpointer unused)
 {
-  static gsize pool;
-
-  if (g_once_init_enter (&pool))
+  for (;;)
     {
-      GThreadPool *p = g_thread_pool_new (helper_main, NULL, MAX ((int) g_get_num_processors (), 1),
-                                          FALSE, NULL);
-      g_once_init_leave (&pool, (gsize) p);
+      HlJob *job = NULL;
+      gint64 spin_end = g_get_monotonic_time () + HELPER_SPIN_US;
+
+      while (job == NULL && g_get_monotonic_time () < spin_end)
+        for (int k = 0; k < 64 && job == NULL; k++)
+          if (g_atomic_int_get (&queue_len) > 0)
+            {
+              g_mutex_lock (&queue_lock);
+              job = queue_take ();
+              g_mutex_unlock (&queue_lock);
+            }
+      if (job == NULL)
+        {
+          g_mutex_lock (&queue_lock);
+          while ((job = queue_take ()) == NULL)
+            g_cond_wait (&queue_cond, &queue_lock);
+          g_mutex_unlock (&queue_lock);
+        }
+      job_run (job);
+      g_atomic_int_dec_and_test (&job->active);
     }
-  return (GThreadPool *) pool;
+  return NULL;
 }
 
 void
@@ -73,20 +103,26 @@ hl_parallel_for (int n_chunks, HlChunkFunc func, gpointer data)
       return;
     }
 
-  HlJob job = { func, data, n_chunks, 0, n_helpers };
-  GThreadPool *pool = helper_pool ();
+  HlJob job = { func, data, n_chunks, 0, n_helpers, 0 };
+  g_mutex_lock (&queue_lock);
+  for (; n_helpers_started < n_helpers; n_helpers_started++)
+    g_thread_unref (g_thread_new ("hl-engine", helper_main, NULL));
+  g_queue_push_tail (&queue, &job);
+  g_atomic_int_set (&queue_len, (gint) queue.length);
+  g_cond_broadcast (&queue_cond);
+  g_mutex_unlock (&queue_lock);
 
-  g_mutex_init (&job.lock);
-  g_cond_init (&job.done);
-  for (int i = 0; i < n_helpers; i++)
-    g_thread_pool_push (pool, &job, NULL);
   job_run (&job);
-  g_mutex_lock (&job.lock);
-  while (job.helpers > 0)
-    g_cond_wait (&job.done, &job.lock);
-  g_mutex_unlock (&job.lock);
-  g_mutex_clear (&job.lock);
-  g_cond_clear (&job.done);
+
+  g_mutex_lock (&queue_lock);
+  if (job.wanted > 0)
+    {
+      g_queue_remove (&queue, &job);
+      g_atomic_int_set (&queue_len, (gint) queue.length);
+    }
+  g_mutex_unlock (&queue_lock);
+  while (g_atomic_int_get (&job.active) > 0)
+    ;
 }
 
 static inline float
@@ -172,6 +208,50 @@ gather_row (const float *src, int stride, float *dst, int n, gboolean activate, 
     }
 }
 
+typedef struct
+{
+  const float *x;
+  int h, w, k_h, k_w, stride, pad, h_out, w_out;
+  const float *scale, *shift;
+  float *col;
+} Im2colJob;
+
+/* Row @r = (ch * k_h + ki) * k_w + kj of the im2col matrix. */
+static void
+im2col_row (gpointer data, int r)
+{
+  const Im2colJob *job = data;
+  int h = job->h, w = job->w, stride = job->stride, pad = job->pad, w_out = job->w_out;
+  int ch = r / (job->k_h * job->k_w), ki = r / job->k_w % job->k_h, kj = r % job->k_w;
+  const float *plane = job->x + (gsize) ch * h * w;
+  gboolean activate = job->scale != NULL;
+  float s = activate ? job->scale[ch] : 1.0f;
+  float b = activate ? job->shift[ch] : 0.0f;
+  float *row = job->col + (gsize) r * job->h_out * w_out;
+  /* Output columns whose input column ox * stride - pad + kj lies in [0, w). */
+  int lo = pad > kj ? (pad - kj + stride - 1) / stride : 0;
+  int last = w - 1 + pad - kj;
+  int hi = last < 0 ? 0 : MIN (last / stride + 1, w_out);
+
+  lo = MIN (lo, hi);
+  for (int oy = 0; oy < job->h_out; oy++)
+    {
+      int iy = oy * stride - pad + ki;
+      float *dst = row + (gsize) oy * w_out;
+      if (iy < 0 || iy >= h)
+        {
+          memset (dst, 0, (gsize) w_out * sizeof (float));
+          continue;
+        }
+      if (lo > 0)
+        memset (dst, 0, (gsize) lo * sizeof (float));
+      gather_row (plane + (gsize) iy * w + (lo * stride - pad + kj), stride, dst + lo, hi - lo,
+                  activate, s, b);
+      if (hi < w_out)
+        memset (dst + hi, 0, (gsize) (w_out - hi) * sizeof (float));
+    }
+}
+
 void
 hl_im2col (const float *x, int c, int h, int w, int k_h, int k_w, int stride, int pad,
            const float *scale, const float *shift, float *col)
@@ -179,43 +259,9 @@ hl_im2col (const float *x, int c, int h, int w, int k_h, int k_w, int stride, in
   g_return_if_fail (x != NULL && col != NULL && stride >= 1 && pad >= 0);
   g_return_if_fail ((scale == NULL) == (shift == NULL));
 
-  int h_out = hl_out_size (h, k_h, stride, pad);
-  int w_out = hl_out_size (w, k_w, stride, pad);
-  gsize n_out = (gsize) h_out * w_out;
-  gboolean activate = scale != NULL;
-
-  for (int ch = 0; ch < c; ch++)
-    {
-      const float *plane = x + (gsize) ch * h * w;
-      float s = activate ? scale[ch] : 1.0f;
-      float b = activate ? shift[ch] : 0.0f;
-      for (int ki = 0; ki < k_h; ki++)
-        for (int kj = 0; kj < k_w; kj++)
-          {
-            float *row = col + ((gsize) (ch * k_h + ki) * k_w + kj) * n_out;
-            /* Output columns whose input column ox * stride - pad + kj lies in [0, w). */
-            int lo = pad > kj ? (pad - kj + stride - 1) / stride : 0;
-            int last = w - 1 + pad - kj;
-            int hi = last < 0 ? 0 : MIN (last / stride + 1, w_out);
-            lo = MIN (lo, hi);
-            for (int oy = 0; oy < h_out; oy++)
-              {
-                int iy = oy * stride - pad + ki;
-                float *dst = row + (gsize) oy * w_out;
-                if (iy < 0 || iy >= h)
-                  {
-                    memset (dst, 0, (gsize) w_out * sizeof (float));
-                    continue;
-                  }
-                if (lo > 0)
-                  memset (dst, 0, (gsize) lo * sizeof (float));
-                gather_row (plane + (gsize) iy * w + (lo * stride - pad + kj), stride, dst + lo,
-                            hi - lo, activate, s, b);
-                if (hi < w_out)
-                  memset (dst + hi, 0, (gsize) (w_out - hi) * sizeof (float));
-              }
-          }
-    }
+  Im2colJob job = { x, h, w, k_h, k_w, stride, pad, hl_out_size (h, k_h, stride, pad),
+                    hl_out_size (w, k_w, stride, pad), scale, shift, col };
+  hl_parallel_for (c * k_h * k_w, im2col_row, &job);
 }
 
 static gboolean
@@ -224,17 +270,26 @@ is_pointwise (const HlConv *conv)
   return conv->k_h == 1 && conv->k_w == 1 && conv->stride == 1 && conv->pad == 0;
 }
 
-/* --- direct 3x3 convolution ------------------------------------------------------------------
- * A 3x3 stride-1 pad-1 convolution with few outputs (a dense layer's conv2: 32 outputs from 128
- * channels) does only c_out multiply-adds per im2col element, so im2col + sgemm spends most of
- * its time writing and re-packing a 9x copy of the input. The direct kernel instead writes the
- * activated input once into a zero-bordered buffer xp (c_in, h + 2, w + 2) and computes the
- * output on "wide" rows of w + 2 columns: output position p = y * (w + 2) + x reads
- * xp[c][p + i * (w + 2) + j] for tap (i, j), a plain shifted load, so each tap is a contiguous
- * vector. The two extra columns per row are discarded when the result is compacted. */
+/* --- direct convolution -----------------------------------------------------------------------
+ * On x86-64 CPUs with AVX-512 every convolution runs through one register-tiled kernel instead of
+ * OpenBLAS:
+ *
+ *   y[o][p] = sum_c sum_t w[o][c * n_taps + t] * src[c * plane + p + offs[t]],   p < n_pos
+ *
+ * - 1x1: src = act (x) (or x itself), one tap;
+ * - 3x3 stride 1 pad 1 (a dense layer's conv2: 32 outputs from 128 channels): im2col would copy
+ *   the input 9 times and the GEMM re-pack it, for only c_out multiply-adds per copied element.
+ *   Instead act (x) is written once into a zero-bordered buffer xp (c_in, h + 2, w + 2) and the
+ *   output is computed on "wide" rows of w + 2 columns: position p = y * (w + 2) + x reads
+ *   xp[c][p + i * (w + 2) + j] for tap (i, j), a contiguous shifted vector. The two extra columns
+ *   per row are dropped when the result is compacted;
+ * - anything else (the 7x7 stride-2 stem): im2col, then the im2col rows as channels of one tap.
+ * A tile is 8 outputs x 48 positions held in 24 zmm accumulators; the last tile of a row of
+ * positions is masked. Tiles are spread over the engine's threads, and OpenBLAS (whose idle
+ * threads spin) stays out of the forward pass. */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HL_DIRECT_3X3 1
+#define HL_DIRECT 1
 #include <immintrin.h>
 #endif
 
@@ -243,9 +298,9 @@ is_pointwise (const HlConv *conv)
 #define TILE_SLACK 64            /* floats readable past the last plane of xp */
 
 gboolean
-hl_conv3x3_direct_available (void)
+hl_conv_direct_available (void)
 {
-#ifdef HL_DIRECT_3X3
+#ifdef HL_DIRECT
   return __builtin_cpu_supports ("avx512f") != 0;
 #else
   return FALSE;
@@ -253,27 +308,20 @@ hl_conv3x3_direct_available (void)
 }
 
 static gboolean
-use_direct (const HlConv *conv)
+is_3x3_same (const HlConv *conv)
 {
-  return conv->k_h == 3 && conv->k_w == 3 && conv->stride == 1 && conv->pad == 1
-         && hl_conv3x3_direct_available ();
+  return conv->k_h == 3 && conv->k_w == 3 && conv->stride == 1 && conv->pad == 1;
 }
 
-/* Layout of the direct kernel's workspace: xp, then the wide output (c_out, n_pad). */
+/* Layout of the 3x3 workspace: xp, then the wide output (c_out, n_wide). */
 static void
-direct_layout (const HlConv *conv, int h, int w, gsize *xp_floats, gsize *n_pad)
+wide_layout (const HlConv *conv, int h, int w, gsize *xp_floats, gsize *n_wide)
 {
-  gsize n_wide = (gsize) h * (w + 2);
-
   *xp_floats = hl_align_floats ((gsize) conv->c_in * (h + 2) * (w + 2) + TILE_SLACK);
-  *n_pad = (n_wide + TILE_PX - 1) / TILE_PX * TILE_PX;
+  *n_wide = (gsize) h * (w + 2);
 }
 
-#ifdef HL_DIRECT_3X3
-/* One tile: out[o][0 .. TILE_PX) for 8 outputs, summed over all channels and taps, with the 24
- * accumulators spelled out so that they stay in registers. @xp points at the tile's first
- * position in channel 0, @w at w[o0][0][0] (rows of c_in * 9), @out at the tile in output row o0
- * (rows of @out_stride). */
+#ifdef HL_DIRECT
 #define ACC_DECL(o) __m512 a##o##0 = _mm512_setzero_ps (), a##o##1 = a##o##0, a##o##2 = a##o##0
 #define ACC_FMA(o)                                                                                \
   do                                                                                              \
@@ -287,58 +335,103 @@ direct_layout (const HlConv *conv, int h, int w, gsize *xp_floats, gsize *n_pad)
 #define ACC_STORE(o)                                                                              \
   do                                                                                              \
     {                                                                                             \
-      _mm512_storeu_ps (out + o * out_stride, a##o##0);                                           \
-      _mm512_storeu_ps (out + o * out_stride + 16, a##o##1);                                      \
-      _mm512_storeu_ps (out + o * out_stride + 32, a##o##2);                                      \
+      _mm512_mask_storeu_ps (out + o * out_stride, m0, a##o##0);                                  \
+      _mm512_mask_storeu_ps (out + o * out_stride + 16, m1, a##o##1);                             \
+      _mm512_mask_storeu_ps (out + o * out_stride + 32, m2, a##o##2);                             \
     }                                                                                             \
   while (0)
+#define TILE_LOOP(FMAS)                                                                           \
+  for (int c = 0; c < c_in; c++)                                                                  \
+    {                                                                                             \
+      const float *xc = src + (gsize) c * plane;                                                  \
+      const float *wc = w + (gsize) c * n_taps;                                                   \
+      for (int t = 0; t < n_taps; t++)                                                            \
+        {                                                                                         \
+          __m512 x0 = _mm512_maskz_loadu_ps (m0, xc + offs[t]);                                  \
+          __m512 x1 = _mm512_maskz_loadu_ps (m1, xc + offs[t] + 16);                              \
+          __m512 x2 = _mm512_maskz_loadu_ps (m2, xc + offs[t] + 32);                              \
+          FMAS;                                                                                   \
+        }                                                                                         \
+    }
 
-__attribute__ ((target ("avx512f"))) static void
-tile_8 (const float *xp, gsize plane, const int *offs, const float *w, int c_in, float *out,
-        gsize out_stride)
+static inline __mmask16
+lane_mask (int n)
 {
-  gsize w_stride = (gsize) c_in * 9;
+  return n >= 16 ? (__mmask16) 0xffff : n <= 0 ? (__mmask16) 0 : (__mmask16) ((1u << n) - 1);
+}
+
+/* One tile of 8 outputs: out[o][0 .. n_valid) for o < 8, with @src at the tile's first position
+ * in channel 0, @w at row o0 of the weights (rows of c_in * n_taps), @out at the tile in output
+ * row o0 (rows of @out_stride). Loads and stores beyond @n_valid are masked off. */
+__attribute__ ((target ("avx512f"))) static void
+tile_8 (const float *src, gsize plane, const int *offs, int n_taps, const float *w, int c_in,
+        float *out, gsize out_stride, int n_valid)
+{
+  gsize w_stride = (gsize) c_in * n_taps;
+  __mmask16 m0 = lane_mask (n_valid), m1 = lane_mask (n_valid - 16), m2 = lane_mask (n_valid - 32);
   ACC_DECL (0); ACC_DECL (1); ACC_DECL (2); ACC_DECL (3);
   ACC_DECL (4); ACC_DECL (5); ACC_DECL (6); ACC_DECL (7);
 
-  for (int c = 0; c < c_in; c++)
-    {
-      const float *xc = xp + (gsize) c * plane;
-      const float *wc = w + (gsize) c * 9;
-      for (int t = 0; t < 9; t++)
-        {
-          __m512 x0 = _mm512_loadu_ps (xc + offs[t]);
-          __m512 x1 = _mm512_loadu_ps (xc + offs[t] + 16);
-          __m512 x2 = _mm512_loadu_ps (xc + offs[t] + 32);
-          ACC_FMA (0); ACC_FMA (1); ACC_FMA (2); ACC_FMA (3);
-          ACC_FMA (4); ACC_FMA (5); ACC_FMA (6); ACC_FMA (7);
-        }
-    }
+  TILE_LOOP (ACC_FMA (0); ACC_FMA (1); ACC_FMA (2); ACC_FMA (3);
+             ACC_FMA (4); ACC_FMA (5); ACC_FMA (6); ACC_FMA (7));
   ACC_STORE (0); ACC_STORE (1); ACC_STORE (2); ACC_STORE (3);
   ACC_STORE (4); ACC_STORE (5); ACC_STORE (6); ACC_STORE (7);
 }
 
-/* The same for a single output (the remainder when c_out is not a multiple of 8). */
+/* The same for one output (when c_out is not a multiple of 8). */
 __attribute__ ((target ("avx512f"))) static void
-tile_1 (const float *xp, gsize plane, const int *offs, const float *w, int c_in, float *out,
-        gsize out_stride)
+tile_1 (const float *src, gsize plane, const int *offs, int n_taps, const float *w, int c_in,
+        float *out, gsize out_stride, int n_valid)
 {
   gsize w_stride = 0;
+  __mmask16 m0 = lane_mask (n_valid), m1 = lane_mask (n_valid - 16), m2 = lane_mask (n_valid - 32);
   ACC_DECL (0);
 
-  for (int c = 0; c < c_in; c++)
-    {
-      const float *xc = xp + (gsize) c * plane;
-      const float *wc = w + (gsize) c * 9;
-      for (int t = 0; t < 9; t++)
-        {
-          __m512 x0 = _mm512_loadu_ps (xc + offs[t]);
-          __m512 x1 = _mm512_loadu_ps (xc + offs[t] + 16);
-          __m512 x2 = _mm512_loadu_ps (xc + offs[t] + 32);
-          ACC_FMA (0);
-        }
-    }
+  TILE_LOOP (ACC_FMA (0));
   ACC_STORE (0);
+}
+
+typedef struct
+{
+  const float *src;
+  gsize plane;
+  const int *offs;
+  int n_taps;
+  const float *w;
+  int c_in, c_out;
+  gsize n_pos;
+  float *out;
+  gsize out_stride;
+  int n_groups; /* groups of up to 8 outputs */
+} DirectJob;
+
+/* Chunk @i: tile i / n_groups, output group i % n_groups (tiles in order, so that consecutive
+ * chunks share their input). */
+static void
+direct_chunk (gpointer data, int i)
+{
+  const DirectJob *job = data;
+  gsize p0 = (gsize) (i / job->n_groups) * TILE_PX;
+  int n_valid = (int) MIN ((gsize) TILE_PX, job->n_pos - p0);
+  int o = (i % job->n_groups) * 8;
+  int o_end = MIN (o + 8, job->c_out);
+  gsize w_row = (gsize) job->c_in * job->n_taps;
+
+  if (o_end - o == 8)
+    tile_8 (job->src + p0, job->plane, job->offs, job->n_taps, job->w + o * w_row, job->c_in,
+            job->out + o * job->out_stride + p0, job->out_stride, n_valid);
+  else
+    for (; o < o_end; o++)
+      tile_1 (job->src + p0, job->plane, job->offs, job->n_taps, job->w + o * w_row, job->c_in,
+              job->out + o * job->out_stride + p0, job->out_stride, n_valid);
+}
+
+static void
+direct_run (DirectJob *job)
+{
+  job->n_groups = (job->c_out + 7) / 8;
+  int n_tiles = (int) ((job->n_pos + TILE_PX - 1) / TILE_PX);
+  hl_parallel_for (n_tiles * job->n_groups, direct_chunk, job);
 }
 
 typedef struct
@@ -387,64 +480,76 @@ pad_chunk (gpointer data, int i)
 
 typedef struct
 {
-  const HlConv *conv;
-  const float *xp;
-  gsize plane;
-  int offs[9];
-  float *wide;
-  gsize n_pad;
-  int n_groups; /* groups of up to 8 outputs */
-} DirectJob;
+  const float *wide;
+  gsize n_wide;
+  int h, w;
+  float *y;
+} CompactJob;
 
-/* Chunk @i: tile i / n_groups, output group i % n_groups (tiles in order, so that consecutive
- * chunks share their input). */
+/* Output channel @o: y[o] (h, w) from its wide rows (h, w + 2). */
 static void
-direct_chunk (gpointer data, int i)
+compact_chunk (gpointer data, int o)
 {
-  const DirectJob *job = data;
-  const HlConv *conv = job->conv;
-  gsize p0 = (gsize) (i / job->n_groups) * TILE_PX;
-  int o = (i % job->n_groups) * 8;
-  int o_end = MIN (o + 8, conv->c_out);
+  const CompactJob *job = data;
 
-  if (o_end - o == 8)
-    tile_8 (job->xp + p0, job->plane, job->offs, conv->weight + (gsize) o * conv->c_in * 9,
-            conv->c_in, job->wide + (gsize) o * job->n_pad + p0, job->n_pad);
-  else
-    for (; o < o_end; o++)
-      tile_1 (job->xp + p0, job->plane, job->offs, conv->weight + (gsize) o * conv->c_in * 9,
-              conv->c_in, job->wide + (gsize) o * job->n_pad + p0, job->n_pad);
+  for (int r = 0; r < job->h; r++)
+    memcpy (job->y + ((gsize) o * job->h + r) * job->w,
+            job->wide + (gsize) o * job->n_wide + (gsize) r * (job->w + 2),
+            (gsize) job->w * sizeof (float));
 }
 
 static void
-conv3x3_direct (const HlConv *conv, const float *x, int h, int w, const float *scale,
-                const float *shift, float *work, float *y)
+conv_direct (const HlConv *conv, const float *x, int h, int w, const float *scale,
+             const float *shift, float *work, float *y)
 {
+  static const int no_offset[1] = { 0 };
+  int h_out = hl_out_size (h, conv->k_h, conv->stride, conv->pad);
+  int w_out = hl_out_size (w, conv->k_w, conv->stride, conv->pad);
+  gsize n_out = (gsize) h_out * w_out;
+  DirectJob job = { x, n_out, no_offset, 1, conv->weight, conv->c_in * conv->k_h * conv->k_w,
+                    conv->c_out, n_out, y, n_out, 0 };
+
+  if (is_pointwise (conv))
+    {
+      if (scale != NULL)
+        {
+          hl_bn_relu (x, conv->c_in, n_out, scale, shift, work);
+          job.src = work;
+        }
+      direct_run (&job);
+      return;
+    }
+  if (!is_3x3_same (conv))
+    {
+      hl_im2col (x, conv->c_in, h, w, conv->k_h, conv->k_w, conv->stride, conv->pad, scale, shift,
+                 work);
+      job.src = work;
+      direct_run (&job);
+      return;
+    }
+
   int wp = w + 2;
-  gsize plane = (gsize) (h + 2) * wp;
-  gsize xp_floats, n_pad;
+  int offs[9];
+  gsize xp_floats, n_wide;
+  wide_layout (conv, h, w, &xp_floats, &n_wide);
+  float *xp = work;               /* (c_in, h + 2, w + 2) + slack */
+  float *wide = work + xp_floats; /* (c_out, h, w + 2) */
 
-  direct_layout (conv, h, w, &xp_floats, &n_pad);
-  float *xp = work;              /* (c_in, h + 2, w + 2) + slack */
-  float *wide = work + xp_floats; /* (c_out, n_pad) */
-
-  /* xp = act (x) with a zero border; the slack after the last plane is zeroed too. */
-  PadJob pad_job = { x, conv->c_in, h, w, scale, shift, xp, plane, 1 };
-  hl_parallel_for (channel_chunks (conv->c_in, plane, &pad_job.per_chunk), pad_chunk, &pad_job);
-  memset (xp + (gsize) conv->c_in * plane, 0,
-          (xp_floats - (gsize) conv->c_in * plane) * sizeof (float));
-
-  DirectJob job = { conv, xp, plane, { 0 }, wide, n_pad, (conv->c_out + 7) / 8 };
+  PadJob pad_job = { x, conv->c_in, h, w, scale, shift, xp, (gsize) (h + 2) * wp, 1 };
+  hl_parallel_for (channel_chunks (conv->c_in, pad_job.plane, &pad_job.per_chunk), pad_chunk,
+                   &pad_job);
+  memset (xp + (gsize) conv->c_in * pad_job.plane, 0,
+          (xp_floats - (gsize) conv->c_in * pad_job.plane) * sizeof (float));
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++)
-      job.offs[i * 3 + j] = i * wp + j;
-  hl_parallel_for ((int) (n_pad / TILE_PX) * job.n_groups, direct_chunk, &job);
+      offs[i * 3 + j] = i * wp + j;
+  job = (DirectJob) { xp, pad_job.plane, offs, 9, conv->weight, conv->c_in, conv->c_out, n_wide,
+                      wide, n_wide, 0 };
+  direct_run (&job);
 
   /* Compact the wide rows: (c_out, h, w + 2) -> (c_out, h, w). */
-  for (int o = 0; o < conv->c_out; o++)
-    for (int r = 0; r < h; r++)
-      memcpy (y + ((gsize) o * h + r) * w, wide + (gsize) o * n_pad + (gsize) r * wp,
-              (gsize) w * sizeof (float));
+  CompactJob compact = { wide, n_wide, h, w, y };
+  hl_parallel_for (conv->c_out, compact_chunk, &compact);
 }
 #endif
 
@@ -453,17 +558,19 @@ hl_conv2d_work_size (const HlConv *conv, int h, int w, gboolean bn_relu)
 {
   g_return_val_if_fail (conv != NULL, 0);
 
-  if (is_pointwise (conv))
-    return bn_relu ? (gsize) conv->c_in * h * w : 0;
-  if (use_direct (conv))
-    {
-      gsize xp_floats, n_pad;
-      direct_layout (conv, h, w, &xp_floats, &n_pad);
-      return xp_floats + (gsize) conv->c_out * n_pad;
-    }
   int h_out = hl_out_size (h, conv->k_h, conv->stride, conv->pad);
   int w_out = hl_out_size (w, conv->k_w, conv->stride, conv->pad);
-  return (gsize) conv->c_in * conv->k_h * conv->k_w * h_out * w_out;
+  gsize im2col = (gsize) conv->c_in * conv->k_h * conv->k_w * h_out * w_out;
+
+  if (is_pointwise (conv))
+    return bn_relu ? (gsize) conv->c_in * h * w : 0;
+  if (is_3x3_same (conv) && hl_conv_direct_available ())
+    {
+      gsize xp_floats, n_wide;
+      wide_layout (conv, h, w, &xp_floats, &n_wide);
+      return xp_floats + (gsize) conv->c_out * n_wide;
+    }
+  return im2col;
 }
 
 void
@@ -509,11 +616,11 @@ hl_conv2d (const HlConv *conv, const float *x, int h, int w, const float *scale,
   g_return_if_fail (conv != NULL && x != NULL && y != NULL);
   g_return_if_fail ((scale == NULL) == (shift == NULL));
 
-#ifdef HL_DIRECT_3X3
-  if (use_direct (conv))
+#ifdef HL_DIRECT
+  if (hl_conv_direct_available ())
     {
-      g_return_if_fail (work != NULL);
-      conv3x3_direct (conv, x, h, w, scale, shift, work, y);
+      g_return_if_fail (work != NULL || (is_pointwise (conv) && scale == NULL));
+      conv_direct (conv, x, h, w, scale, shift, work, y);
       return;
     }
 #endif
@@ -580,26 +687,35 @@ hl_maxpool2d (const float *x, int c, int h, int w, int k, int stride, int pad, c
   hl_parallel_for (n, maxpool_chunk, &job);
 }
 
-void
-hl_avgpool2x2 (const float *x, int c, int h, int w, const float *scale, const float *shift,
-               float *y)
+typedef struct
 {
-  g_return_if_fail (x != NULL && y != NULL);
-  g_return_if_fail ((scale == NULL) == (shift == NULL));
+  const float *x;
+  int c, h, w;
+  const float *scale, *shift;
+  float *y;
+  int per_chunk;
+} AvgPoolJob;
 
-  int h_out = h / 2, w_out = w / 2;
-  for (int ch = 0; ch < c; ch++)
+static void
+avgpool_chunk (gpointer data, int i)
+{
+  const AvgPoolJob *job = data;
+  int h = job->h, w = job->w, h_out = h / 2, w_out = w / 2;
+  int end = MIN ((i + 1) * job->per_chunk, job->c);
+
+  for (int ch = i * job->per_chunk; ch < end; ch++)
     {
-      const float *plane = x + (gsize) ch * h * w;
-      float *out = y + (gsize) ch * h_out * w_out;
-      float s = scale != NULL ? scale[ch] : 1.0f;
-      float b = scale != NULL ? shift[ch] : 0.0f;
+      const float *plane = job->x + (gsize) ch * h * w;
+      float *out = job->y + (gsize) ch * h_out * w_out;
+      gboolean activate = job->scale != NULL;
+      float s = activate ? job->scale[ch] : 1.0f;
+      float b = activate ? job->shift[ch] : 0.0f;
       for (int oy = 0; oy < h_out; oy++)
         {
           const float *r0 = plane + (gsize) (2 * oy) * w;
           const float *r1 = r0 + w;
           float *o = out + (gsize) oy * w_out;
-          if (scale != NULL)
+          if (activate)
             for (int ox = 0; ox < w_out; ox++)
               o[ox] = (act (r0[2 * ox], s, b) + act (r0[2 * ox + 1], s, b) + act (r1[2 * ox], s, b)
                        + act (r1[2 * ox + 1], s, b)) * 0.25f;
@@ -608,6 +724,18 @@ hl_avgpool2x2 (const float *x, int c, int h, int w, const float *scale, const fl
               o[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25f;
         }
     }
+}
+
+void
+hl_avgpool2x2 (const float *x, int c, int h, int w, const float *scale, const float *shift,
+               float *y)
+{
+  g_return_if_fail (x != NULL && y != NULL);
+  g_return_if_fail ((scale == NULL) == (shift == NULL));
+
+  AvgPoolJob job = { x, c, h, w, scale, shift, y, 1 };
+  int n = channel_chunks (c, (gsize) h * w, &job.per_chunk);
+  hl_parallel_for (n, avgpool_chunk, &job);
 }
 
 void

@@ -49,24 +49,26 @@ void hl_im2col (const float *x, int c, int h, int w, int k_h, int k_w, int strid
                 const float *scale, const float *shift, float *col);
 
 /* Floats of workspace hl_conv2d() needs for @conv on an (h, w) input; @bn_relu says whether a
- * BatchNorm + ReLU is fused in front. 0 when the convolution reads its input in place. */
+ * BatchNorm + ReLU is fused in front. 0 when the convolution reads its input in place. Also
+ * enough for hl_conv2d_im2col() except for 3x3 stride-1 pad-1 convolutions on AVX-512 CPUs. */
 gsize hl_conv2d_work_size (const HlConv *conv, int h, int w, gboolean bn_relu);
 
 /* y (c_out, h_out, w_out) = conv (act (x)), x (c_in, h, w), act = BatchNorm + ReLU with
- * @scale/@shift or identity with NULL. 1x1 stride-1 convolutions are a plain sgemm on the
- * (activated) input; 3x3 stride-1 pad-1 ones use a direct AVX-512 kernel where the CPU has it
- * (hl_conv3x3_direct_available()); other shapes go through im2col + sgemm. @work holds
+ * @scale/@shift or identity with NULL. Where the CPU has AVX-512 (hl_conv_direct_available())
+ * every shape runs through the engine's own register-tiled kernel, split over
+ * hl_engine_get_threads() threads (3x3 stride-1 pad-1 directly on a padded copy of the input,
+ * others on the activated input or its im2col); elsewhere as hl_conv2d_im2col(). @work holds
  * hl_conv2d_work_size() floats (may be NULL when that is 0). @y must not overlap @x or @work. */
 void hl_conv2d (const HlConv *conv, const float *x, int h, int w, const float *scale,
                 const float *shift, float *work, float *y);
 
-/* hl_conv2d() without the direct 3x3 kernel: always sgemm, through im2col unless 1x1. Its
- * workspace is c_in * k_h * k_w * h_out * w_out floats (c_in * h * w for a 1x1 with BN). */
+/* The portable path: OpenBLAS sgemm on the activated input (1x1) or its im2col. Its workspace
+ * is c_in * k_h * k_w * h_out * w_out floats (c_in * h * w for a 1x1 with BN, 0 without). */
 void hl_conv2d_im2col (const HlConv *conv, const float *x, int h, int w, const float *scale,
                        const float *shift, float *work, float *y);
 
-/* Whether this CPU runs the direct 3x3 kernel (x86-64 with AVX-512F). */
-gboolean hl_conv3x3_direct_available (void);
+/* Whether this CPU runs the direct kernel (x86-64 with AVX-512F). */
+gboolean hl_conv_direct_available (void);
 
 /* Max pooling of act (x (c, h, w)) with a k x k window, padding counted as -inf:
  * y (c, h_out, w_out). act as in hl_conv2d(). */
