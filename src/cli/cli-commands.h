@@ -17,3 +17,4 @@ int hl_cli_eval (int argc, char **argv);
 int hl_cli_report (int argc, char **argv);
 int hl_cli_check (int argc, char **argv);
 int hl_cli_split (int argc, char **argv);
+int hl_cli_train (int argc, char **argv);

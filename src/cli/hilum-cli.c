@@ -12,6 +12,8 @@ static const HlCliCommand commands[] = {
     hl_cli_check },
   { "split", "Patient-level, label-stratified train/valid/test split of a label CSV",
     hl_cli_split },
+  { "train", "Train a DenseNet on labelled X-rays: checkpoints, resume, validation thresholds",
+    hl_cli_train },
   { "eval", "Score predictions against labels: AUROC with CIs, ROC grid", hl_cli_eval },
   { "report", "Annotated report page per image (PNG/PDF) plus CSV/JSON of all scores",
     hl_cli_report },

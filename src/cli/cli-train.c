@@ -1,0 +1,782 @@
+/* cli-train.c — `hilum-cli train`: trains a DenseNet on notebook-layout label CSVs with the engine's
+ * training API (hl-train.h) and writes a Hilum model file with complete metadata.
+ *
+ * What it does, in order: reads the training and validation CSVs, refuses patients present in
+ * both (unless --allow-leakage), prints the class frequencies and the class-balanced loss weights
+ * derived from the training set; decodes every image once (training images kept at a working
+ * side a little above the input side, validation images preprocessed once from the full plane, as
+ * inference does); then per epoch: shuffles, augments each image (hl-augment.h) and preprocesses it
+ * with hl_model_preprocess(), steps the optimiser over mini-batches, evaluates the validation
+ * AUROC per label, and checkpoints (parameters, running statistics, optimiser state, random state,
+ * epoch), each file written atomically. A run killed at any point and started again with --resume
+ * continues from the last finished epoch and ends with the same bytes as an uninterrupted run.
+ * The epoch with the best mean validation AUROC is kept; its operating thresholds are chosen on the
+ * validation split by Youden's J.
+ *
+ * Deterministic for a given seed and --threads: nothing in any written file depends on time,
+ * the machine or the order threads finish in.
+ */
+#include "cli-commands.h"
+#include "cli-study.h"
+
+#include "hl-augment.h"
+#include "hl-init.h"
+#include "hl-splits.h"
+#include "hl-summary.h"
+#include "hl-train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#define MAX_LISTED 20
+#define STATE_MAGIC "HLTRAIN1"
+#define STATE_FILE "state.bin"
+#define BEST_FILE "best.safetensors"
+#define INTENDED_USE \
+  "Research only, not for diagnostic use: a second reader's suggestions for a radiologist to " \
+  "check, never a diagnosis."
+
+typedef struct
+{
+  char *train_csv;
+  char *valid_csv;
+  char *images;
+  char *out;
+  char *arch;
+  char *optimizer;
+  char *checkpoint_dir;
+  char *name;
+  char *version;
+  int input_size;
+  int epochs;
+  int batch;
+  int threads;
+  int stop_after;
+  double lr;
+  double weight_decay;
+  gint64 seed;
+  gboolean resume;
+  gboolean allow_leakage;
+  gboolean no_augment;
+} Options;
+
+/* A split's images in memory. */
+typedef struct
+{
+  int n;
+  int side;        /* training: working side of @planes; validation: 0 */
+  float *planes;   /* training: (n, side, side) working planes in [0, 1]; else NULL */
+  gsize in_floats; /* floats of one preprocessed input */
+  float *inputs;   /* validation: (n, in_floats) preprocessed inputs; else NULL */
+  guint8 *truth;   /* (n, HL_N_LABELS) 0/1 */
+  float *targets;  /* (n, HL_N_LABELS) the same as floats */
+} Split;
+
+static void
+split_clear (Split *split)
+{
+  g_free (split->planes);
+  g_free (split->inputs);
+  g_free (split->truth);
+  g_free (split->targets);
+}
+
+/* What training has reached: everything besides parameters and optimiser moments that a resumed
+ * run needs to continue exactly. */
+typedef struct
+{
+  guint32 epoch;      /* epochs finished */
+  guint32 best_epoch; /* 0 before the first */
+  gint64 step;        /* optimiser steps taken */
+  guint64 rng;        /* HlRng state after the last finished epoch */
+  double best_mean;   /* best validation mean AUROC (NaN when undefined) */
+} TrainState;
+
+static HlLabelSet *
+load_labels (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  HlLabelSet *set = hl_label_set_load (path, &error);
+
+  if (set == NULL)
+    {
+      fprintf (stderr, "hilum-cli train: %s\n", error->message);
+      return NULL;
+    }
+  for (guint i = 0; i < set->warnings->len; i++)
+    fprintf (stderr, "hilum-cli train: warning: %s\n", (const char *) set->warnings->pdata[i]);
+  for (int k = 0; k < HL_N_LABELS; k++)
+    if (!set->has_label[k])
+      fprintf (stderr, "hilum-cli train: warning: %s has no %s column; counted negative\n", path,
+               hl_label_names[k]);
+  if (set->rows->len < 2)
+    {
+      fprintf (stderr, "hilum-cli train: %s: needs at least 2 images, has %u\n", path,
+               set->rows->len);
+      g_clear_pointer (&set, hl_label_set_free);
+    }
+  return set;
+}
+
+/* Decodes every image of @set from @images. With @work_side > 0 keeps the plane resized to it
+ * (training); otherwise keeps the input @model preprocesses from the full plane (validation). */
+static gboolean
+load_split (const HlLabelSet *set, const char *images, HlModel *model, int work_side,
+            Split *split)
+{
+  split->n = (int) set->rows->len;
+  split->side = work_side;
+  split->in_floats = hl_model_input_size (model);
+  if (work_side > 0)
+    split->planes = g_new (float, (gsize) split->n * work_side * work_side);
+  else
+    split->inputs = g_new (float, (gsize) split->n * split->in_floats);
+  split->truth = g_new (guint8, (gsize) split->n * HL_N_LABELS);
+  split->targets = g_new (float, (gsize) split->n * HL_N_LABELS);
+
+  for (int i = 0; i < split->n; i++)
+    {
+      const HlLabelRow *row = set->rows->pdata[i];
+      g_autofree char *path = g_build_filename (images, row->image, NULL);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (HlImage) image = hl_image_load (path, &error);
+
+      if (image == NULL)
+        {
+          fprintf (stderr, "hilum-cli train: %s (row %u of %s)\n", error->message, row->line,
+                   set->path);
+          return FALSE;
+        }
+      if (work_side > 0)
+        hl_augment_working_plane (image->pixels, image->height, image->width,
+                                  split->planes + (gsize) i * work_side * work_side, work_side);
+      else
+        hl_model_preprocess (model, image->pixels, image->height, image->width,
+                             split->inputs + (gsize) i * split->in_floats);
+      for (int k = 0; k < HL_N_LABELS; k++)
+        {
+          split->truth[(gsize) i * HL_N_LABELS + k] = row->labels[k];
+          split->targets[(gsize) i * HL_N_LABELS + k] = row->labels[k];
+        }
+    }
+  return TRUE;
+}
+
+/* ---- evaluation ---- */
+
+/* Validation probabilities of @model on @valid, evaluated in chunks of @batch: a new
+ * (valid->n, HL_N_LABELS) array of doubles. */
+static double *
+predict (HlModel *model, const Split *valid, int batch, GError **error)
+{
+  g_autofree double *scores = g_new (double, (gsize) valid->n * HL_N_LABELS);
+
+  for (int i = 0; i < valid->n; i += batch)
+    {
+      int n = MIN (batch, valid->n - i);
+      g_autoptr (HlForward) fwd = hl_model_forward (model, valid->inputs + (gsize) i * valid->in_floats,
+                                                    n, NULL, NULL, NULL, error);
+      if (fwd == NULL)
+        return NULL;
+      for (gsize j = 0; j < (gsize) n * HL_N_LABELS; j++)
+        scores[(gsize) i * HL_N_LABELS + j] = fwd->probs[j];
+    }
+  return g_steal_pointer (&scores);
+}
+
+static HlSummary *
+evaluate (HlModel *model, const Split *valid, int batch, GError **error)
+{
+  g_autofree double *scores = predict (model, valid, batch, error);
+  HlSummaryOptions options;
+
+  if (scores == NULL)
+    return NULL;
+  hl_summary_options_init (&options);
+  options.calibration_bins = 0;
+  return hl_summary_new ((const char *const *) hl_label_names, HL_N_LABELS, scores, valid->truth,
+                         (gsize) valid->n, &options, error);
+}
+
+/* The metadata a written model carries: @base's architecture and preprocessing with the
+ * thresholds (Youden's J on the validation split; 0.5 where a label is undefined there) and
+ * validation AUROCs of @summary, and the descriptions. Strings and arrays are owned by the
+ * caller's @thresholds/@aurocs buffers and the Options. */
+static void
+model_info_for (const HlModelInfo *base, const HlSummary *summary, const Options *opt,
+                const char *training_data, float *thresholds, float *aurocs, HlModelInfo *info)
+{
+  *info = *base;
+  info->name = opt->name;
+  info->version = opt->version;
+  for (int k = 0; k < HL_N_LABELS; k++)
+    {
+      const HlLabelSummary *label = &summary->labels[k];
+      double t = label->defined ? label->youden.threshold : NAN;
+      thresholds[k] = isfinite (t) ? (float) CLAMP (t, 1e-7, 1.0 - 1e-7) : 0.5f;
+      aurocs[k] = label->defined ? (float) label->auroc : NAN;
+    }
+  info->thresholds = thresholds;
+  info->val_auroc = aurocs;
+  info->training_data = (char *) training_data;
+  info->intended_use = (char *) INTENDED_USE;
+}
+
+/* ---- checkpoints ---- */
+
+/* The settings a checkpoint must share with the run that resumes it. */
+static char *
+settings_fingerprint (const Options *opt, int n_train, int n_valid)
+{
+  return g_strdup_printf ("arch=%s input=%d epochs=%d batch=%d lr=%.9g optimizer=%s "
+                          "weight_decay=%.9g seed=%" G_GINT64_FORMAT " threads=%d augment=%d "
+                          "train=%s (%d) valid=%s (%d)",
+                          opt->arch, opt->input_size, opt->epochs, opt->batch, opt->lr,
+                          opt->optimizer, opt->weight_decay, opt->seed, opt->threads,
+                          !opt->no_augment, opt->train_csv, n_train, opt->valid_csv, n_valid);
+}
+
+static char *
+epoch_file (const char *dir, guint32 epoch)
+{
+  g_autofree char *name = g_strdup_printf ("epoch-%04u.safetensors", epoch);
+  return g_build_filename (dir, name, NULL);
+}
+
+/* Writes the state file: magic, TrainState fields, the settings fingerprint, the optimiser state;
+ * atomically (g_file_set_contents writes a temporary file and renames it). */
+static gboolean
+save_state (const char *dir, const TrainState *state, const char *fingerprint, HlOptim *optim,
+            GError **error)
+{
+  g_autoptr (GByteArray) bytes = g_byte_array_new ();
+  g_autofree char *path = g_build_filename (dir, STATE_FILE, NULL);
+  gsize n_floats = 0;
+  const float *moments = hl_optim_get_state (optim, &n_floats);
+  guint64 fp_len = strlen (fingerprint), n64 = n_floats;
+
+  g_byte_array_append (bytes, (const guint8 *) STATE_MAGIC, 8);
+  g_byte_array_append (bytes, (const guint8 *) state, sizeof *state);
+  g_byte_array_append (bytes, (const guint8 *) &fp_len, sizeof fp_len);
+  g_byte_array_append (bytes, (const guint8 *) fingerprint, (guint) fp_len);
+  g_byte_array_append (bytes, (const guint8 *) &n64, sizeof n64);
+  if (n_floats > 0)
+    g_byte_array_append (bytes, (const guint8 *) moments, (guint) (n_floats * sizeof (float)));
+  return g_file_set_contents (path, (const char *) bytes->data, bytes->len, error);
+}
+
+/* Reads the state file of @dir into @state and checks it was written with @fingerprint. Returns
+ * the file's contents; @moments (unaligned bytes) and @n_moments (floats) receive the optimiser
+ * state inside it. */
+static char *
+load_state (const char *dir, const char *fingerprint, TrainState *state, const char **moments,
+            gsize *n_moments, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, STATE_FILE, NULL);
+  g_autofree char *data = NULL;
+  gsize length = 0, off = 0;
+  guint64 fp_len, n64;
+
+  if (!g_file_get_contents (path, &data, &length, error))
+    return NULL;
+  if (length < 8 + sizeof *state + sizeof fp_len || memcmp (data, STATE_MAGIC, 8) != 0)
+    goto corrupt;
+  off = 8;
+  memcpy (state, data + off, sizeof *state);
+  off += sizeof *state;
+  memcpy (&fp_len, data + off, sizeof fp_len);
+  off += sizeof fp_len;
+  if (fp_len > length - off)
+    goto corrupt;
+  if (fp_len != strlen (fingerprint) || memcmp (data + off, fingerprint, fp_len) != 0)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   "%s was written by a run with other settings:\n  it:  %.*s\n  now: %s", path,
+                   (int) MIN (fp_len, 4096), data + off, fingerprint);
+      return NULL;
+    }
+  off += fp_len;
+  if (length - off < sizeof n64)
+    goto corrupt;
+  memcpy (&n64, data + off, sizeof n64);
+  off += sizeof n64;
+  if (n64 > G_MAXSIZE / sizeof (float) || length - off != n64 * sizeof (float)
+      || state->epoch < 1)
+    goto corrupt;
+  *moments = data + off;
+  *n_moments = n64;
+  return g_steal_pointer (&data);
+
+corrupt:
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+               "%s is not a checkpoint state (truncated or corrupt)", path);
+  return NULL;
+}
+
+/* ---- the run ---- */
+
+static gboolean
+parse_arch (const char *name, HlDenseNetConfig *arch)
+{
+  static const HlDenseNetConfig densenet121 = { 32, 4, { 6, 12, 24, 16 }, 64, 4, 1e-5f };
+  static const HlDenseNetConfig tiny = { 4, 2, { 2, 2 }, 8, 2, 1e-5f };
+
+  if (g_strcmp0 (name, "densenet121") == 0)
+    *arch = densenet121;
+  else if (g_strcmp0 (name, "tiny") == 0)
+    *arch = tiny;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static void
+print_leakage (GPtrArray *shared, const Options *opt)
+{
+  fprintf (stderr, "hilum-cli train: %u patient%s in both %s and %s:", shared->len,
+           shared->len == 1 ? " is" : "s are", opt->train_csv, opt->valid_csv);
+  for (guint i = 0; i < MIN (shared->len, MAX_LISTED); i++)
+    fprintf (stderr, " %s", (const char *) shared->pdata[i]);
+  if (shared->len > MAX_LISTED)
+    fprintf (stderr, " ... (%u more)", shared->len - MAX_LISTED);
+  fprintf (stderr, "\n%s", opt->allow_leakage
+                               ? "hilum-cli train: going on because of --allow-leakage: the "
+                                 "validation AUROCs will be optimistic\n"
+                               : "hilum-cli train: validation would be optimistic; fix the "
+                                 "split or pass --allow-leakage\n");
+}
+
+/* One line per epoch: loss, learning rate, throughput, validation AUROC mean and per label. */
+static void
+print_epoch (guint32 epoch, const Options *opt, double loss, float lr, double rate,
+             const HlSummary *summary, gboolean best)
+{
+  /* hl_label_names, shortened for the progress line */
+  static const char *const short_names[HL_N_LABELS] = {
+    "Atel", "Card", "Cons", "Edem", "Effu", "Emph", "Fibr",
+    "Hern", "Infi", "Mass", "Nodu", "PlTh", "Pnia", "Ptx",
+  };
+
+  printf ("epoch %u/%d  loss %.4f  lr %.2e  %.2f images/s  val AUROC mean %.4f%s |", epoch,
+          opt->epochs, loss, lr, rate, summary->mean_auroc, best ? " (best)" : "");
+  for (int k = 0; k < HL_N_LABELS; k++)
+    {
+      if (summary->labels[k].defined)
+        printf (" %s %.3f", short_names[k], summary->labels[k].auroc);
+      else
+        printf (" %s -", short_names[k]);
+    }
+  printf ("\n");
+  fflush (stdout);
+}
+
+static int
+train (Options *opt)
+{
+  g_autoptr (HlLabelSet) train_set = NULL;
+  g_autoptr (HlLabelSet) valid_set = NULL;
+  g_autoptr (GPtrArray) shared = NULL;
+  g_autoptr (HlModel) initial = NULL;
+  g_autoptr (HlTrainNet) net = NULL;
+  g_autoptr (HlOptim) optim = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *training_data = NULL;
+  g_autofree char *best_path = NULL;
+  g_autofree guint *order = NULL;
+  g_autofree float *batch_input = NULL;
+  g_autofree float *batch_targets = NULL;
+  g_autofree float *dlogits = NULL;
+  g_autofree float *aug_plane = NULL;
+  Split train_split = { 0 }, valid_split = { 0 };
+  HlClassCounts counts[2];
+  const char *split_names[2] = { "train", "valid" };
+  float w_pos[HL_N_LABELS], w_neg[HL_N_LABELS];
+  float thresholds[HL_N_LABELS], aurocs[HL_N_LABELS];
+  char *labels[HL_N_LABELS + 1];
+  HlModelInfo info = { 0 };
+  HlOptimConfig optim_config = { 0 };
+  HlLrSchedule schedule = { 0 };
+  HlAugmentOptions augment;
+  TrainState state = { 0 };
+  HlRng rng;
+  int status = 1;
+
+  train_set = load_labels (opt->train_csv);
+  valid_set = train_set != NULL ? load_labels (opt->valid_csv) : NULL;
+  if (valid_set == NULL)
+    return 1;
+
+  shared = hl_splits_shared_patients (train_set, valid_set);
+  if (shared->len > 0)
+    {
+      print_leakage (shared, opt);
+      if (!opt->allow_leakage)
+        return 1;
+    }
+
+  hl_splits_count (train_set, NULL, 0, &counts[0]);
+  hl_splits_count (valid_set, NULL, 0, &counts[1]);
+  printf ("Class frequencies:\n");
+  hl_cli_print_class_table (split_names, counts, 2);
+
+  /* The model: architecture, one gray input channel, the notebook's per-image normalisation. */
+  for (int k = 0; k < HL_N_LABELS; k++)
+    labels[k] = (char *) hl_label_names[k];
+  labels[HL_N_LABELS] = NULL;
+  parse_arch (opt->arch, &info.arch);
+  info.name = opt->name;
+  info.version = opt->version;
+  info.input_size = opt->input_size;
+  info.input_channels = 1;
+  info.n_labels = HL_N_LABELS;
+  info.labels = labels;
+  info.preprocess.resize = HL_RESIZE_BILINEAR_ANTIALIAS;
+  info.preprocess.mode = HL_NORM_IMAGE;
+  initial = hl_model_new_initialized (&info, (guint64) opt->seed);
+
+  hl_engine_set_threads (opt->threads);
+  int work_side = (int) lround (opt->input_size * 8.0 / 7.0);
+  gint64 t0 = g_get_monotonic_time ();
+  if (!load_split (train_set, opt->images, initial, work_side, &train_split)
+      || !load_split (valid_set, opt->images, initial, 0, &valid_split))
+    goto out;
+  printf ("Decoded %d training images (kept at %dx%d) and %d validation images in %.1f s\n",
+          train_split.n, work_side, work_side, valid_split.n,
+          (g_get_monotonic_time () - t0) / 1e6);
+
+  hl_loss_class_weights (train_split.targets, train_split.n, HL_N_LABELS, w_pos, w_neg);
+  printf ("Loss weights (positive / negative = fraction of negatives / of positives):\n");
+  for (int k = 0; k < HL_N_LABELS; k++)
+    printf ("  %-20s %.4f / %.4f\n", hl_label_names[k], w_pos[k], w_neg[k]);
+
+  /* The trainer, the optimiser and the schedule. A last mini-batch of one image is dropped
+   * (training-mode BatchNorm needs two). */
+  net = hl_train_net_new (initial, opt->batch, &error);
+  if (net == NULL)
+    {
+      fprintf (stderr, "hilum-cli train: %s\n", error->message);
+      goto out;
+    }
+  optim_config.kind = g_strcmp0 (opt->optimizer, "sgd") == 0 ? HL_OPTIM_SGD : HL_OPTIM_ADAM;
+  optim_config.weight_decay = (float) opt->weight_decay;
+  optim_config.momentum = 0.9f;
+  optim_config.beta1 = 0.9f;
+  optim_config.beta2 = 0.999f;
+  optim_config.eps = 1e-8f;
+  int batches = train_split.n / opt->batch + (train_split.n % opt->batch >= 2);
+  schedule.kind = HL_LR_COSINE;
+  schedule.base_lr = (float) opt->lr;
+  schedule.total_steps = batches * opt->epochs;
+  schedule.min_lr = 0.0f;
+
+  fingerprint = settings_fingerprint (opt, train_split.n, valid_split.n);
+  training_data = g_strdup_printf (
+      "Trained by hilum-cli train from scratch (no pretrained weights) on %d images (%u patients) "
+      "of %s, validated on %d images (%u patients) of %s; %s, input %d, batch %d, %d epochs, %s "
+      "lr %g cosine, weight decay "
+      "%g, class-balanced weighted loss, %s, seed %" G_GINT64_FORMAT,
+      train_split.n, counts[0].n_patients, opt->train_csv, valid_split.n, counts[1].n_patients,
+      opt->valid_csv, opt->arch, opt->input_size, opt->batch, opt->epochs, opt->optimizer,
+      opt->lr, opt->weight_decay,
+      opt->no_augment ? "no augmentation" : "augmentation (rotation, shift, zoom, brightness, "
+                                            "contrast, gamma)",
+      opt->seed);
+
+  if (g_mkdir_with_parents (opt->checkpoint_dir, 0755) != 0)
+    {
+      fprintf (stderr, "hilum-cli train: cannot create %s: %s\n", opt->checkpoint_dir,
+               g_strerror (errno));
+      goto out;
+    }
+  best_path = g_build_filename (opt->checkpoint_dir, BEST_FILE, NULL);
+  hl_rng_init (&rng, (guint64) opt->seed ^ G_GUINT64_CONSTANT (0x6a09e667f3bcc909));
+  state.rng = rng.state;
+  state.best_mean = NAN;
+
+  if (opt->resume)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *saved_state = NULL;
+      g_autoptr (HlModel) resumed = NULL;
+      const char *moments = NULL;
+      gsize n_moments = 0, n_floats = 0;
+      float *optim_state;
+
+      saved_state = load_state (opt->checkpoint_dir, fingerprint, &state, &moments, &n_moments,
+                                &error);
+      if (saved_state != NULL)
+        {
+          path = epoch_file (opt->checkpoint_dir, state.epoch);
+          resumed = hl_model_new_from_file (path, &error);
+        }
+      if (resumed == NULL)
+        {
+          fprintf (stderr, "hilum-cli train: cannot resume: %s\n", error->message);
+          goto out;
+        }
+      g_clear_pointer (&net, hl_train_net_free);
+      net = hl_train_net_new (resumed, opt->batch, &error);
+      if (net == NULL)
+        {
+          fprintf (stderr, "hilum-cli train: %s\n", error->message);
+          goto out;
+        }
+      optim = hl_optim_new (net, &optim_config);
+      optim_state = hl_optim_get_state (optim, &n_floats);
+      if (n_floats != n_moments)
+        {
+          fprintf (stderr, "hilum-cli train: cannot resume: the optimiser state in %s has %"
+                   G_GSIZE_FORMAT " values, this optimiser needs %" G_GSIZE_FORMAT "\n",
+                   opt->checkpoint_dir, n_moments, n_floats);
+          goto out;
+        }
+      if (n_floats > 0)
+        memcpy (optim_state, moments, n_floats * sizeof (float));
+      hl_optim_set_step (optim, state.step);
+      rng.state = state.rng;
+      printf ("Resuming after epoch %u of %d from %s\n", state.epoch, opt->epochs,
+              opt->checkpoint_dir);
+    }
+  else
+    optim = hl_optim_new (net, &optim_config);
+
+  hl_augment_options_init (&augment);
+  order = g_new (guint, train_split.n);
+  batch_input = g_new (float, (gsize) opt->batch * train_split.in_floats);
+  batch_targets = g_new (float, (gsize) opt->batch * HL_N_LABELS);
+  dlogits = g_new (float, (gsize) opt->batch * HL_N_LABELS);
+  aug_plane = g_new (float, (gsize) work_side * work_side);
+
+  for (guint32 epoch = state.epoch + 1; epoch <= (guint32) opt->epochs; epoch++)
+    {
+      HlModel *model = hl_train_net_get_model (net);
+      g_autoptr (HlSummary) summary = NULL;
+      double loss_sum = 0.0;
+      int seen = 0;
+      float lr = 0.0f;
+
+      for (int i = 0; i < train_split.n; i++)
+        order[i] = (guint) i;
+      hl_rng_shuffle (&rng, order, train_split.n);
+
+      t0 = g_get_monotonic_time ();
+      for (int b = 0; b < batches; b++)
+        {
+          int n = MIN (opt->batch, train_split.n - b * opt->batch);
+          for (int j = 0; j < n; j++)
+            {
+              guint idx = order[b * opt->batch + j];
+              const float *plane = train_split.planes + (gsize) idx * work_side * work_side;
+              if (!opt->no_augment)
+                {
+                  HlAugmentDraw draw;
+                  hl_augment_draw (&augment, &rng, &draw);
+                  hl_augment_apply (&draw, plane, work_side, work_side, aug_plane);
+                  plane = aug_plane;
+                }
+              hl_model_preprocess (model, plane, work_side, work_side,
+                                   batch_input + (gsize) j * train_split.in_floats);
+              memcpy (batch_targets + (gsize) j * HL_N_LABELS,
+                      train_split.targets + (gsize) idx * HL_N_LABELS,
+                      HL_N_LABELS * sizeof (float));
+            }
+          const float *logits = hl_train_net_forward (net, batch_input, n, NULL, &error);
+          if (logits == NULL)
+            {
+              fprintf (stderr, "hilum-cli train: %s\n", error->message);
+              goto out;
+            }
+          float loss = hl_loss_weighted_bce (logits, batch_targets, n, HL_N_LABELS, w_pos, w_neg,
+                                             dlogits);
+          hl_train_net_zero_grad (net);
+          hl_train_net_backward (net, dlogits, NULL);
+          lr = hl_lr_schedule_at (&schedule, state.step);
+          hl_optim_step (optim, lr);
+          state.step++;
+          loss_sum += (double) loss * n;
+          seen += n;
+        }
+      double seconds = (g_get_monotonic_time () - t0) / 1e6;
+
+      if (!isfinite (loss_sum))
+        {
+          fprintf (stderr, "hilum-cli train: the loss diverged in epoch %u (not finite); try a "
+                           "smaller --lr\n", epoch);
+          goto out;
+        }
+
+      model = hl_train_net_get_model (net);
+      summary = evaluate (model, &valid_split, opt->batch, &error);
+      if (summary == NULL)
+        {
+          fprintf (stderr, "hilum-cli train: validation: %s\n", error->message);
+          goto out;
+        }
+      gboolean best = state.best_epoch == 0 || summary->mean_auroc > state.best_mean;
+      print_epoch (epoch, opt, loss_sum / seen, lr, seen / seconds, summary, best);
+
+      /* Checkpoint: the best model (if this epoch is), this epoch's parameters, then the state
+       * that names the epoch, each atomically; the previous epoch's file goes last. A kill at any
+       * point leaves a consistent checkpoint of this epoch or of the previous one. */
+      HlModelInfo saved;
+      g_autofree char *description = g_strdup_printf (
+          "%s; this is epoch %u (validation mean AUROC %.4f)", training_data, epoch,
+          summary->mean_auroc);
+      model_info_for (hl_model_get_info (model), summary, opt, description, thresholds, aurocs,
+                      &saved);
+      if (best)
+        {
+          if (!hl_model_save (model, &saved, best_path, HL_SAVE_F32, &error))
+            goto write_failed;
+          state.best_epoch = epoch;
+          state.best_mean = summary->mean_auroc;
+        }
+      g_autofree char *path = epoch_file (opt->checkpoint_dir, epoch);
+      g_autofree char *previous = epoch_file (opt->checkpoint_dir, epoch - 1);
+      if (!hl_model_save (model, &saved, path, HL_SAVE_F32, &error))
+        goto write_failed;
+      state.epoch = epoch;
+      state.rng = rng.state;
+      if (!save_state (opt->checkpoint_dir, &state, fingerprint, optim, &error))
+        goto write_failed;
+      g_unlink (previous);
+
+      if (opt->stop_after > 0 && epoch == (guint32) opt->stop_after && epoch < (guint32) opt->epochs)
+        {
+          printf ("Stopped after epoch %u as asked; continue with --resume\n", epoch);
+          status = 0;
+          goto out;
+        }
+    }
+
+  {
+    g_autoptr (HlModel) best_model = hl_model_new_from_file (best_path, &error);
+    if (best_model == NULL || !hl_model_save (best_model, NULL, opt->out, HL_SAVE_F32, &error))
+      goto write_failed;
+    printf ("Best epoch %u (validation mean AUROC %.4f) written to %s\n", state.best_epoch,
+            state.best_mean, opt->out);
+  }
+  status = 0;
+  goto out;
+
+write_failed:
+  fprintf (stderr, "hilum-cli train: %s\n", error->message);
+out:
+  split_clear (&train_split);
+  split_clear (&valid_split);
+  return status;
+}
+
+int
+hl_cli_train (int argc, char **argv)
+{
+  Options opt = { .input_size = 224, .epochs = 10, .batch = 16, .lr = 1e-4, .seed = 1,
+                  .threads = (int) g_get_num_processors () };
+  g_autofree char *default_ckpt = NULL;
+  GOptionEntry entries[] = {
+    { "train", 0, 0, G_OPTION_ARG_FILENAME, &opt.train_csv, "Training label CSV (required)",
+      "CSV" },
+    { "valid", 0, 0, G_OPTION_ARG_FILENAME, &opt.valid_csv,
+      "Validation label CSV: epoch selection and operating thresholds (required)", "CSV" },
+    { "images", 0, 0, G_OPTION_ARG_FILENAME, &opt.images,
+      "Folder the CSVs' image names are relative to (required)", "DIR" },
+    { "out", 0, 0, G_OPTION_ARG_FILENAME, &opt.out, "Model file to write (required)",
+      "MODEL.safetensors" },
+    { "arch", 0, 0, G_OPTION_ARG_STRING, &opt.arch, "densenet121 (default) or tiny", "ARCH" },
+    { "input-size", 0, 0, G_OPTION_ARG_INT, &opt.input_size, "Input side (default 224)", "N" },
+    { "epochs", 0, 0, G_OPTION_ARG_INT, &opt.epochs, "Epochs (default 10)", "N" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &opt.batch, "Mini-batch size (default 16)", "N" },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &opt.lr,
+      "Peak learning rate, cosine schedule to 0 (default 1e-4)", "LR" },
+    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &opt.optimizer,
+      "adam (default) or sgd (momentum 0.9)", "NAME" },
+    { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &opt.weight_decay,
+      "L2 weight decay (default 0)", "W" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &opt.seed, "Seed of initialisation, shuffling and "
+      "augmentation (default 1)", "N" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &opt.threads,
+      "Threads (default: all cores); results are reproducible for a given count", "N" },
+    { "checkpoint-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt.checkpoint_dir,
+      "Where each epoch's checkpoint goes (default OUT.checkpoints)", "DIR" },
+    { "resume", 0, 0, G_OPTION_ARG_NONE, &opt.resume,
+      "Continue from the checkpoint in the checkpoint folder", NULL },
+    { "stop-after", 0, 0, G_OPTION_ARG_INT, &opt.stop_after,
+      "Stop after epoch N, checkpointed (a long run split across sessions)", "N" },
+    { "allow-leakage", 0, 0, G_OPTION_ARG_NONE, &opt.allow_leakage,
+      "Train even when a patient is in both CSVs", NULL },
+    { "no-augment", 0, 0, G_OPTION_ARG_NONE, &opt.no_augment, "Turn augmentation off", NULL },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name,
+      "Model name in the file (default hilum-ARCH-nih)", "NAME" },
+    { "version", 0, 0, G_OPTION_ARG_STRING, &opt.version, "Model version (default 1.0)", "V" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context
+      = g_option_context_new ("- train a DenseNet on labelled X-rays (see README \"Training\")");
+  g_autoptr (GError) error = NULL;
+  HlDenseNetConfig arch;
+  int status;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      fprintf (stderr, "hilum-cli train: %s\n", error->message);
+      return 2;
+    }
+  if (opt.arch == NULL)
+    opt.arch = g_strdup ("densenet121");
+  if (opt.optimizer == NULL)
+    opt.optimizer = g_strdup ("adam");
+  if (argc != 1 || opt.train_csv == NULL || opt.valid_csv == NULL || opt.images == NULL
+      || opt.out == NULL)
+    {
+      fprintf (stderr, "hilum-cli train: give --train, --valid, --images and --out (see --help)\n");
+      status = 2;
+    }
+  else if (!parse_arch (opt.arch, &arch))
+    {
+      fprintf (stderr, "hilum-cli train: --arch must be densenet121 or tiny\n");
+      status = 2;
+    }
+  else if (g_strcmp0 (opt.optimizer, "adam") != 0 && g_strcmp0 (opt.optimizer, "sgd") != 0)
+    {
+      fprintf (stderr, "hilum-cli train: --optimizer must be adam or sgd\n");
+      status = 2;
+    }
+  else if (opt.input_size < 32 || opt.input_size > 1024 || opt.epochs < 1 || opt.epochs > 100000
+           || opt.batch < 2 || opt.batch > 4096 || opt.threads < 1 || opt.threads > 1024
+           || opt.stop_after < 0 || !(opt.lr > 0.0) || !(opt.weight_decay >= 0.0)
+           || opt.seed < 0)
+    {
+      fprintf (stderr, "hilum-cli train: out of range: --input-size 32..1024, --epochs >= 1, "
+                       "--batch >= 2, --threads >= 1, --lr > 0, --weight-decay >= 0, --seed >= 0, "
+                       "--stop-after >= 0\n");
+      status = 2;
+    }
+  else
+    {
+      if (opt.name == NULL)
+        opt.name = g_strdup_printf ("hilum-%s-nih", opt.arch);
+      if (opt.version == NULL)
+        opt.version = g_strdup ("1.0");
+      if (opt.checkpoint_dir == NULL)
+        opt.checkpoint_dir = default_ckpt = g_strconcat (opt.out, ".checkpoints", NULL);
+      status = train (&opt);
+    }
+
+  g_free (opt.train_csv);
+  g_free (opt.valid_csv);
+  g_free (opt.images);
+  g_free (opt.out);
+  g_free (opt.arch);
+  g_free (opt.optimizer);
+  if (opt.checkpoint_dir != default_ckpt)
+    g_free (opt.checkpoint_dir);
+  g_free (opt.name);
+  g_free (opt.version);
+  return status;
+}

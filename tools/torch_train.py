@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+"""torch_train.py — `hilum-cli train`'s recipe run with PyTorch (Debian's torch), the check that
+Hilum's trainer is sound and the baseline its speed is compared with (README "Training").
+
+Same data: the notebook-layout CSVs (train, valid, optionally test) and the image folder.
+Same preprocessing as the Hilum model metadata hilum-cli writes: 8-bit gray / 255, resized with
+PyTorch's antialiased bilinear interpolate (align_corners=False) to the input side, per-image
+normalisation (x - mean) / (std + 1e-7), one input channel.
+Same working planes: every image is decoded once and kept at the working side
+(round (input * 8 / 7), 256 for 224), augmentation runs there, then preprocessing resizes to the input.
+Validation and test images go from the decoded plane straight to the input, as inference does.
+Same augmentation as src/engine/hl-augment.c: rotation +-7 degrees, shift +-6 %, zoom +-10 %
+about the centre (bilinear, black outside), brightness +-0.1, contrast 1 +- 0.15 about the plane's
+mean, clamp to [0, 1], gamma exp (+-0.2). (The random streams differ from the C trainer's.)
+Same loss: the notebook's class-balanced weighted loss: per label positive weight = fraction of
+negatives and negative weight = fraction of positives in the training set; the loss sums the
+per-label means over the batch.
+Same optimiser and schedule: Adam (betas 0.9, 0.999, eps 1e-8) with L2 weight decay added to the
+gradient (torch.optim.Adam's weight_decay), learning rate on a cosine schedule from --lr to 0 over
+all steps, or SGD with momentum 0.9.
+Model: torchvision DenseNet-121 (or the tiny one hilum-cli offers), random initialisation, one
+input channel, 14 outputs. BatchNorm in training mode with momentum 0.1.
+
+Prints one line per epoch: loss, training images/s (forward + backward + step, excluding
+augmentation and validation), validation AUROC per label and mean; keeps the best epoch by
+validation mean AUROC and reports its test AUROC per label and mean.
+
+Usage:
+  tools/torch_train.py --train T.csv --valid V.csv [--test X.csv] --images DIR
+      [--arch densenet121|tiny] [--input-size 224] [--epochs N] [--batch 16] [--lr 1e-4]
+      [--optimizer adam|sgd] [--weight-decay 0] [--seed 1] [--threads N] [--limit N] [--no-augment]
+"""
+
+import argparse
+import csv
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+LABELS = [
+    "Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Emphysema", "Fibrosis",
+    "Hernia", "Infiltration", "Mass", "Nodule", "Pleural_Thickening", "Pneumonia", "Pneumothorax",
+]
+
+ARCHS = {
+    "densenet121": dict(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64,
+                        bn_size=4),
+    "tiny": dict(growth_rate=4, block_config=(2, 2), num_init_features=8, bn_size=2),
+}
+
+
+def read_csv(path, limit):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if limit:
+        rows = rows[:limit]
+    names = [r["Image"] for r in rows]
+    y = np.array([[int(r.get(lab, 0)) for lab in LABELS] for r in rows], dtype=np.float32)
+    return names, y
+
+
+def decode(folder, name):
+    img = Image.open(os.path.join(folder, name))
+    if img.mode in ("I;16", "I;16B", "I"):
+        arr = np.asarray(img).astype(np.float32) / 65535.0
+    else:
+        arr = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def resize(plane, side):
+    return F.interpolate(plane[None, None], size=(side, side), mode="bilinear",
+                         align_corners=False, antialias=True)[0, 0]
+
+
+def preprocess(plane, side):
+    """The model's preprocessing: (1, side, side) from a (h, w) plane in [0, 1]."""
+    x = resize(plane, side)
+    return ((x - x.mean()) / (x.std(unbiased=False) + 1e-7))[None]
+
+
+def augment(plane, rng):
+    """hl_augment_draw + hl_augment_apply on one (h, w) plane."""
+    h, w = plane.shape
+    angle = rng.uniform(-7.0, 7.0) * math.pi / 180.0
+    shift_x, shift_y = rng.uniform(-0.06, 0.06), rng.uniform(-0.06, 0.06)
+    zoom = 1.0 + rng.uniform(-0.10, 0.10)
+    brightness = rng.uniform(-0.10, 0.10)
+    contrast = 1.0 + rng.uniform(-0.15, 0.15)
+    gamma = math.exp(rng.uniform(-0.2, 0.2))
+    # Output pixel centre relative to centre and shift -> inverse rotation/zoom -> source pixel,
+    # expressed in grid_sample's normalised coordinates (align_corners=False).
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64) + 0.5 - h / 2 - shift_y * h,
+                            torch.arange(w, dtype=torch.float64) + 0.5 - w / 2 - shift_x * w,
+                            indexing="ij")
+    ca, sa = math.cos(angle) / zoom, math.sin(angle) / zoom
+    sx = ca * xs - sa * ys + w / 2
+    sy = sa * xs + ca * ys + h / 2
+    grid = torch.stack([sx / w * 2 - 1, sy / h * 2 - 1], dim=-1).float()[None]
+    out = F.grid_sample(plane[None, None], grid, mode="bilinear", padding_mode="zeros",
+                        align_corners=False)[0, 0]
+    mean = plane.mean()
+    out = ((out - mean) * contrast + mean + brightness).clamp(0, 1)
+    return out.pow(gamma)
+
+
+def build_model(arch):
+    model = torchvision.models.DenseNet(num_classes=len(LABELS), **ARCHS[arch])
+    conv0 = model.features.conv0
+    model.features.conv0 = nn.Conv2d(1, conv0.out_channels, kernel_size=7, stride=2, padding=3,
+                                     bias=False)
+    nn.init.kaiming_normal_(model.features.conv0.weight)
+    return model
+
+
+def weighted_loss(logits, y, w_pos, w_neg):
+    """sum over labels of mean over the batch of
+    -(w_pos y log p + w_neg (1 - y) log (1 - p)), from logits for stability."""
+    per = w_pos * y * F.softplus(-logits) + w_neg * (1 - y) * F.softplus(logits)
+    return per.mean(dim=0).sum()
+
+
+def aurocs(y, p):
+    out = []
+    for k in range(y.shape[1]):
+        if 0 < y[:, k].sum() < len(y):
+            out.append(roc_auc_score(y[:, k], p[:, k]))
+        else:
+            out.append(float("nan"))
+    return np.array(out)
+
+
+def predict(model, inputs, batch):
+    model.eval()
+    probs = []
+    with torch.no_grad():
+        for i in range(0, len(inputs), batch):
+            probs.append(torch.sigmoid(model(inputs[i:i + batch])))
+    return torch.cat(probs).numpy()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--valid", required=True)
+    ap.add_argument("--test")
+    ap.add_argument("--images", required=True)
+    ap.add_argument("--arch", choices=sorted(ARCHS), default="densenet121")
+    ap.add_argument("--input-size", type=int, default=224)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    ap.add_argument("--weight-decay", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="0: torch's default")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N rows of each CSV")
+    ap.add_argument("--no-augment", action="store_true")
+    args = ap.parse_args()
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    side = args.input_size
+    work = int(round(side * 8 / 7))
+
+    t0 = time.time()
+    train_names, y_train = read_csv(args.train, args.limit)
+    valid_names, y_valid = read_csv(args.valid, args.limit)
+    train_planes = [resize(decode(args.images, n), work) for n in train_names]
+    valid_x = torch.stack([preprocess(decode(args.images, n), side) for n in valid_names])
+    test_x = y_test = None
+    if args.test:
+        test_names, y_test = read_csv(args.test, args.limit)
+        test_x = torch.stack([preprocess(decode(args.images, n), side) for n in test_names])
+    print("decoded %d train, %d valid images in %.1f s (working side %d)"
+          % (len(train_names), len(valid_names), time.time() - t0, work))
+
+    freq_pos = y_train.mean(axis=0)
+    w_pos = torch.tensor(1.0 - freq_pos)
+    w_neg = torch.tensor(freq_pos)
+    print("loss weights (positive / negative):")
+    for k, lab in enumerate(LABELS):
+        print("  %-20s %.4f / %.4f" % (lab, w_pos[k], w_neg[k]))
+
+    model = build_model(args.arch)
+    if args.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9,
+                              weight_decay=args.weight_decay)
+    steps_per_epoch = math.ceil(len(train_names) / args.batch)
+    total_steps = steps_per_epoch * args.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * s / total_steps)))
+    y_train_t = torch.from_numpy(y_train)
+
+    best = (-1.0, None, None)
+    rates = []
+    for epoch in range(1, args.epochs + 1):
+        order = rng.permutation(len(train_names))
+        model.train()
+        loss_sum, seen, compute_s = 0.0, 0, 0.0
+        for b in range(steps_per_epoch):
+            idx = order[b * args.batch:(b + 1) * args.batch]
+            planes = [train_planes[i] if args.no_augment else augment(train_planes[i], rng)
+                      for i in idx]
+            x = torch.stack([preprocess(p, side) for p in planes])
+            y = y_train_t[idx]
+            t = time.time()
+            opt.zero_grad()
+            loss = weighted_loss(model(x), y, w_pos, w_neg)
+            loss.backward()
+            opt.step()
+            sched.step()
+            compute_s += time.time() - t
+            loss_sum += loss.item() * len(idx)
+            seen += len(idx)
+        rate = seen / compute_s
+        rates.append(rate)
+        val = aurocs(y_valid, predict(model, valid_x, args.batch))
+        mean = float(np.nanmean(val))
+        print("epoch %d/%d  loss %.4f  %.2f images/s  val mean AUROC %.4f" %
+              (epoch, args.epochs, loss_sum / seen, rate, mean))
+        print("  val AUROC " + " ".join("%s %.3f" % (lab[:6], a) for lab, a in zip(LABELS, val)))
+        sys.stdout.flush()
+        if mean > best[0]:
+            best = (mean, epoch, {k: v.clone() for k, v in model.state_dict().items()})
+
+    print("training images/s (mean over epochs): %.2f" % (sum(rates) / len(rates)))
+    print("best epoch %d, val mean AUROC %.4f" % (best[1], best[0]))
+    if test_x is not None:
+        model.load_state_dict(best[2])
+        test = aurocs(y_test, predict(model, test_x, args.batch))
+        for lab, a in zip(LABELS, test):
+            print("  test %-20s %.4f" % (lab, a))
+        print("test mean AUROC %.4f" % float(np.nanmean(test)))
+
+
+if __name__ == "__main__":
+    main()
