@@ -440,6 +440,23 @@ test_broken_file (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_suffix (hl_window_get_current_result (f->window)->path,
                                    "00000001_002.png"));
   screenshot (f, "broken");
+
+  /* The whole study exports the images that decode, and nothing over them. */
+  g_autofree char *out = g_build_filename (f->tmp, "out", NULL);
+  g_assert_cmpint (g_mkdir (out, 0755), ==, 0);
+  g_autoptr (GFile) folder = g_file_new_for_path (out);
+  hl_window_export_async (f->window, HL_EXPORT_WHOLE_STUDY, folder, NULL, export_done, f);
+  g_assert_true (wait_for (export_finished, f));
+  g_assert_no_error (f->export_error);
+  g_assert_cmpuint (g_strv_length (f->exported), ==, 4);
+  g_assert_true (g_str_has_suffix (f->exported[0], "/00000001_001-report.png"));
+  g_assert_true (g_str_has_suffix (f->exported[1], "/00000001_002-report.png"));
+
+  /* Closing the study stops everything and shows the welcome page again. */
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "close-study", NULL);
+  g_assert_cmpuint (hl_window_get_n_images (f->window), ==, 0);
+  g_assert_null (hl_window_get_current_result (f->window));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "export-study"));
   quit (f);
 }
 
