@@ -32,6 +32,36 @@ typedef struct
   int per_chunk;
 } BnJob;
 
+/* Sums over one row of @n floats in LANES float partial sums (a fixed, vectorisable order),
+ * returned in double: sum of (v - c) and of (v - c)^2. */
+#define LANES 16
+
+static void
+row_sums (const float *v, gsize n, float c, double *sum, double *sq)
+{
+  float s[LANES] = { 0 }, q[LANES] = { 0 };
+  gsize k = 0;
+
+  for (; k + LANES <= n; k += LANES)
+    for (int j = 0; j < LANES; j++)
+      {
+        float d = v[k + j] - c;
+        s[j] += d;
+        q[j] += d * d;
+      }
+  for (int j = 0; k < n; k++, j++)
+    {
+      float d = v[k] - c;
+      s[j] += d;
+      q[j] += d * d;
+    }
+  for (int j = 0; j < LANES; j++)
+    {
+      *sum += s[j];
+      *sq += q[j];
+    }
+}
+
 static void
 stats_chunk (gpointer data, int i)
 {
@@ -41,25 +71,20 @@ stats_chunk (gpointer data, int i)
 
   for (int ch = i * job->per_chunk; ch < end; ch++)
     {
-      double sum = 0.0, sq = 0.0, mean;
+      double sum = 0.0, sq = 0.0, mean, shift_sum = 0.0;
+      /* first pass: the mean; second: squares about it (shift_sum corrects the float mean) */
       for (int b = 0; b < job->n; b++)
-        {
-          const float *p = job->x.data + b * job->x.stride + (gsize) ch * job->hw;
-          for (gsize k = 0; k < job->hw; k++)
-            sum += p[k];
-        }
+        row_sums (job->x.data + b * job->x.stride + (gsize) ch * job->hw, job->hw, 0.0f, &sum,
+                  &sq);
       mean = sum / count;
+      sq = 0.0;
       for (int b = 0; b < job->n; b++)
-        {
-          const float *p = job->x.data + b * job->x.stride + (gsize) ch * job->hw;
-          for (gsize k = 0; k < job->hw; k++)
-            {
-              double d = p[k] - mean;
-              sq += d * d;
-            }
-        }
+        row_sums (job->x.data + b * job->x.stride + (gsize) ch * job->hw, job->hw, (float) mean,
+                  &shift_sum, &sq);
+      /* sum (x - m)^2 = sum (x - mf)^2 - count (mean - mf)^2 with mf = (float) mean */
+      double dm = shift_sum / count;
       job->mean_out[ch] = mean;
-      job->var_out[ch] = sq / count;
+      job->var_out[ch] = MAX (sq / count - dm * dm, 0.0);
     }
 }
 
@@ -70,6 +95,36 @@ hl_bn_batch_stats (HlBatchView x, int n, int c, gsize hw, double *mean, double *
 
   BnJob job = { .x = x, .n = n, .c = c, .hw = hw, .mean_out = mean, .var_out = var };
   hl_parallel_for (chunks_of (c, (gsize) n * hw, &job.per_chunk), stats_chunk, &job);
+}
+
+/* One row of the BatchNorm backward's reductions: sum of dz and of dz (x - mu), dz = dy where
+ * x * scale + shift > 0, else 0; LANES float partial sums, returned in double. */
+static void
+row_dz_sums (const float *x, const float *dy, gsize n, float s, float t, float mu, double *sum_dz,
+             double *sum_dzx)
+{
+  float a[LANES] = { 0 }, b[LANES] = { 0 };
+  gsize k = 0;
+
+  for (; k + LANES <= n; k += LANES)
+    for (int j = 0; j < LANES; j++)
+      {
+        float xv = x[k + j], d = dy[k + j];
+        float dz = xv * s + t > 0.0f ? d : 0.0f;
+        a[j] += dz;
+        b[j] += dz * (xv - mu);
+      }
+  for (int j = 0; k < n; k++, j++)
+    {
+      float dz = x[k] * s + t > 0.0f ? dy[k] : 0.0f;
+      a[j] += dz;
+      b[j] += dz * (x[k] - mu);
+    }
+  for (int j = 0; j < LANES; j++)
+    {
+      *sum_dz += a[j];
+      *sum_dzx += b[j];
+    }
 }
 
 static void
@@ -84,40 +139,42 @@ bn_backward_chunk (gpointer data, int i)
     {
       float s = job->scale[ch], t = job->shift[ch];
       gsize off = (gsize) ch * job->hw;
-      double sum_dz = 0.0, sum_dzx = 0.0;
+      double sum_dz = 0.0, sum_dzx = 0.0; /* sum_dzx: of dz (x - mu), times invstd below */
       float mu = train ? job->mean[ch] : 0.0f, is = train ? job->invstd[ch] : 0.0f;
 
-      if (train || job->dgamma != NULL)
+      if (train)
         for (int b = 0; b < job->n; b++)
-          {
-            const float *x = job->x.data + b * job->x.stride + off;
-            const float *dy = job->dy.data + b * job->dy.stride + off;
-            for (gsize k = 0; k < job->hw; k++)
-              if (x[k] * s + t > 0.0f)
-                {
-                  sum_dz += dy[k];
-                  sum_dzx += (double) dy[k] * ((x[k] - mu) * is);
-                }
-          }
+          row_dz_sums (job->x.data + b * job->x.stride + off,
+                       job->dy.data + b * job->dy.stride + off, job->hw, s, t, mu, &sum_dz,
+                       &sum_dzx);
       if (job->dgamma != NULL)
-        job->dgamma[ch] += (float) sum_dzx;
+        job->dgamma[ch] += (float) (sum_dzx * is);
       if (job->dbeta != NULL)
         job->dbeta[ch] += (float) sum_dz;
 
-      /* dx = s (dz - a - xhat b) = s dz - s a - s b is (x - mu) */
+      /* dx = s (dz - mean (dz) - xhat mean (dz xhat)) = s dz - s a - (x - mu) s bq */
       float a = train ? (float) (sum_dz / count) : 0.0f;
-      float bq = train ? (float) (sum_dzx / count) * is : 0.0f;
+      float bq = train ? (float) (sum_dzx * is * is / count) : 0.0f;
+      float sa = s * a, sb = s * bq;
       for (int b = 0; b < job->n; b++)
         {
           const float *x = job->x.data + b * job->x.stride + off;
           const float *dy = job->dy.data + b * job->dy.stride + off;
           float *dx = job->dx.data + b * job->dx.stride + off;
-          for (gsize k = 0; k < job->hw; k++)
-            {
-              float dz = x[k] * s + t > 0.0f ? dy[k] : 0.0f;
-              float g = s * (dz - a - (x[k] - mu) * bq);
-              dx[k] = job->accumulate ? dx[k] + g : g;
-            }
+          if (job->accumulate)
+            for (gsize k = 0; k < job->hw; k++)
+              {
+                float xv = x[k], d = dy[k];
+                float dz = xv * s + t > 0.0f ? d : 0.0f;
+                dx[k] += s * dz - sa - (xv - mu) * sb;
+              }
+          else
+            for (gsize k = 0; k < job->hw; k++)
+              {
+                float xv = x[k], d = dy[k];
+                float dz = xv * s + t > 0.0f ? d : 0.0f;
+                dx[k] = s * dz - sa - (xv - mu) * sb;
+              }
         }
     }
 }
