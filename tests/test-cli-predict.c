@@ -1,8 +1,8 @@
 /* test-cli-predict.c — runs `hilum-cli predict` on a tiny random model file written here
  * (hl_model_new_random + the test safetensors writer) over PNGs drawn here, and checks the CSV
  * rows against the engine run directly, the JSON, --csv, --batch, the Grad-CAM PNGs, and the
- * failure paths: a folder file that is no image (skipped), a corrupt image given by name (exit 1,
- * the others still scored), usage errors. */
+ * failure paths: a folder file that is no image (skipped), a corrupt image given by name or a
+ * name the CSV cannot hold (exit 1, the others still scored), usage errors. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -244,6 +244,16 @@ test_failures (Fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (err, "broken.png"));
   g_assert_nonnull (strstr (out, "\nchest-b.png,"));
   g_assert_null (strstr (out, "broken.png"));
+
+  /* A name the unquoted CSV layout cannot hold is refused the same way. */
+  g_autofree char *comma = g_build_filename (fx->dir, "left,right.png", NULL);
+  g_autofree char *out2 = NULL, *err2 = NULL;
+  hl_test_png_write_gray8 (comma, 20, 20, 3);
+  const char *args_comma[] = { "predict", comma, good, "--model", fx->model, NULL };
+  g_assert_cmpint (run_cli (fx, args_comma, &out2, &err2), ==, 1);
+  g_assert_nonnull (strstr (err2, "left,right.png"));
+  g_assert_nonnull (strstr (out2, "\nchest-b.png,"));
+  g_assert_null (strstr (out2, "left,right"));
 
   /* A missing model file is a runtime failure; usage errors exit 2. */
   g_autofree char *no_model = g_build_filename (fx->dir, "none.safetensors", NULL);

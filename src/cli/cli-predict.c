@@ -8,7 +8,8 @@
  * writes one 8-bit gray PNG per image and label: the Grad-CAM map upsampled to the image and
  * divided by its maximum. A folder contributes its regular files (not recursively), in name
  * order; files in it that are not images are reported and skipped. A file that fails to decode
- * is reported on stderr and the others go on; the exit status is then 1.
+ * (or whose name the unquoted CSV layout cannot hold) is reported on stderr and the others go
+ * on; the exit status is then 1.
  */
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -62,6 +63,13 @@ predict_row_clear (gpointer data)
   g_free (row->name);
   g_free (row->path);
   g_free (row->probs);
+}
+
+/* Whether @s can be a field of the predictions CSV, which has no quoting (hl-predictions.h). */
+static gboolean
+csv_safe (const char *s)
+{
+  return strpbrk (s, ",\"\r\n") == NULL;
 }
 
 static int
@@ -222,6 +230,14 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
   for (int i = 0; i < n; i++)
     {
       g_autoptr (GError) error = NULL;
+      g_autofree char *name = g_path_get_basename (inputs[i].path);
+      if (!csv_safe (name))
+        {
+          fprintf (stderr, "hilum-cli predict: %s: a file name with a comma, quote or line break "
+                           "cannot be written to the predictions CSV\n", inputs[i].path);
+          job->n_failed++;
+          continue;
+        }
       HlImage *image = hl_image_load (inputs[i].path, &error);
       if (image == NULL)
         {
@@ -289,25 +305,6 @@ append_float (GString *out, float v)
   g_string_append (out, buf);
 }
 
-/* CSV field @s, quoted when it holds a comma, quote or line break. */
-static void
-append_csv_field (GString *out, const char *s)
-{
-  if (strpbrk (s, ",\"\r\n") == NULL)
-    {
-      g_string_append (out, s);
-      return;
-    }
-  g_string_append_c (out, '"');
-  for (const char *p = s; *p != '\0'; p++)
-    {
-      if (*p == '"')
-        g_string_append_c (out, '"');
-      g_string_append_c (out, *p);
-    }
-  g_string_append_c (out, '"');
-}
-
 static GString *
 build_csv (const PredictJob *job)
 {
@@ -316,13 +313,13 @@ build_csv (const PredictJob *job)
   for (int l = 0; l < job->info->n_labels; l++)
     {
       g_string_append_c (csv, ',');
-      append_csv_field (csv, job->info->labels[l]);
+      g_string_append (csv, job->info->labels[l]);
     }
   g_string_append_c (csv, '\n');
   for (guint i = 0; i < job->rows->len; i++)
     {
       const PredictRow *row = &g_array_index (job->rows, PredictRow, i);
-      append_csv_field (csv, row->name);
+      g_string_append (csv, row->name);
       for (int l = 0; l < job->info->n_labels; l++)
         {
           g_string_append_c (csv, ',');
@@ -436,6 +433,14 @@ hl_cli_predict (int argc, char **argv)
       fprintf (stderr, "hilum-cli predict: %s\n", error->message);
       return 1;
     }
+  const HlModelInfo *info = hl_model_get_info (model);
+  for (int l = 0; l < info->n_labels; l++)
+    if (!csv_safe (info->labels[l]))
+      {
+        fprintf (stderr, "hilum-cli predict: %s: label `%s` cannot be a CSV column\n", model_path,
+                 info->labels[l]);
+        return 1;
+      }
   if (gradcam_dir != NULL && g_mkdir_with_parents (gradcam_dir, 0755) != 0)
     {
       fprintf (stderr, "hilum-cli predict: %s: cannot create the folder: %s\n", gradcam_dir,
@@ -456,7 +461,7 @@ hl_cli_predict (int argc, char **argv)
         }
     }
 
-  PredictJob job = { model, hl_model_get_info (model), gradcam_dir,
+  PredictJob job = { model, info, gradcam_dir,
                      g_array_new (FALSE, TRUE, sizeof (PredictRow)), 0 };
   g_array_set_clear_func (job.rows, predict_row_clear);
   for (guint start = 0; start < inputs->len; start += (guint) batch)

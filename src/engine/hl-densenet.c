@@ -3,11 +3,12 @@
  *
  * One image at a time, the network runs in a workspace allocated once per call and sized for
  * the largest layer:
- *   stem:        conv0 (im2col + sgemm) -> norm0 + ReLU fused into the 3x3/2 max pool
+ *   stem:        conv0 (im2col + GEMM) -> norm0 + ReLU fused into the 3x3/2 max pool
  *   dense block: ONE buffer holds the block's whole concatenation (c_out, h, w); dense layer l
  *                reads its first c_in channels and writes its growth new channels into the next
  *                slice, so concatenation is free. norm1 + ReLU are applied while preparing
- *                conv1's GEMM input, norm2 + ReLU while building conv2's im2col.
+ *                conv1's GEMM input, norm2 + ReLU while writing conv2's padded input (or its
+ *                im2col on CPUs without the direct kernel, see hl-kernels.h).
  *   transition:  norm + ReLU fused into the 2x2 average pool, then the 1x1 conv: pooling and
  *                the 1x1 convolution are both linear and commute, so pooling first is exact and
  *                makes the GEMM 4x smaller. It writes straight into the next block's buffer.
@@ -379,6 +380,8 @@ hl_forward_free (HlForward *fwd)
   g_free (fwd);
 }
 
+/* The count is OpenBLAS' and also the number of threads the engine's own kernels split their
+ * work over (hl_parallel_for). */
 void
 hl_engine_set_threads (int n)
 {

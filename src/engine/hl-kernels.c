@@ -121,8 +121,10 @@ hl_parallel_for (int n_chunks, HlChunkFunc func, gpointer data)
       g_atomic_int_set (&queue_len, (gint) queue.length);
     }
   g_mutex_unlock (&queue_lock);
-  while (g_atomic_int_get (&job.active) > 0)
-    ;
+  /* The helpers are finishing their last chunk: spin, yielding if one was preempted. */
+  for (int spins = 0; g_atomic_int_get (&job.active) > 0; spins++)
+    if (spins > 1000)
+      g_thread_yield ();
 }
 
 static inline float
