@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "hl-test-app-model.h"
+#include "hl-test-png.h"
 #include "hl-window.h"
 
 #define STUDY "patient-00003140"
@@ -213,31 +214,14 @@ quit (Fixture *f)
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-  f->tmp = g_dir_make_tmp ("hilum-gui-XXXXXX", NULL);
-  g_assert_nonnull (f->tmp);
+  f->tmp = hl_test_make_tmp_dir ("hilum-gui-XXXXXX");
   f->study = g_build_filename (g_getenv ("HL_SHARED_DATA"), "studies", STUDY, NULL);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  remove_tree (f->tmp);
+  hl_test_remove_tree (f->tmp);
   g_free (f->tmp);
   g_free (f->study);
   g_strfreev (f->exported);
@@ -393,22 +377,6 @@ test_study (Fixture *f, gconstpointer data)
 
 /* ---- a corrupt file ------------------------------------------------------------------------- */
 
-static void
-write_synthetic_xray (const char *path, double phase)
-{
-  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 256, 256);
-  cairo_t *cr = cairo_create (s);
-  cairo_pattern_t *p = cairo_pattern_create_radial (128, 128, 10, 128, 128, 160);
-  cairo_pattern_add_color_stop_rgb (p, 0, 0.2 + phase, 0.2 + phase, 0.2 + phase);
-  cairo_pattern_add_color_stop_rgb (p, 1, 0.9, 0.9, 0.9);
-  cairo_set_source (cr, p);
-  cairo_paint (cr);
-  cairo_pattern_destroy (p);
-  cairo_destroy (cr);
-  g_assert_cmpint (cairo_surface_write_to_png (s, path), ==, CAIRO_STATUS_SUCCESS);
-  cairo_surface_destroy (s);
-}
-
 static gboolean
 broken_study_analysed (Fixture *f)
 {
@@ -425,8 +393,8 @@ test_broken_file (Fixture *f, gconstpointer data)
   g_autofree char *bad = g_build_filename (study, "00000001_000.png", NULL);
   g_autofree char *a = g_build_filename (study, "00000001_001.png", NULL);
   g_autofree char *b = g_build_filename (study, "00000001_002.png", NULL);
-  write_synthetic_xray (a, 0.0);
-  write_synthetic_xray (b, 0.3);
+  hl_test_png_write_gray8 (a, 256, 256, 1);
+  hl_test_png_write_gray8 (b, 256, 256, 2);
   /* a PNG signature, then garbage */
   g_assert_true (g_file_set_contents (bad, "\x89PNG\r\n\x1a\nthis is not a PNG", 24, NULL));
 

@@ -10,6 +10,7 @@
 #include "hl-inference.h"
 #include "hl-ranking.h"
 #include "hl-test-app-model.h"
+#include "hl-test-png.h"
 #include "hl-view-transform.h"
 #include "hl-window-level.h"
 
@@ -178,25 +179,9 @@ typedef struct
 } Files;
 
 static void
-write_gradient_png (const char *path)
-{
-  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 200, 160);
-  cairo_t *cr = cairo_create (s);
-  cairo_pattern_t *p = cairo_pattern_create_linear (0, 0, 200, 160);
-  cairo_pattern_add_color_stop_rgb (p, 0, 0.1, 0.1, 0.1);
-  cairo_pattern_add_color_stop_rgb (p, 1, 0.9, 0.9, 0.9);
-  cairo_set_source (cr, p);
-  cairo_paint (cr);
-  cairo_pattern_destroy (p);
-  cairo_destroy (cr);
-  g_assert_cmpint (cairo_surface_write_to_png (s, path), ==, CAIRO_STATUS_SUCCESS);
-  cairo_surface_destroy (s);
-}
-
-static void
 files_set_up (Files *f, gconstpointer data)
 {
-  f->dir = g_dir_make_tmp ("hilum-app-XXXXXX", NULL);
+  f->dir = hl_test_make_tmp_dir ("hilum-app-XXXXXX");
   f->model_path = g_build_filename (f->dir, "model.safetensors", NULL);
   g_autoptr (GError) error = NULL;
   g_assert_true (hl_test_app_model_write (f->model_path, &error));
@@ -204,20 +189,13 @@ files_set_up (Files *f, gconstpointer data)
   f->model = hl_model_new_from_file (f->model_path, &error);
   g_assert_no_error (error);
   f->image = g_build_filename (f->dir, "00000042_000.png", NULL);
-  write_gradient_png (f->image);
+  hl_test_png_write_gray8 (f->image, 200, 160, 1);
 }
 
 static void
 files_tear_down (Files *f, gconstpointer data)
 {
-  g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
-  const char *name;
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (f->dir, name, NULL);
-      g_unlink (path);
-    }
-  g_rmdir (f->dir);
+  hl_test_remove_tree (f->dir);
   hl_model_unref (f->model);
   g_free (f->dir);
   g_free (f->model_path);
@@ -262,7 +240,7 @@ static void
 test_inference_queue (Files *f, gconstpointer data)
 {
   g_autofree char *second = g_build_filename (f->dir, "00000042_001.png", NULL);
-  write_gradient_png (second);
+  hl_test_png_write_gray8 (second, 200, 160, 2);
   g_autofree char *missing = g_build_filename (f->dir, "missing.png", NULL);
   g_autoptr (HlInference) inference = hl_inference_new (f->model);
   g_autoptr (GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
@@ -291,7 +269,7 @@ test_inference_queue (Files *f, gconstpointer data)
 
   /* Cancelled: nothing more finishes. */
   g_autofree char *third = g_build_filename (f->dir, "00000042_002.png", NULL);
-  write_gradient_png (third);
+  hl_test_png_write_gray8 (third, 200, 160, 3);
   const char *queue2[] = { third, NULL };
   hl_inference_set_queue (inference, queue2);
   hl_inference_cancel (inference);
@@ -352,7 +330,7 @@ test_export_refuses_source (Files *f, gconstpointer data)
   /* A source named like the report of another: exporting next to the sources must not overwrite
    * it. */
   g_autofree char *victim = g_build_filename (f->dir, "00000042_000-report.png", NULL);
-  write_gradient_png (victim);
+  hl_test_png_write_gray8 (victim, 200, 160, 4);
   g_autofree char *before = NULL;
   gsize before_len;
   g_assert_true (g_file_get_contents (victim, &before, &before_len, NULL));
