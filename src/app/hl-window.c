@@ -62,6 +62,7 @@ struct _HlWindow
   GtkAdjustment *threshold_adjustment;
   GtkComboBoxText *colormap_combo;
   GtkWidget *colorbar;
+  GtkWidget *overlay_controls;
   GtkLabel *model_label;
   GtkLabel *pixel_label;
   GtkLabel *view_label;
@@ -1430,6 +1431,7 @@ update_actions (HlWindow *self)
   enable (self, "previous-image", open && self->current > 0);
   enable (self, "next-patient", open);
   enable (self, "previous-patient", open);
+  gtk_widget_set_sensitive (self->overlay_controls, model);
   enable (self, "next-finding", open && model);
   enable (self, "previous-finding", open && model);
   static const char *const view_actions[] = { "zoom-in", "zoom-out", "zoom-1to1", "zoom-fit",
@@ -1517,6 +1519,7 @@ hl_window_class_init (HlWindowClass *klass)
   CHILD (threshold_adjustment);
   CHILD (colormap_combo);
   CHILD (colorbar);
+  CHILD (overlay_controls);
   CHILD (model_label);
   CHILD (pixel_label);
   CHILD (view_label);
