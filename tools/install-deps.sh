@@ -11,7 +11,7 @@ libpng-dev libcairo2-dev libgtk-3-dev libdcmtk-dev dcmtk gettext desktop-file-ut
 librsvg2-common"
 if [ "${1:-}" = "--test" ]; then
   pkgs="$pkgs python3 python3-torch python3-torchvision python3-numpy python3-sklearn python3-matplotlib
-xvfb xauth imagemagick
+xvfb xauth imagemagick dbus-daemon
 clang libclang-rt-14-dev"
 fi
 $SUDO apt-get update -qq
