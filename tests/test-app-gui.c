@@ -290,6 +290,7 @@ test_study (Fixture *f, gconstpointer data)
 
   /* One key hides it: the view is back to the original. */
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "show-overlay", NULL);
+  g_assert_false (hl_image_view_get_overlay_visible (view));
   settle ();
   cairo_surface_t *hidden = render_widget (GTK_WIDGET (view));
   g_assert_cmpfloat (fraction_changed (before, hidden), ==, 0.0);

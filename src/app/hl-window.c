@@ -656,8 +656,8 @@ build_strip (HlWindow *self)
       item->image = gtk_image_new_from_icon_name ("image-loading-symbolic", GTK_ICON_SIZE_DIALOG);
       gtk_widget_set_size_request (item->image, THUMB_SIZE, THUMB_SIZE);
       item->label = gtk_label_new (item->caption);
-      gtk_label_set_ellipsize (GTK_LABEL (item->label), PANGO_ELLIPSIZE_MIDDLE);
-      gtk_label_set_max_width_chars (GTK_LABEL (item->label), 12);
+      gtk_label_set_ellipsize (GTK_LABEL (item->label), PANGO_ELLIPSIZE_END);
+      gtk_label_set_max_width_chars (GTK_LABEL (item->label), 14);
       item->badge = gtk_label_new (NULL);
       gtk_style_context_add_class (gtk_widget_get_style_context (item->badge), "finding-badge");
       gtk_widget_set_no_show_all (item->badge, TRUE);
