@@ -385,6 +385,12 @@ broken_study_analysed (Fixture *f)
          && hl_window_get_current_result (f->window) != NULL;
 }
 
+static gboolean
+two_files_analysed (Fixture *f)
+{
+  return hl_window_get_n_images (f->window) == 2 && hl_window_get_current_result (f->window) != NULL;
+}
+
 static void
 test_broken_file (Fixture *f, gconstpointer data)
 {
@@ -426,6 +432,15 @@ test_broken_file (Fixture *f, gconstpointer data)
   g_assert_cmpuint (hl_window_get_n_images (f->window), ==, 0);
   g_assert_null (hl_window_get_current_result (f->window));
   g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "export-study"));
+
+  /* Files given one by one make a study of just those files. */
+  GFile *two[] = { g_file_new_for_path (a), g_file_new_for_path (bad) };
+  hl_window_open_files (f->window, two, 2);
+  g_object_unref (two[0]);
+  g_object_unref (two[1]);
+  g_assert_true (wait_for (two_files_analysed, f));
+  g_assert_true (g_str_has_suffix (hl_window_get_current_result (f->window)->path,
+                                   "00000001_001.png"));
   quit (f);
 }
 

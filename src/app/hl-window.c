@@ -513,6 +513,7 @@ hl_window_show_image (HlWindow *self, guint index)
   g_autofree char *caption = g_strdup_printf (_("Patient %s · %s · image %u of %u"), item->patient,
                                               base, index + 1, self->items->len);
   gtk_label_set_text (self->image_caption, caption);
+  gtk_widget_show (GTK_WIDGET (self->image_caption));
   gtk_widget_hide (GTK_WIDGET (self->image_message));
   hl_image_view_set_image (self->view, NULL);
 
@@ -748,7 +749,7 @@ cancel_study_work (HlWindow *self)
 
 /* Shows the study @items (StudyItem*, taken): patient by patient, each oldest first. */
 static void
-set_study (HlWindow *self, GPtrArray *items, const char *title)
+set_study (HlWindow *self, GPtrArray *items, const char *title, gboolean folder)
 {
   cancel_study_work (self);
   self->study_cancellable = g_cancellable_new ();
@@ -764,9 +765,11 @@ set_study (HlWindow *self, GPtrArray *items, const char *title)
     {
       gtk_stack_set_visible_child_name (self->stack, "study");
       hl_image_view_set_image (self->view, NULL);
-      gtk_label_set_text (self->image_message, _("This folder holds no PNG or DICOM images."));
+      gtk_label_set_text (self->image_message,
+                          folder ? _("This folder holds no PNG or DICOM images.")
+                                 : _("None of these files is a PNG or DICOM image."));
       gtk_widget_show (GTK_WIDGET (self->image_message));
-      gtk_label_set_text (self->image_caption, "");
+      gtk_widget_hide (GTK_WIDGET (self->image_caption));
       show_findings_message (self, _("Nothing to analyse."), FALSE, FALSE);
       update_actions (self);
       return;
@@ -871,15 +874,16 @@ scan_done (GObject *source, GAsyncResult *res, gpointer data)
     }
   g_autofree char *title = NULL;
   const char *first = g_ptr_array_index (paths, 0);
-  if (paths->len == 1 && g_file_test (first, G_FILE_TEST_IS_DIR))
+  gboolean folder = paths->len == 1 && g_file_test (first, G_FILE_TEST_IS_DIR);
+  if (folder)
     {
       title = g_path_get_basename (first);
       add_recent (self, first);
     }
   else
-    title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image", "%u images", paths->len),
-                             paths->len);
-  set_study (self, items, title);
+    title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image", "%u images", items->len),
+                             items->len);
+  set_study (self, items, title, folder);
 }
 
 void
