@@ -766,28 +766,23 @@ hl_model_gradcam_n_layers (HlModel *model)
 }
 
 float *
-hl_model_gradcam_layer (HlModel *model, const float *input, int layer, int label, int *h,
-                        int *w, GError **error)
+hl_model_gradcam_layer (HlModel *model, const float *input, int layer, int *h, int *w,
+                        GError **error)
 {
   g_return_val_if_fail (model != NULL && input != NULL && h != NULL && w != NULL, NULL);
   g_return_val_if_fail (layer >= 0 && layer <= model->info.arch.n_blocks, NULL);
-  g_return_val_if_fail (label >= 0 && label < model->info.n_labels, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   g_autoptr (HlTrainNet) net = net_create (model, 1, FALSE, error);
-  int n_blocks = model->info.arch.n_blocks;
-  const float *a, *da;
-  float *dlogits, *map;
+  int n_blocks = model->info.arch.n_blocks, n_labels = model->info.n_labels;
+  const float *a;
   int c, mh, mw;
 
   if (net == NULL || !net_forward (net, input, 1, NULL, error))
     return NULL;
-  dlogits = g_new0 (float, net->n_labels);
-  dlogits[label] = 1.0f;
   if (layer == n_blocks)
     {
-      /* A = ReLU (norm5 (cat)), d logit / d A straight from the head */
-      da = backward_head (net, dlogits, TRUE);
+      /* A = ReLU (norm5 (cat)) in tmp, which the head's backward leaves alone */
       hl_bn_relu (net->blocks[n_blocks - 1].cat, net->c_feat, net->hw_feat, net->norm5.scale,
                   net->norm5.shift, net->tmp);
       a = net->tmp;
@@ -797,35 +792,48 @@ hl_model_gradcam_layer (HlModel *model, const float *input, int layer, int label
     }
   else
     {
-      backward_head (net, dlogits, FALSE);
-      for (int b = n_blocks - 1; b >= layer; b--)
-        {
-          backward_block (net, b);
-          if (b > layer)
-            backward_transition (net, b - 1);
-        }
       a = net->blocks[layer].cat;
-      da = net->gcat[layer % 2];
       c = model->blocks[layer].c_in;
       mh = net->blocks[layer].h;
       mw = net->blocks[layer].w;
     }
-  g_free (dlogits);
 
   gsize hw = (gsize) mh * mw;
-  map = g_new0 (float, hw);
-  for (int k = 0; k < c; k++)
+  g_autofree float *dlogits = g_new0 (float, n_labels);
+  float *maps = g_new0 (float, (gsize) n_labels * hw);
+  for (int label = 0; label < n_labels; label++)
     {
-      double sum = 0.0;
+      const float *da; /* d logit_label / d A (c, hw) */
+      float *map = maps + (gsize) label * hw;
+
+      memset (dlogits, 0, n_labels * sizeof (float));
+      dlogits[label] = 1.0f;
+      if (layer == n_blocks)
+        da = backward_head (net, dlogits, TRUE);
+      else
+        {
+          backward_head (net, dlogits, FALSE);
+          for (int b = n_blocks - 1; b >= layer; b--)
+            {
+              backward_block (net, b);
+              if (b > layer)
+                backward_transition (net, b - 1);
+            }
+          da = net->gcat[layer % 2];
+        }
+      for (int k = 0; k < c; k++)
+        {
+          double sum = 0.0;
+          for (gsize p = 0; p < hw; p++)
+            sum += da[(gsize) k * hw + p];
+          float alpha = (float) (sum / (double) hw);
+          for (gsize p = 0; p < hw; p++)
+            map[p] += alpha * a[(gsize) k * hw + p];
+        }
       for (gsize p = 0; p < hw; p++)
-        sum += da[(gsize) k * hw + p];
-      float alpha = (float) (sum / (double) hw);
-      for (gsize p = 0; p < hw; p++)
-        map[p] += alpha * a[(gsize) k * hw + p];
+        map[p] = map[p] > 0.0f ? map[p] : 0.0f;
     }
-  for (gsize p = 0; p < hw; p++)
-    map[p] = map[p] > 0.0f ? map[p] : 0.0f;
   *h = mh;
   *w = mw;
-  return map;
+  return maps;
 }

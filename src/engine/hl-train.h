@@ -176,14 +176,16 @@ float hl_lr_schedule_at (const HlLrSchedule *schedule, gint64 step);
  * (512, 14, 14) at input 224, twice the side of the last map. */
 int hl_model_gradcam_n_layers (HlModel *model);
 
-/* Grad-CAM of one image @input (input_channels, input_size, input_size), preprocessed, for label
- * @label at target layer @layer, through the real backward pass of the evaluation-mode network:
- * map = ReLU (sum_k a_k A_k), a_k = mean over (i, j) of d logit_label / d A_k (i, j).
- * Returns the map (h, w), free with g_free; @h and @w receive its size. NULL with
- * HL_ENGINE_ERROR_INPUT if the input size is too small for the network. Thread-safe on a shared
- * model. */
-float *hl_model_gradcam_layer (HlModel *model, const float *input, int layer, int label, int *h,
-                               int *w, GError **error);
+/* Grad-CAM of one image @input (input_channels, input_size, input_size), preprocessed, for every
+ * label at target layer @layer, through the real backward pass of the evaluation-mode network
+ * (one forward pass, then one backward pass per label down to the layer only):
+ * map_l = ReLU (sum_k a_lk A_k), a_lk = mean over (i, j) of d logit_l / d A_k (i, j).
+ * Returns the maps (n_labels, h, w), free with g_free; @h and @w receive the layer's size. NULL
+ * with HL_ENGINE_ERROR_INPUT if the input size is too small for the network. Thread-safe on a
+ * shared model. At layer n_blocks it equals hl_forward_gradcam(); upsample with
+ * hl_gradcam_upsample(). */
+float *hl_model_gradcam_layer (HlModel *model, const float *input, int layer, int *h, int *w,
+                               GError **error);
 
 /* --- writing models (hl-model-save.c) ------------------------------------------------------ */
 
