@@ -311,6 +311,28 @@ test_study (Fixture *f, gconstpointer data)
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "zoom-fit", NULL);
   hl_image_view_get_transform (view, &t);
   g_assert_cmpfloat_with_epsilon (t.scale, fit.scale, 1e-9);
+
+  /* The wheel zooms about the pointer: the image point under it stays there (from 1:1, where
+   * the image overflows the view and no edge needs clamping). */
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "zoom-1to1", NULL);
+  hl_image_view_get_transform (view, &t);
+  double ix, iy, jx, jy;
+  hl_view_transform_to_image (&t, 200, 150, &ix, &iy);
+  GdkEvent *scroll = gdk_event_new (GDK_SCROLL);
+  scroll->scroll.window = g_object_ref (gtk_widget_get_window (GTK_WIDGET (view)));
+  scroll->scroll.direction = GDK_SCROLL_UP;
+  scroll->scroll.x = 200;
+  scroll->scroll.y = 150;
+  gdk_event_set_device (scroll, gdk_seat_get_pointer (
+                                  gdk_display_get_default_seat (gdk_display_get_default ())));
+  gtk_widget_event (GTK_WIDGET (view), scroll);
+  gdk_event_free (scroll);
+  hl_image_view_get_transform (view, &t);
+  g_assert_cmpfloat_with_epsilon (t.scale, 1.25, 1e-9);
+  hl_view_transform_to_image (&t, 200, 150, &jx, &jy);
+  g_assert_cmpfloat_with_epsilon (jx, ix, 1e-6);
+  g_assert_cmpfloat_with_epsilon (jy, iy, 1e-6);
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "zoom-fit", NULL);
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "invert", NULL);
   g_assert_true (hl_image_view_get_invert (view));
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "wl-preset",
