@@ -12,7 +12,7 @@ hl_test_app_model_write (const char *path, GError **error)
   char *labels[HL_N_LABELS + 1] = { NULL };
   for (int l = 0; l < HL_N_LABELS; l++)
     {
-      labels[l] = (char *) hl_label_names[l];
+      labels[l] = (char *)hl_label_names[l];
       thresholds[l] = 0.3f + 0.03f * l;
       auroc[l] = l % 5 == 4 ? 0.62f : 0.78f + 0.01f * l;
     }

@@ -60,7 +60,7 @@ __lsan_default_suppressions (void)
 static gboolean
 wait_timeout (gpointer data)
 {
-  *(gboolean *) data = TRUE;
+  *(gboolean *)data = TRUE;
   return G_SOURCE_REMOVE;
 }
 
@@ -116,7 +116,7 @@ fraction_changed (cairo_surface_t *a, cairo_surface_t *b)
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)
       changed += memcmp (da + y * sa + 4 * x, db + y * sb + 4 * x, 4) != 0;
-  return (double) changed / ((double) w * h);
+  return (double)changed / ((double)w * h);
 }
 
 static void
@@ -192,11 +192,11 @@ launch (Fixture *f, const char *const *files)
     g_application_activate (G_APPLICATION (f->app));
   else
     {
-      guint n = g_strv_length ((char **) files);
+      guint n = g_strv_length ((char **)files);
       g_autoptr (GPtrArray) gfiles = g_ptr_array_new_with_free_func (g_object_unref);
       for (guint i = 0; i < n; i++)
         g_ptr_array_add (gfiles, g_file_new_for_path (files[i]));
-      g_application_open (G_APPLICATION (f->app), (GFile **) gfiles->pdata, n, "");
+      g_application_open (G_APPLICATION (f->app), (GFile **)gfiles->pdata, n, "");
     }
   f->window = HL_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (f->app)));
   g_assert_nonnull (f->window);
@@ -269,7 +269,8 @@ test_study (Fixture *f, gconstpointer data)
 
   g_assert_true (wait_for (findings_known, f));
   g_test_message ("launch -> first image on screen: %.3f s; -> its first findings: %.3f s "
-                  "(tiny random model)", f->first_image_s, f->first_findings_s);
+                  "(tiny random model)",
+                  f->first_image_s, f->first_findings_s);
   g_assert_cmpuint (hl_window_get_n_images (f->window), ==, 12);
   HlResult *r = hl_window_get_current_result (f->window);
   g_assert_cmpint (r->n_labels, ==, 14);
@@ -323,8 +324,8 @@ test_study (Fixture *f, gconstpointer data)
   scroll->scroll.direction = GDK_SCROLL_UP;
   scroll->scroll.x = 200;
   scroll->scroll.y = 150;
-  gdk_event_set_device (scroll, gdk_seat_get_pointer (
-                                  gdk_display_get_default_seat (gdk_display_get_default ())));
+  gdk_event_set_device (
+      scroll, gdk_seat_get_pointer (gdk_display_get_default_seat (gdk_display_get_default ())));
   gtk_widget_event (GTK_WIDGET (view), scroll);
   gdk_event_free (scroll);
   hl_image_view_get_transform (view, &t);
@@ -356,8 +357,8 @@ test_study (Fixture *f, gconstpointer data)
   /* Previous image: the queue works through the study, so its findings arrive too. */
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "previous-image", NULL);
   g_assert_true (wait_for (findings_known, f));
-  g_assert_true (g_str_has_suffix (hl_window_get_current_result (f->window)->path,
-                                   "00003140_016.png"));
+  g_assert_true (
+      g_str_has_suffix (hl_window_get_current_result (f->window)->path, "00003140_016.png"));
 
   /* Export the report of the image on screen. */
   g_autoptr (GFile) folder = g_file_new_for_path (f->tmp);
@@ -410,7 +411,8 @@ broken_study_analysed (Fixture *f)
 static gboolean
 two_files_analysed (Fixture *f)
 {
-  return hl_window_get_n_images (f->window) == 2 && hl_window_get_current_result (f->window) != NULL;
+  return hl_window_get_n_images (f->window) == 2
+         && hl_window_get_current_result (f->window) != NULL;
 }
 
 static void
@@ -434,8 +436,8 @@ test_broken_file (Fixture *f, gconstpointer data)
   g_assert_nonnull (hl_window_get_image_error (f->window, 0));
   g_assert_null (hl_window_get_image_error (f->window, 1));
   g_assert_null (hl_window_get_image_error (f->window, 2));
-  g_assert_true (g_str_has_suffix (hl_window_get_current_result (f->window)->path,
-                                   "00000001_002.png"));
+  g_assert_true (
+      g_str_has_suffix (hl_window_get_current_result (f->window)->path, "00000001_002.png"));
   screenshot (f, "broken");
 
   /* The whole study exports the images that decode, and nothing over them. */
@@ -461,8 +463,8 @@ test_broken_file (Fixture *f, gconstpointer data)
   g_object_unref (two[0]);
   g_object_unref (two[1]);
   g_assert_true (wait_for (two_files_analysed, f));
-  g_assert_true (g_str_has_suffix (hl_window_get_current_result (f->window)->path,
-                                   "00000001_001.png"));
+  g_assert_true (
+      g_str_has_suffix (hl_window_get_current_result (f->window)->path, "00000001_001.png"));
   quit (f);
 }
 
@@ -538,8 +540,7 @@ main (int argc, char **argv)
   g_test_add ("/app/gui/study", Fixture, NULL, fixture_set_up, test_study, fixture_tear_down);
   g_test_add ("/app/gui/broken-file", Fixture, NULL, fixture_set_up, test_broken_file,
               fixture_tear_down);
-  g_test_add ("/app/gui/no-model", Fixture, NULL, fixture_set_up, test_no_model,
-              fixture_tear_down);
+  g_test_add ("/app/gui/no-model", Fixture, NULL, fixture_set_up, test_no_model, fixture_tear_down);
   int status = g_test_run ();
   g_unlink (model_path);
   g_rmdir (dir);

@@ -75,7 +75,7 @@ test_clamp (void)
   g_assert_cmpfloat (t.offset_x, ==, 0.0);
   g_assert_cmpfloat (t.offset_y, ==, 600.0 - 2000.0);
   /* Smaller than the view: centred whatever the pan. */
-  t = (HlViewTransform) { 0.25, 999.0, -999.0 };
+  t = (HlViewTransform){ 0.25, 999.0, -999.0 };
   hl_view_transform_clamp (&t, 1000, 400, 800, 600);
   g_assert_cmpfloat (t.offset_x, ==, (800.0 - 250.0) / 2);
   g_assert_cmpfloat (t.offset_y, ==, (600.0 - 100.0) / 2);
@@ -156,9 +156,9 @@ test_ranking (void)
   g_assert_true (out[2].positive);
   g_assert_true (out[3].positive);
   g_assert_false (out[4].positive);
-  g_assert_true (out[0].weak);   /* 0.65 */
-  g_assert_false (out[1].weak);  /* 0.7 is not below the limit */
-  g_assert_false (out[2].weak);  /* unknown is not weak */
+  g_assert_true (out[0].weak);  /* 0.65 */
+  g_assert_false (out[1].weak); /* 0.7 is not below the limit */
+  g_assert_false (out[2].weak); /* unknown is not weak */
   g_assert_true (out[4].weak);
   g_assert_cmpfloat (out[4].score, ==, 0.0f);
 

@@ -29,11 +29,11 @@ enum
 };
 static GParamSpec *props[N_PROPS];
 
-static const GOptionEntry option_entries[] = {
-  { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, N_("Model file to use (overrides the preferences and HILUM_MODEL)"), N_("FILE") },
-  { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Show the version and exit"), NULL },
-  { NULL }
-};
+static const GOptionEntry option_entries[]
+    = { { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL,
+          N_ ("Model file to use (overrides the preferences and HILUM_MODEL)"), N_ ("FILE") },
+        { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_ ("Show the version and exit"), NULL },
+        { NULL } };
 
 /* The schema from the installed set, else from the build tree (running uninstalled). */
 static GSettings *
@@ -46,8 +46,8 @@ new_settings (void)
   if (schema == NULL)
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (GSettingsSchemaSource) build_source =
-        g_settings_schema_source_new_from_directory (HL_BUILD_SCHEMA_DIR, source, FALSE, &error);
+      g_autoptr (GSettingsSchemaSource) build_source = g_settings_schema_source_new_from_directory (
+          HL_BUILD_SCHEMA_DIR, source, FALSE, &error);
       if (build_source != NULL)
         schema = g_settings_schema_source_lookup (build_source, HL_APPLICATION_ID, TRUE);
     }
@@ -60,7 +60,7 @@ static void
 apply_threads (HlApplication *self)
 {
   int n = g_settings_get_int (self->settings, "threads");
-  hl_engine_set_threads (n > 0 ? n : (int) g_get_num_processors ());
+  hl_engine_set_threads (n > 0 ? n : (int)g_get_num_processors ());
 }
 
 gboolean
@@ -72,16 +72,16 @@ hl_application_load_model (HlApplication *app, const char *path, GError **error)
   g_clear_pointer (&app->model_problem, g_free);
   gboolean ok = TRUE;
   if (path == NULL || *path == '\0')
-    app->model_problem = g_strdup (_("No model is configured. Choose a model file in the "
-                                     "preferences, or start Hilum with --model FILE."));
+    app->model_problem = g_strdup (_ ("No model is configured. Choose a model file in the "
+                                      "preferences, or start Hilum with --model FILE."));
   else
     {
       g_autoptr (GError) local_error = NULL;
       app->model = hl_model_new_from_file (path, &local_error);
       if (app->model == NULL)
         {
-          app->model_problem = g_strdup_printf (_("The model could not be loaded: %s"),
-                                                local_error->message);
+          app->model_problem
+              = g_strdup_printf (_ ("The model could not be loaded: %s"), local_error->message);
           g_propagate_error (error, g_steal_pointer (&local_error));
           ok = FALSE;
         }
@@ -116,21 +116,17 @@ static void
 about_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
 {
   HlApplication *self = data;
-  const char *authors[] = { _("The Hilum authors"), NULL };
+  const char *authors[] = { _ ("The Hilum authors"), NULL };
   g_autofree char *comments = g_strdup_printf (
-    "%s\n\n%s", _("A second reader for chest X-rays: ranked findings and Grad-CAM heatmaps from a "
-                  "DenseNet-121 run on your computer."),
-    _("Not for diagnostic use."));
-  gtk_show_about_dialog (gtk_application_get_active_window (GTK_APPLICATION (self)),
-                         "program-name", _("Hilum"),
-                         "version", PACKAGE_VERSION,
-                         "comments", comments,
-                         "logo-icon-name", HL_APPLICATION_ID,
-                         "license-type", GTK_LICENSE_GPL_3_0,
-                         "authors", authors,
-                         "translator-credits", _("translator-credits"),
-                         "website", "https://hilum.org",
-                         NULL);
+      "%s\n\n%s",
+      _ ("A second reader for chest X-rays: ranked findings and Grad-CAM heatmaps from a "
+         "DenseNet-121 run on your computer."),
+      _ ("Not for diagnostic use."));
+  gtk_show_about_dialog (gtk_application_get_active_window (GTK_APPLICATION (self)), "program-name",
+                         _ ("Hilum"), "version", PACKAGE_VERSION, "comments", comments,
+                         "logo-icon-name", HL_APPLICATION_ID, "license-type", GTK_LICENSE_GPL_3_0,
+                         "authors", authors, "translator-credits", _ ("translator-credits"),
+                         "website", "https://hilum.org", NULL);
 }
 
 static void
@@ -209,7 +205,7 @@ hl_application_startup (GApplication *app)
   static gsize once = 0;
   if (g_once_init_enter (&once))
     {
-      g_set_application_name (_("Hilum"));
+      g_set_application_name (_ ("Hilum"));
       g_autoptr (GtkCssProvider) css = gtk_css_provider_new ();
       gtk_css_provider_load_from_resource (css, "/org/hilum/Hilum/style.css");
       gtk_style_context_add_provider_for_screen (gdk_screen_get_default (),
@@ -316,8 +312,8 @@ hl_application_class_init (HlApplicationClass *klass)
   app_class->open = hl_application_open;
   app_class->handle_local_options = hl_application_handle_local_options;
 
-  props[PROP_MODEL] = g_param_spec_pointer ("model", NULL, NULL,
-                                            G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_MODEL]
+      = g_param_spec_pointer ("model", NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -326,8 +322,7 @@ hl_application_init (HlApplication *self)
 {
   self->launch_time = g_get_monotonic_time ();
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
-  g_application_set_option_context_parameter_string (G_APPLICATION (self),
-                                                     _("[FOLDER|FILE…]"));
+  g_application_set_option_context_parameter_string (G_APPLICATION (self), _ ("[FOLDER|FILE…]"));
 }
 
 HlApplication *
@@ -339,11 +334,8 @@ hl_application_new (void)
       hl_app_register_resource ();
       g_once_init_leave (&registered, 1);
     }
-  return g_object_new (HL_TYPE_APPLICATION,
-                       "application-id", HL_APPLICATION_ID,
-                       "flags", G_APPLICATION_HANDLES_OPEN,
-                       "resource-base-path", "/org/hilum/Hilum",
-                       NULL);
+  return g_object_new (HL_TYPE_APPLICATION, "application-id", HL_APPLICATION_ID, "flags",
+                       G_APPLICATION_HANDLES_OPEN, "resource-base-path", "/org/hilum/Hilum", NULL);
 }
 
 HlModel *

@@ -25,8 +25,8 @@ static gboolean
 check_not_source (const HlExportJob *job, const char *out, GError **error)
 {
   g_autoptr (GFile) out_file = g_file_new_for_path (out);
-  g_autoptr (GFileInfo) out_info = g_file_query_info (out_file, G_FILE_ATTRIBUTE_ID_FILE,
-                                                      G_FILE_QUERY_INFO_NONE, NULL, NULL);
+  g_autoptr (GFileInfo) out_info
+      = g_file_query_info (out_file, G_FILE_ATTRIBUTE_ID_FILE, G_FILE_QUERY_INFO_NONE, NULL, NULL);
   for (gsize i = 0; i < job->n; i++)
     {
       g_autoptr (GFile) src = g_file_new_for_path (job->paths[i]);
@@ -35,10 +35,11 @@ check_not_source (const HlExportJob *job, const char *out, GError **error)
         {
           g_autoptr (GFileInfo) src_info = g_file_query_info (src, G_FILE_ATTRIBUTE_ID_FILE,
                                                               G_FILE_QUERY_INFO_NONE, NULL, NULL);
-          same = src_info != NULL
-                 && g_strcmp0 (g_file_info_get_attribute_string (src_info, G_FILE_ATTRIBUTE_ID_FILE),
-                               g_file_info_get_attribute_string (out_info, G_FILE_ATTRIBUTE_ID_FILE))
-                      == 0;
+          same
+              = src_info != NULL
+                && g_strcmp0 (g_file_info_get_attribute_string (src_info, G_FILE_ATTRIBUTE_ID_FILE),
+                              g_file_info_get_attribute_string (out_info, G_FILE_ATTRIBUTE_ID_FILE))
+                       == 0;
         }
       if (same)
         {
@@ -60,10 +61,11 @@ write_report (const HlExportJob *job, const char *path, const HlResult *r, const
   const HlModelInfo *info = hl_model_get_info (job->model);
 
   g_autofree HlRankedFinding *ranked = g_new (HlRankedFinding, r->n_labels);
-  hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels, HL_WEAK_AUROC, ranked);
+  hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels, HL_WEAK_AUROC,
+                    ranked);
   int shown = job->label >= 0 && job->label < r->n_labels ? job->label : ranked[0].label;
 
-  gsize map_size = (gsize) r->map_h * r->map_w;
+  gsize map_size = (gsize)r->map_h * r->map_w;
   g_autofree HlReportFinding *findings = g_new0 (HlReportFinding, r->n_labels);
   for (int l = 0; l < r->n_labels; l++)
     {
@@ -163,7 +165,7 @@ write_csv (const HlExportJob *job, HlResult *const *results, const char *out, GE
                      info->labels[l]);
         return FALSE;
       }
-  g_autofree float *scores = g_new (float, job->n * n_labels);
+  g_autofree float *scores = g_new (float, job->n *n_labels);
   g_autofree const char **names = g_new0 (const char *, job->n + 1);
   g_autoptr (GPtrArray) bases = g_ptr_array_new_with_free_func (g_free);
   for (gsize i = 0; i < job->n; i++)
@@ -183,7 +185,7 @@ hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error
   g_return_val_if_fail (job->n > 0 && job->paths != NULL && job->results != NULL, NULL);
 
   g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify) hl_result_unref);
+  g_autoptr (GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify)hl_result_unref);
   for (gsize i = 0; i < job->n; i++)
     {
       HlResult *r = job->results[i] != NULL ? hl_result_ref (job->results[i])
@@ -202,7 +204,7 @@ hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error
         return NULL;
     }
 
-  HlResult *const *rs = (HlResult *const *) results->pdata;
+  HlResult *const *rs = (HlResult *const *)results->pdata;
   g_autofree char *csv = g_build_filename (job->folder, HL_EXPORT_CSV_NAME, NULL);
   g_autofree char *json = g_build_filename (job->folder, HL_EXPORT_JSON_NAME, NULL);
   if (!check_not_source (job, csv, error) || !write_csv (job, rs, csv, error))
@@ -212,5 +214,5 @@ hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error
     return NULL;
   g_ptr_array_add (written, g_steal_pointer (&json));
   g_ptr_array_add (written, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&written), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&written), FALSE);
 }

@@ -17,13 +17,13 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  HlModel *model;              /* lent */
-  const char *const *paths;    /* (n) source images */
-  HlResult **results;          /* (n) cached results, NULL entries are computed here */
+  HlModel *model;           /* lent */
+  const char *const *paths; /* (n) source images */
+  HlResult **results;       /* (n) cached results, NULL entries are computed here */
   gsize n;
-  int label;                   /* finding whose heatmap the page shows; -1: the top-ranked one */
-  HlOverlayStyle style;        /* colormap, opacity and threshold (vmin/vmax set per map) */
-  const char *folder;          /* where the files go; must exist */
+  int label;            /* finding whose heatmap the page shows; -1: the top-ranked one */
+  HlOverlayStyle style; /* colormap, opacity and threshold (vmin/vmax set per map) */
+  const char *folder;   /* where the files go; must exist */
 } HlExportJob;
 
 /* The report file name for @source_path: its base name without extension + "-report.png". */

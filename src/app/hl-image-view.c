@@ -18,7 +18,7 @@ struct _HlImageView
   HlImage *image;
   HlWindowLevel wl;
   HlViewTransform t;
-  gboolean fitting;   /* refit on every resize until the user zooms or pans */
+  gboolean fitting; /* refit on every resize until the user zooms or pans */
 
   /* mips[0] is the windowed image (RGB24, image size); mips[k] is mips[k-1] halved. */
   cairo_surface_t *mips[MAX_MIPS];
@@ -52,8 +52,8 @@ clear_mips (HlImageView *self)
   self->n_mips = 0;
 }
 
-/* Builds mips[0] from the image through the window/level (render's gray surface), then halves it while it stays larger than
- * 256 pixels on its long side. */
+/* Builds mips[0] from the image through the window/level (render's gray surface), then halves it
+ * while it stays larger than 256 pixels on its long side. */
 static void
 build_mips (HlImageView *self)
 {
@@ -87,7 +87,7 @@ build_mips (HlImageView *self)
       int hw = MAX (w / 2, 1), hh = MAX (h / 2, 1);
       cairo_surface_t *half = cairo_image_surface_create (CAIRO_FORMAT_RGB24, hw, hh);
       cairo_t *cr = cairo_create (half);
-      cairo_scale (cr, (double) hw / w, (double) hh / h);
+      cairo_scale (cr, (double)hw / w, (double)hh / h);
       cairo_set_source_surface (cr, self->mips[self->n_mips - 1], 0, 0);
       cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_GOOD);
       cairo_paint (cr);
@@ -242,8 +242,8 @@ emit_pixel_info (HlImageView *self, double wx, double wy)
       hl_view_transform_to_image (&self->t, wx, wy, &ix, &iy);
       if (ix >= 0 && iy >= 0 && ix < self->image->width && iy < self->image->height)
         {
-          x = (int) ix, y = (int) iy;
-          value = self->image->pixels[(gsize) y * self->image->width + x];
+          x = (int)ix, y = (int)iy;
+          value = self->image->pixels[(gsize)y * self->image->width + x];
         }
     }
   g_signal_emit (self, signals[SIGNAL_PIXEL_INFO], 0, x, y, value);
@@ -337,12 +337,12 @@ hl_image_view_class_init (HlImageViewClass *klass)
   widget_class->leave_notify_event = hl_image_view_leave_notify_event;
   widget_class->button_press_event = hl_image_view_button_press_event;
 
-  signals[SIGNAL_PIXEL_INFO] =
-    g_signal_new ("pixel-info", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 3, G_TYPE_INT, G_TYPE_INT, G_TYPE_DOUBLE);
-  signals[SIGNAL_VIEW_CHANGED] =
-    g_signal_new ("view-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 0);
+  signals[SIGNAL_PIXEL_INFO]
+      = g_signal_new ("pixel-info", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 3, G_TYPE_INT, G_TYPE_INT, G_TYPE_DOUBLE);
+  signals[SIGNAL_VIEW_CHANGED]
+      = g_signal_new ("view-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 0);
   gtk_widget_class_set_css_name (widget_class, "hl-image-view");
 }
 
@@ -354,8 +354,8 @@ hl_image_view_init (HlImageView *self)
   gtk_widget_set_hexpand (widget, TRUE);
   gtk_widget_set_vexpand (widget, TRUE);
   gtk_widget_add_events (widget, GDK_SCROLL_MASK | GDK_SMOOTH_SCROLL_MASK | GDK_POINTER_MOTION_MASK
-                                   | GDK_LEAVE_NOTIFY_MASK | GDK_BUTTON_PRESS_MASK
-                                   | GDK_BUTTON_RELEASE_MASK);
+                                     | GDK_LEAVE_NOTIFY_MASK | GDK_BUTTON_PRESS_MASK
+                                     | GDK_BUTTON_RELEASE_MASK);
   self->wl.center = 0.5;
   self->wl.width = 1.0;
   self->fitting = TRUE;
@@ -518,7 +518,7 @@ hl_image_view_apply_preset (HlImageView *view, HlWindowLevelPreset preset)
   HlWindowLevel wl = view->wl;
   if (view->image != NULL)
     hl_window_level_set_preset (&wl, preset, view->image->pixels,
-                                (gsize) view->image->width * view->image->height);
+                                (gsize)view->image->width * view->image->height);
   else
     hl_window_level_set_preset (&wl, preset, NULL, 0);
   hl_image_view_set_window_level (view, &wl);

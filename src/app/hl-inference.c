@@ -40,8 +40,8 @@ hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress, gp
 
   g_autofree float *input = g_new (float, hl_model_input_size (model));
   hl_model_preprocess (model, image->pixels, image->height, image->width, input);
-  g_autoptr (HlForward) fwd = hl_model_forward (model, input, 1, progress, user_data, cancellable,
-                                                error);
+  g_autoptr (HlForward) fwd
+      = hl_model_forward (model, input, 1, progress, user_data, cancellable, error);
   if (fwd == NULL)
     return NULL;
 
@@ -52,7 +52,7 @@ hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress, gp
   r->probs = g_memdup2 (fwd->probs, sizeof (float) * fwd->n_labels);
   r->map_h = fwd->h_feat;
   r->map_w = fwd->w_feat;
-  r->maps = g_new (float, (gsize) fwd->n_labels * fwd->h_feat * fwd->w_feat);
+  r->maps = g_new (float, (gsize)fwd->n_labels * fwd->h_feat * fwd->w_feat);
   hl_forward_gradcam (model, fwd, 0, r->maps);
   r->image_w = image->width;
   r->image_h = image->height;
@@ -65,13 +65,13 @@ struct _HlInference
   GObject parent_instance;
 
   HlModel *model;
-  GQueue queue;            /* char*, paths still to analyse */
-  GHashTable *cache;       /* path -> HlResult* */
-  GHashTable *errors;      /* path -> GError* */
+  GQueue queue;              /* char*, paths still to analyse */
+  GHashTable *cache;         /* path -> HlResult* */
+  GHashTable *errors;        /* path -> GError* */
   GCancellable *cancellable; /* of the running pass; NULL when idle */
-  char *running;           /* path being analysed */
+  char *running;             /* path being analysed */
   guint done, total;
-  gint progress_permille;  /* written by the worker thread, read by the timer */
+  gint progress_permille; /* written by the worker thread, read by the timer */
   guint progress_source;
 };
 
@@ -107,7 +107,7 @@ static void
 worker_progress (double fraction, gpointer data)
 {
   HlInference *self = data;
-  g_atomic_int_set (&self->progress_permille, (gint) (fraction * 1000.0));
+  g_atomic_int_set (&self->progress_permille, (gint)(fraction * 1000.0));
 }
 
 static void
@@ -115,10 +115,10 @@ worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancella
 {
   HlInference *self = source;
   GError *error = NULL;
-  HlResult *r = hl_result_compute (self->model, task_data, worker_progress, self, cancellable,
-                                   &error);
+  HlResult *r
+      = hl_result_compute (self->model, task_data, worker_progress, self, cancellable, &error);
   if (r != NULL)
-    g_task_return_pointer (task, r, (GDestroyNotify) hl_result_unref);
+    g_task_return_pointer (task, r, (GDestroyNotify)hl_result_unref);
   else
     g_task_return_error (task, error);
 }
@@ -213,22 +213,21 @@ hl_inference_class_init (HlInferenceClass *klass)
   object_class->dispose = hl_inference_dispose;
   object_class->finalize = hl_inference_finalize;
 
-  signals[SIGNAL_FINISHED] =
-    g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIGNAL_PROGRESS] =
-    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 3, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_DOUBLE);
+  signals[SIGNAL_FINISHED] = g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_PROGRESS]
+      = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 3, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_DOUBLE);
 }
 
 static void
 hl_inference_init (HlInference *self)
 {
   g_queue_init (&self->queue);
-  self->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                       (GDestroyNotify) hl_result_unref);
-  self->errors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                        (GDestroyNotify) g_error_free);
+  self->cache
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)hl_result_unref);
+  self->errors
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_error_free);
 }
 
 HlInference *
@@ -261,7 +260,7 @@ hl_inference_set_queue (HlInference *self, const char *const *paths)
   /* The pass already running counts when it is part of the new queue. */
   if (self->running != NULL)
     {
-      GList *l = g_queue_find_custom (&self->queue, self->running, (GCompareFunc) g_strcmp0);
+      GList *l = g_queue_find_custom (&self->queue, self->running, (GCompareFunc)g_strcmp0);
       if (l != NULL)
         {
           g_free (l->data);
@@ -279,7 +278,7 @@ hl_inference_prioritize (HlInference *self, const char *path)
   g_return_if_fail (HL_IS_INFERENCE (self));
   g_return_if_fail (path != NULL);
 
-  GList *l = g_queue_find_custom (&self->queue, path, (GCompareFunc) g_strcmp0);
+  GList *l = g_queue_find_custom (&self->queue, path, (GCompareFunc)g_strcmp0);
   if (l == NULL)
     return;
   gpointer data = l->data;

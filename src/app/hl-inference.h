@@ -17,13 +17,13 @@ G_BEGIN_DECLS
 typedef struct
 {
   gint ref_count;
-  char *path;         /* the image file */
+  char *path; /* the image file */
   int n_labels;
-  float *probs;       /* (n_labels) */
-  int map_h, map_w;   /* Grad-CAM resolution: the last feature map's */
-  float *maps;        /* (n_labels, map_h, map_w) Grad-CAM, ReLU'd, unnormalised */
+  float *probs;         /* (n_labels) */
+  int map_h, map_w;     /* Grad-CAM resolution: the last feature map's */
+  float *maps;          /* (n_labels, map_h, map_w) Grad-CAM, ReLU'd, unnormalised */
   int image_w, image_h; /* the decoded image's size */
-  double seconds;     /* decode + forward + Grad-CAM wall time */
+  double seconds;       /* decode + forward + Grad-CAM wall time */
 } HlResult;
 
 HlResult *hl_result_ref (HlResult *result);

@@ -43,8 +43,7 @@ hl_model_dialog_class_init (HlModelDialogClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = hl_model_dialog_finalize;
 
-  gtk_widget_class_set_template_from_resource (widget_class,
-                                               "/org/hilum/Hilum/hl-model-dialog.ui");
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/hilum/Hilum/hl-model-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, HlModelDialog, name_label);
   gtk_widget_class_bind_template_child (widget_class, HlModelDialog, architecture_label);
   gtk_widget_class_bind_template_child (widget_class, HlModelDialog, input_label);
@@ -76,43 +75,46 @@ fill (HlModelDialog *self)
     }
   /* conv0 + 2 convolutions per dense layer + the transitions + the classifier */
   int depth = 1 + 2 * layers + (info->arch.n_blocks - 1) + 1;
-  g_autofree char *arch = g_strdup_printf (
-    _("DenseNet-%d: blocks of %s layers, growth rate %d, %d initial features, %d output features"),
-    depth, blocks->str, info->arch.growth_rate, info->arch.num_init_features, info->n_features);
+  g_autofree char *arch = g_strdup_printf (_ ("DenseNet-%d: blocks of %s layers, growth rate %d, "
+                                              "%d initial features, %d output features"),
+                                           depth, blocks->str, info->arch.growth_rate,
+                                           info->arch.num_init_features, info->n_features);
   gtk_label_set_text (self->architecture_label, arch);
 
   const char *resize = info->preprocess.resize == HL_RESIZE_BILINEAR_ANTIALIAS
-                         ? _("bilinear with antialiasing") : _("bilinear");
+                           ? _ ("bilinear with antialiasing")
+                           : _ ("bilinear");
   g_autofree char *norm = NULL;
   if (info->preprocess.mode == HL_NORM_IMAGE)
-    norm = g_strdup (_("each image normalised to zero mean and unit variance"));
+    norm = g_strdup (_ ("each image normalised to zero mean and unit variance"));
   else
-    norm = g_strdup_printf (_("normalised with mean %.3f and standard deviation %.3f"),
+    norm = g_strdup_printf (_ ("normalised with mean %.3f and standard deviation %.3f"),
                             info->preprocess.mean[0], info->preprocess.std[0]);
   g_autofree char *input = g_strdup_printf (
-    g_dngettext (GETTEXT_PACKAGE, "%d × %d pixels, %d channel, resized %s, %s",
-                 "%d × %d pixels, %d channels, resized %s, %s", info->input_channels),
-    info->input_size, info->input_size, info->input_channels, resize, norm);
+      g_dngettext (GETTEXT_PACKAGE, "%d × %d pixels, %d channel, resized %s, %s",
+                   "%d × %d pixels, %d channels, resized %s, %s", info->input_channels),
+      info->input_size, info->input_size, info->input_channels, resize, norm);
   gtk_label_set_text (self->input_label, input);
 
   gtk_label_set_text (self->training_label,
-                      *info->training_data != '\0' ? info->training_data : _("Not stated"));
+                      *info->training_data != '\0' ? info->training_data : _ ("Not stated"));
   gtk_label_set_text (self->intended_label,
-                      *info->intended_use != '\0' ? info->intended_use : _("Not stated"));
+                      *info->intended_use != '\0' ? info->intended_use : _ ("Not stated"));
 
   for (int l = 0; l < info->n_labels; l++)
     {
       g_autofree char *threshold = g_strdup_printf ("%.3f", info->thresholds[l]);
-      g_autofree char *auroc = isnan (info->val_auroc[l]) ? g_strdup ("—")
-                                                          : g_strdup_printf ("%.3f", info->val_auroc[l]);
+      g_autofree char *auroc = isnan (info->val_auroc[l])
+                                   ? g_strdup ("—")
+                                   : g_strdup_printf ("%.3f", info->val_auroc[l]);
       const char *note = "";
       if (isnan (info->val_auroc[l]))
-        note = _("not validated");
+        note = _ ("not validated");
       else if (info->val_auroc[l] < HL_WEAK_AUROC)
-        note = _("weak: do not rely on it");
+        note = _ ("weak: do not rely on it");
       gtk_list_store_insert_with_values (self->label_store, NULL, -1, COL_LABEL, info->labels[l],
-                                         COL_THRESHOLD, threshold, COL_AUROC, auroc, COL_NOTE,
-                                         note, -1);
+                                         COL_THRESHOLD, threshold, COL_AUROC, auroc, COL_NOTE, note,
+                                         -1);
     }
 }
 
@@ -121,8 +123,8 @@ hl_model_dialog_new (GtkWindow *parent, HlModel *model)
 {
   g_return_val_if_fail (model != NULL, NULL);
 
-  HlModelDialog *self = g_object_new (HL_TYPE_MODEL_DIALOG, "transient-for", parent,
-                                      "use-header-bar", TRUE, NULL);
+  HlModelDialog *self
+      = g_object_new (HL_TYPE_MODEL_DIALOG, "transient-for", parent, "use-header-bar", TRUE, NULL);
   self->model = hl_model_ref (model);
   fill (self);
   return GTK_WIDGET (self);

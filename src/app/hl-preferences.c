@@ -22,7 +22,7 @@ static void
 update_model_label (HlPreferences *self)
 {
   g_autofree char *path = g_settings_get_string (self->settings, "model-file");
-  gtk_label_set_text (self->model_label, *path != '\0' ? path : _("None"));
+  gtk_label_set_text (self->model_label, *path != '\0' ? path : _ ("None"));
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_label), *path != '\0' ? path : NULL);
   if (*path != '\0')
     gtk_file_chooser_set_filename (GTK_FILE_CHOOSER (self->model_button), path);
@@ -60,8 +60,7 @@ hl_preferences_class_init (HlPreferencesClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
   G_OBJECT_CLASS (klass)->dispose = hl_preferences_dispose;
 
-  gtk_widget_class_set_template_from_resource (widget_class,
-                                               "/org/hilum/Hilum/hl-preferences.ui");
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/hilum/Hilum/hl-preferences.ui");
   gtk_widget_class_bind_template_child (widget_class, HlPreferences, colormap_combo);
   gtk_widget_class_bind_template_child (widget_class, HlPreferences, opacity_adjustment);
   gtk_widget_class_bind_template_child (widget_class, HlPreferences, threshold_adjustment);
@@ -83,10 +82,11 @@ hl_preferences_new (GtkWindow *parent, GSettings *settings)
 {
   g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
 
-  HlPreferences *self = g_object_new (HL_TYPE_PREFERENCES, "transient-for", parent,
-                                      "use-header-bar", TRUE, NULL);
+  HlPreferences *self
+      = g_object_new (HL_TYPE_PREFERENCES, "transient-for", parent, "use-header-bar", TRUE, NULL);
   self->settings = g_object_ref (settings);
-  g_settings_bind (settings, "colormap", self->colormap_combo, "active-id", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "colormap", self->colormap_combo, "active-id",
+                   G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "opacity", self->opacity_adjustment, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "threshold", self->threshold_adjustment, "value",
                    G_SETTINGS_BIND_DEFAULT);

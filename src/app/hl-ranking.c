@@ -29,7 +29,7 @@ hl_rank_findings (const float *scores, const float *thresholds, const float *val
       f->auroc = val_auroc != NULL ? val_auroc[i] : NAN;
       f->positive = f->score >= f->threshold;
       /* in float, as the model file gives it: an AUROC of exactly 0.7 is not below 0.7 */
-      f->weak = !isnan (f->auroc) && f->auroc < (float) weak_auroc;
+      f->weak = !isnan (f->auroc) && f->auroc < (float)weak_auroc;
     }
   qsort (out, n, sizeof *out, compare_findings);
 }

@@ -12,12 +12,12 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  int label;          /* index in the model's output order */
-  float score;        /* probability in [0, 1] */
-  float threshold;    /* the model's operating point for this label */
-  float auroc;        /* validation AUROC, NaN when the model card has none */
-  gboolean positive;  /* score >= threshold: shown emphasised */
-  gboolean weak;      /* auroc known and below the weak limit */
+  int label;         /* index in the model's output order */
+  float score;       /* probability in [0, 1] */
+  float threshold;   /* the model's operating point for this label */
+  float auroc;       /* validation AUROC, NaN when the model card has none */
+  gboolean positive; /* score >= threshold: shown emphasised */
+  gboolean weak;     /* auroc known and below the weak limit */
 } HlRankedFinding;
 
 /* Ranks @n labels: @scores (n), @thresholds (n), @val_auroc (n, NaN = unknown; may be NULL) into

@@ -7,7 +7,7 @@ hl_view_transform_fit (HlViewTransform *t, int img_w, int img_h, int view_w, int
   g_return_if_fail (t != NULL);
   g_return_if_fail (img_w > 0 && img_h > 0 && view_w > 0 && view_h > 0);
 
-  double s = MIN ((double) view_w / img_w, (double) view_h / img_h);
+  double s = MIN ((double)view_w / img_w, (double)view_h / img_h);
   t->scale = CLAMP (s, HL_VIEW_MIN_SCALE, HL_VIEW_MAX_SCALE);
   t->offset_x = (view_w - img_w * t->scale) / 2.0;
   t->offset_y = (view_h - img_h * t->scale) / 2.0;

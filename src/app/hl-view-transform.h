@@ -32,10 +32,10 @@ void hl_view_transform_set_scale_at (HlViewTransform *t, double scale, double x,
 void hl_view_transform_zoom_at (HlViewTransform *t, double factor, double x, double y);
 
 /* Widget -> image and image -> widget coordinates. */
-void hl_view_transform_to_image (const HlViewTransform *t, double wx, double wy,
-                                 double *ix, double *iy);
-void hl_view_transform_to_widget (const HlViewTransform *t, double ix, double iy,
-                                  double *wx, double *wy);
+void hl_view_transform_to_image (const HlViewTransform *t, double wx, double wy, double *ix,
+                                 double *iy);
+void hl_view_transform_to_widget (const HlViewTransform *t, double ix, double iy, double *wx,
+                                  double *wy);
 
 /* Keeps the image on screen after a pan or zoom: along each axis an image smaller than the view is
  * centred; a larger one may not leave a gap at either edge. */

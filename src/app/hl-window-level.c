@@ -32,7 +32,7 @@ hl_window_level_drag (HlWindowLevel *wl, double dx, double dy, double sensitivit
 static int
 compare_float (gconstpointer a, gconstpointer b)
 {
-  float x = *(const float *) a, y = *(const float *) b;
+  float x = *(const float *)a, y = *(const float *)b;
   return (x > y) - (x < y);
 }
 

@@ -22,24 +22,24 @@ typedef struct
 
 typedef enum
 {
-  HL_WL_PRESET_FULL,      /* the whole [0, 1] range, as the file says to show it */
-  HL_WL_PRESET_AUTO,      /* 1st..99th percentile of the image */
-  HL_WL_PRESET_LUNG,      /* the dark half spread out: lung parenchyma */
-  HL_WL_PRESET_DENSE,     /* the bright half spread out: mediastinum, bone, lines and tubes */
+  HL_WL_PRESET_FULL,  /* the whole [0, 1] range, as the file says to show it */
+  HL_WL_PRESET_AUTO,  /* 1st..99th percentile of the image */
+  HL_WL_PRESET_LUNG,  /* the dark half spread out: lung parenchyma */
+  HL_WL_PRESET_DENSE, /* the bright half spread out: mediastinum, bone, lines and tubes */
   HL_WL_N_PRESETS,
 } HlWindowLevelPreset;
 
 /* The values shown black (@low) and white (@high) before inversion: centre -/+ width / 2. */
 void hl_window_level_get_range (const HlWindowLevel *wl, double *low, double *high);
 
-/* Adjusts the window by a pointer drag of (@dx, @dy) widget pixels, radiology style: right makes the
- * window wider (less contrast), down makes it brighter (lower centre). @sensitivity is the change in
- * value per pixel. The result is clamped to the ranges above. */
+/* Adjusts the window by a pointer drag of (@dx, @dy) widget pixels, radiology style: right makes
+ * the window wider (less contrast), down makes it brighter (lower centre). @sensitivity is the
+ * change in value per pixel. The result is clamped to the ranges above. */
 void hl_window_level_drag (HlWindowLevel *wl, double dx, double dy, double sensitivity);
 
 /* Sets @wl to @preset; HL_WL_PRESET_AUTO reads @pixels (n), the others ignore them. Keeps the
  * invert flag. */
-void hl_window_level_set_preset (HlWindowLevel *wl, HlWindowLevelPreset preset,
-                                 const float *pixels, gsize n);
+void hl_window_level_set_preset (HlWindowLevel *wl, HlWindowLevelPreset preset, const float *pixels,
+                                 gsize n);
 
 G_END_DECLS

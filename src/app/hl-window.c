@@ -18,13 +18,13 @@
 typedef struct
 {
   char *path;
-  char *patient;        /* the patient group it is shown in */
-  char *caption;        /* short name under the thumbnail */
-  GtkWidget *button;    /* the thumbnail */
+  char *patient;     /* the patient group it is shown in */
+  char *caption;     /* short name under the thumbnail */
+  GtkWidget *button; /* the thumbnail */
   GtkWidget *image;
   GtkWidget *label;
-  GtkWidget *badge;     /* how many findings are above their operating point */
-  char *error;          /* decode failure, shown on the thumbnail */
+  GtkWidget *badge; /* how many findings are above their operating point */
+  char *error;      /* decode failure, shown on the thumbnail */
 } StudyItem;
 
 static void
@@ -72,17 +72,17 @@ struct _HlWindow
   HlApplication *app;
   GSettings *settings;
   HlImageView *view;
-  HlInference *inference;   /* NULL without a model */
+  HlInference *inference; /* NULL without a model */
 
-  GPtrArray *items;         /* StudyItem*, strip order */
+  GPtrArray *items; /* StudyItem*, strip order */
   char *study_title;
-  guint current;            /* index in items; valid when items is non-empty */
+  guint current;                   /* index in items; valid when items is non-empty */
   GCancellable *study_cancellable; /* decoding and thumbnails of the open study */
   gboolean image_shown;
-  gint64 open_time;         /* monotonic time the study was opened */
+  gint64 open_time; /* monotonic time the study was opened */
   gboolean first_findings_logged;
 
-  int selected_label;       /* in model order, -1 none; kept across images */
+  int selected_label; /* in model order, -1 none; kept across images */
   gboolean filling_findings;
   HlOverlayStyle style;
   GCancellable *export_cancellable;
@@ -123,14 +123,14 @@ update_model_label (HlWindow *self)
   if (model != NULL)
     {
       const HlModelInfo *info = hl_model_get_info (model);
-      g_autofree char *text = g_strdup_printf (_("Model: %s %s"), info->name, info->version);
+      g_autofree char *text = g_strdup_printf (_ ("Model: %s %s"), info->name, info->version);
       gtk_label_set_text (self->model_label, text);
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_label),
                                    *info->intended_use != '\0' ? info->intended_use : NULL);
     }
   else
     {
-      gtk_label_set_text (self->model_label, _("No model loaded"));
+      gtk_label_set_text (self->model_label, _ ("No model loaded"));
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_label),
                                    hl_application_get_model_problem (self->app));
     }
@@ -145,9 +145,9 @@ pixel_info (HlImageView *view, int x, int y, double value, HlWindow *self)
       gtk_label_set_text (self->pixel_label, "");
       return;
     }
-  double max_value = (double) ((1u << CLAMP (image->bit_depth, 1, 16)) - 1);
-  g_autofree char *text = g_strdup_printf (_("x %d  y %d  value %.0f (%.3f)"), x, y,
-                                           value * max_value, value);
+  double max_value = (double)((1u << CLAMP (image->bit_depth, 1, 16)) - 1);
+  g_autofree char *text
+      = g_strdup_printf (_ ("x %d  y %d  value %.0f (%.3f)"), x, y, value * max_value, value);
   gtk_label_set_text (self->pixel_label, text);
 }
 
@@ -164,9 +164,8 @@ view_changed (HlImageView *view, HlWindow *self)
   HlWindowLevel wl;
   hl_image_view_get_transform (view, &t);
   hl_image_view_get_window_level (view, &wl);
-  g_autofree char *text = g_strdup_printf (_("Zoom %.0f%%  W %.2f  L %.2f%s"), t.scale * 100,
-                                           wl.width, wl.center,
-                                           wl.invert ? _("  inverted") : "");
+  g_autofree char *text = g_strdup_printf (_ ("Zoom %.0f%%  W %.2f  L %.2f%s"), t.scale * 100,
+                                           wl.width, wl.center, wl.invert ? _ ("  inverted") : "");
   gtk_label_set_text (self->view_label, text);
 }
 
@@ -178,10 +177,10 @@ inference_progress (HlInference *inference, guint done, guint total, double frac
   gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), busy);
   if (!busy)
     {
-      gtk_label_set_text (self->progress_label, total > 0 ? _("Analysis complete") : "");
+      gtk_label_set_text (self->progress_label, total > 0 ? _ ("Analysis complete") : "");
       return;
     }
-  g_autofree char *text = g_strdup_printf (_("Analysing image %u of %u"), done + 1, total);
+  g_autofree char *text = g_strdup_printf (_ ("Analysing image %u of %u"), done + 1, total);
   gtk_label_set_text (self->progress_label, text);
   gtk_progress_bar_set_fraction (self->progress_bar, (done + CLAMP (fraction, 0.0, 1.0)) / total);
 }
@@ -250,10 +249,10 @@ finding_row_new (const HlModelInfo *info, const HlRankedFinding *f)
 
   if (f->weak)
     {
-      GtkWidget *weak = gtk_label_new (_("weak"));
+      GtkWidget *weak = gtk_label_new (_ ("weak"));
       gtk_style_context_add_class (gtk_widget_get_style_context (weak), "weak-badge");
       g_autofree char *tip = g_strdup_printf (
-        _("The model is unreliable for this finding: validation AUROC %.2f"), f->auroc);
+          _ ("The model is unreliable for this finding: validation AUROC %.2f"), f->auroc);
       gtk_widget_set_tooltip_text (weak, tip);
       gtk_grid_attach (GTK_GRID (grid), weak, 1, 0, 1, 1);
     }
@@ -278,10 +277,10 @@ finding_row_new (const HlModelInfo *info, const HlRankedFinding *f)
 
   g_autofree char *tip = NULL;
   if (isnan (f->auroc))
-    tip = g_strdup_printf (_("Score %.3f, operating point %.3f"), f->score, f->threshold);
+    tip = g_strdup_printf (_ ("Score %.3f, operating point %.3f"), f->score, f->threshold);
   else
-    tip = g_strdup_printf (_("Score %.3f, operating point %.3f, validation AUROC %.2f"),
-                           f->score, f->threshold, f->auroc);
+    tip = g_strdup_printf (_ ("Score %.3f, operating point %.3f, validation AUROC %.2f"), f->score,
+                           f->threshold, f->auroc);
   gtk_widget_set_tooltip_text (grid, tip);
 
   GtkWidget *row = gtk_list_box_row_new ();
@@ -310,7 +309,7 @@ show_findings (HlWindow *self)
 {
   StudyItem *item = current_item (self);
   self->filling_findings = TRUE;
-  gtk_container_foreach (GTK_CONTAINER (self->findings_list), (GtkCallback) destroy_child, NULL);
+  gtk_container_foreach (GTK_CONTAINER (self->findings_list), (GtkCallback)destroy_child, NULL);
   self->filling_findings = FALSE;
 
   if (self->inference == NULL)
@@ -328,14 +327,15 @@ show_findings (HlWindow *self)
       if (error != NULL)
         show_findings_message (self, error->message, FALSE, FALSE);
       else
-        show_findings_message (self, _("Analysing this image…"), TRUE, FALSE);
+        show_findings_message (self, _ ("Analysing this image…"), TRUE, FALSE);
       update_overlay (self);
       return;
     }
 
   const HlModelInfo *info = hl_model_get_info (window_model (self));
   g_autofree HlRankedFinding *ranked = g_new (HlRankedFinding, r->n_labels);
-  hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels, HL_WEAK_AUROC, ranked);
+  hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels, HL_WEAK_AUROC,
+                    ranked);
   int n_positive = 0;
   self->filling_findings = TRUE;
   for (int i = 0; i < r->n_labels; i++)
@@ -347,9 +347,10 @@ show_findings (HlWindow *self)
       n_positive += ranked[i].positive;
     }
   self->filling_findings = FALSE;
-  g_autofree char *heading = g_strdup_printf (
-    g_dngettext (GETTEXT_PACKAGE, "Findings · %d above operating point",
-                 "Findings · %d above operating point", n_positive), n_positive);
+  g_autofree char *heading
+      = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Findings · %d above operating point",
+                                      "Findings · %d above operating point", n_positive),
+                         n_positive);
   gtk_label_set_text (self->findings_heading, heading);
   gtk_stack_set_visible_child_name (self->findings_stack, "findings");
   update_overlay (self);
@@ -369,8 +370,8 @@ finding_row_selected (GtkListBox *list, GtkListBoxRow *row, HlWindow *self)
 {
   if (self->filling_findings)
     return;
-  self->selected_label = row != NULL ? GPOINTER_TO_INT (g_object_get_data (G_OBJECT (row), "label"))
-                                     : -1;
+  self->selected_label
+      = row != NULL ? GPOINTER_TO_INT (g_object_get_data (G_OBJECT (row), "label")) : -1;
   update_overlay (self);
 }
 
@@ -393,20 +394,21 @@ update_overlay (HlWindow *self)
   StudyItem *item = current_item (self);
   const HlImage *image = hl_image_view_get_image (self->view);
   HlResult *r = (self->inference != NULL && item != NULL)
-                  ? hl_inference_lookup (self->inference, item->path) : NULL;
+                    ? hl_inference_lookup (self->inference, item->path)
+                    : NULL;
   gtk_widget_queue_draw (self->colorbar);
   if (r == NULL || image == NULL || self->selected_label < 0 || self->selected_label >= r->n_labels)
     {
       hl_image_view_set_heatmap (self->view, NULL, 0, 0, NULL);
       return;
     }
-  const float *map = r->maps + (gsize) self->selected_label * r->map_h * r->map_w;
+  const float *map = r->maps + (gsize)self->selected_label * r->map_h * r->map_w;
   int w = MIN (image->width, HEATMAP_MAX_SIDE), h = MIN (image->height, HEATMAP_MAX_SIDE);
-  g_autofree float *up = g_new (float, (gsize) w * h);
+  g_autofree float *up = g_new (float, (gsize)w *h);
   hl_gradcam_upsample (map, r->map_h, r->map_w, up, h, w);
   HlOverlayStyle style = self->style;
   style.vmin = 0;
-  style.vmax = hl_overlay_map_max (map, (gsize) r->map_h * r->map_w);
+  style.vmax = hl_overlay_map_max (map, (gsize)r->map_h * r->map_w);
   if (!(style.vmax > style.vmin))
     style.vmax = 1;
   hl_image_view_set_heatmap (self->view, up, w, h, &style);
@@ -417,7 +419,7 @@ colorbar_draw (GtkWidget *widget, cairo_t *cr, HlWindow *self)
 {
   int w = gtk_widget_get_allocated_width (widget);
   HlModel *model = window_model (self);
-  const char *title = _("No finding selected");
+  const char *title = _ ("No finding selected");
   g_autofree char *name = NULL;
   if (model != NULL && self->selected_label >= 0
       && self->selected_label < hl_model_get_info (model)->n_labels)
@@ -453,7 +455,7 @@ decode_thread (GTask *task, gpointer source, gpointer path, GCancellable *cancel
   GError *error = NULL;
   HlImage *image = hl_image_load (path, &error);
   if (image != NULL)
-    g_task_return_pointer (task, image, (GDestroyNotify) hl_image_free);
+    g_task_return_pointer (task, image, (GDestroyNotify)hl_image_free);
   else
     g_task_return_error (task, error);
 }
@@ -510,7 +512,7 @@ hl_window_show_image (HlWindow *self, guint index)
   gtk_style_context_add_class (gtk_widget_get_style_context (item->button), "current");
 
   g_autofree char *base = g_path_get_basename (item->path);
-  g_autofree char *caption = g_strdup_printf (_("Patient %s · %s · image %u of %u"), item->patient,
+  g_autofree char *caption = g_strdup_printf (_ ("Patient %s · %s · image %u of %u"), item->patient,
                                               base, index + 1, self->items->len);
   gtk_label_set_text (self->image_caption, caption);
   gtk_widget_show (GTK_WIDGET (self->image_caption));
@@ -548,16 +550,16 @@ thumbnail_thread (GTask *task, gpointer source, gpointer path, GCancellable *can
       g_task_return_error (task, error);
       return;
     }
-  cairo_surface_t *full = hl_render_gray_surface_new (image->pixels, image->width, image->height,
-                                                      0.0, 1.0);
-  double s = (double) THUMB_SIZE / MAX (image->width, image->height);
-  int tw = MAX ((int) round (image->width * s), 1), th = MAX ((int) round (image->height * s), 1);
+  cairo_surface_t *full
+      = hl_render_gray_surface_new (image->pixels, image->width, image->height, 0.0, 1.0);
+  double s = (double)THUMB_SIZE / MAX (image->width, image->height);
+  int tw = MAX ((int)round (image->width * s), 1), th = MAX ((int)round (image->height * s), 1);
   cairo_surface_t *thumb = cairo_image_surface_create (CAIRO_FORMAT_RGB24, tw, th);
   cairo_t *cr = cairo_create (thumb);
   hl_render_draw_surface (cr, full, 0, 0, tw, th, CAIRO_FILTER_GOOD);
   cairo_destroy (cr);
   cairo_surface_destroy (full);
-  g_task_return_pointer (task, thumb, (GDestroyNotify) cairo_surface_destroy);
+  g_task_return_pointer (task, thumb, (GDestroyNotify)cairo_surface_destroy);
 }
 
 static void start_thumbnail (HlWindow *self, guint index);
@@ -583,7 +585,7 @@ thumbnail_done (GObject *source, GAsyncResult *res, gpointer data)
       item->error = g_strdup (error->message);
       gtk_image_set_from_icon_name (GTK_IMAGE (item->image), "image-missing-symbolic",
                                     GTK_ICON_SIZE_DIALOG);
-      gtk_label_set_text (GTK_LABEL (item->label), _("Cannot read"));
+      gtk_label_set_text (GTK_LABEL (item->label), _ ("Cannot read"));
       gtk_style_context_add_class (gtk_widget_get_style_context (item->button), "failed");
       gtk_widget_set_tooltip_text (item->button, error->message);
     }
@@ -595,7 +597,8 @@ static void
 start_thumbnail (HlWindow *self, guint index)
 {
   StudyItem *item = g_ptr_array_index (self->items, index);
-  GTask *task = g_task_new (self, self->study_cancellable, thumbnail_done, GUINT_TO_POINTER (index));
+  GTask *task
+      = g_task_new (self, self->study_cancellable, thumbnail_done, GUINT_TO_POINTER (index));
   g_task_set_task_data (task, g_strdup (item->path), g_free);
   g_task_run_in_thread (task, thumbnail_thread);
   g_object_unref (task);
@@ -620,9 +623,10 @@ mark_thumbnail (HlWindow *self, StudyItem *item)
     n += r->probs[l] >= info->thresholds[l];
   g_autofree char *text = g_strdup_printf ("%d", n);
   gtk_label_set_text (GTK_LABEL (item->badge), text);
-  g_autofree char *tip = g_strdup_printf (
-    g_dngettext (GETTEXT_PACKAGE, "%d finding above its operating point",
-                 "%d findings above their operating points", n), n);
+  g_autofree char *tip
+      = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d finding above its operating point",
+                                      "%d findings above their operating points", n),
+                         n);
   gtk_widget_set_tooltip_text (item->badge, tip);
   gtk_widget_set_visible (item->badge, n > 0);
 }
@@ -630,7 +634,7 @@ mark_thumbnail (HlWindow *self, StudyItem *item)
 static void
 build_strip (HlWindow *self)
 {
-  gtk_container_foreach (GTK_CONTAINER (self->thumb_box), (GtkCallback) destroy_child, NULL);
+  gtk_container_foreach (GTK_CONTAINER (self->thumb_box), (GtkCallback)destroy_child, NULL);
   GtkWidget *group_row = NULL;
   const char *group = NULL;
   for (guint i = 0; i < self->items->len; i++)
@@ -640,7 +644,7 @@ build_strip (HlWindow *self)
         {
           group = item->patient;
           GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
-          g_autofree char *title = g_strdup_printf (_("Patient %s"), item->patient);
+          g_autofree char *title = g_strdup_printf (_ ("Patient %s"), item->patient);
           GtkWidget *label = gtk_label_new (title);
           gtk_label_set_xalign (GTK_LABEL (label), 0);
           gtk_style_context_add_class (gtk_widget_get_style_context (label), "patient-heading");
@@ -693,7 +697,7 @@ queue_inference (HlWindow *self)
   StudyItem *cur = current_item (self);
   g_ptr_array_add (order, cur->path);
   for (int pass = 0; pass < 2; pass++)
-    for (int i = (int) self->items->len - 1; i >= 0; i--)
+    for (int i = (int)self->items->len - 1; i >= 0; i--)
       {
         StudyItem *item = g_ptr_array_index (self->items, i);
         gboolean same_patient = g_strcmp0 (item->patient, cur->patient) == 0;
@@ -701,7 +705,7 @@ queue_inference (HlWindow *self)
           g_ptr_array_add (order, item->path);
       }
   g_ptr_array_add (order, NULL);
-  hl_inference_set_queue (self->inference, (const char *const *) order->pdata);
+  hl_inference_set_queue (self->inference, (const char *const *)order->pdata);
 }
 
 static void
@@ -734,7 +738,7 @@ add_recent (HlWindow *self, const char *folder)
         n++;
       }
   g_auto (GStrv) list = g_strv_builder_end (b);
-  g_settings_set_strv (self->settings, "recent-studies", (const char *const *) list);
+  g_settings_set_strv (self->settings, "recent-studies", (const char *const *)list);
 }
 
 static void
@@ -766,11 +770,11 @@ set_study (HlWindow *self, GPtrArray *items, const char *title, gboolean folder)
       gtk_stack_set_visible_child_name (self->stack, "study");
       hl_image_view_set_image (self->view, NULL);
       gtk_label_set_text (self->image_message,
-                          folder ? _("This folder holds no PNG or DICOM images.")
-                                 : _("None of these files is a PNG or DICOM image."));
+                          folder ? _ ("This folder holds no PNG or DICOM images.")
+                                 : _ ("None of these files is a PNG or DICOM image."));
       gtk_widget_show (GTK_WIDGET (self->image_message));
       gtk_widget_hide (GTK_WIDGET (self->image_caption));
-      show_findings_message (self, _("Nothing to analyse."), FALSE, FALSE);
+      show_findings_message (self, _ ("Nothing to analyse."), FALSE, FALSE);
       update_actions (self);
       return;
     }
@@ -780,7 +784,7 @@ set_study (HlWindow *self, GPtrArray *items, const char *title, gboolean folder)
   StudyItem *first = g_ptr_array_index (self->items, 0);
   guint newest = 0;
   for (guint i = 0; i < self->items->len; i++)
-    if (g_strcmp0 (((StudyItem *) g_ptr_array_index (self->items, i))->patient, first->patient) == 0)
+    if (g_strcmp0 (((StudyItem *)g_ptr_array_index (self->items, i))->patient, first->patient) == 0)
       newest = i;
   self->current = newest;
   hl_window_show_image (self, newest);
@@ -795,7 +799,7 @@ study_item_new (const HlStudyImage *si)
   item->path = g_strdup (si->path);
   item->patient = g_strdup (si->patient_id);
   if (si->follow_up >= 0)
-    item->caption = g_strdup_printf (_("Follow-up %d"), si->follow_up);
+    item->caption = g_strdup_printf (_ ("Follow-up %d"), si->follow_up);
   else
     {
       item->caption = g_path_get_basename (si->path);
@@ -813,7 +817,7 @@ static void
 scan_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   GPtrArray *paths = data;
-  GPtrArray *items = g_ptr_array_new_with_free_func ((GDestroyNotify) study_item_free);
+  GPtrArray *items = g_ptr_array_new_with_free_func ((GDestroyNotify)study_item_free);
   const char *first = g_ptr_array_index (paths, 0);
   gboolean folder = paths->len == 1 && g_file_test (first, G_FILE_TEST_IS_DIR);
   g_autoptr (GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
@@ -824,7 +828,7 @@ scan_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
     for (guint i = 0; i < paths->len; i++)
       {
         const char *path = g_ptr_array_index (paths, i);
-        g_hash_table_add (wanted, (gpointer) path);
+        g_hash_table_add (wanted, (gpointer)path);
         char *dir = g_path_get_dirname (path);
         if (g_ptr_array_find_with_equal_func (dirs, dir, g_str_equal, NULL))
           g_free (dir);
@@ -834,9 +838,9 @@ scan_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
   for (guint d = 0; d < dirs->len; d++)
     {
       GError *error = NULL;
-      g_autoptr (HlStudy) study = hl_study_open (g_ptr_array_index (dirs, d),
-                                                 folder ? HL_STUDY_DEFAULT_MAX_DEPTH : 0,
-                                                 HL_STUDY_OPEN_NONE, cancellable, &error);
+      g_autoptr (HlStudy) study
+          = hl_study_open (g_ptr_array_index (dirs, d), folder ? HL_STUDY_DEFAULT_MAX_DEPTH : 0,
+                           HL_STUDY_OPEN_NONE, cancellable, &error);
       if (study == NULL)
         {
           g_ptr_array_unref (items);
@@ -850,7 +854,7 @@ scan_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
             g_ptr_array_add (items, study_item_new (si));
         }
     }
-  g_task_return_pointer (task, items, (GDestroyNotify) g_ptr_array_unref);
+  g_task_return_pointer (task, items, (GDestroyNotify)g_ptr_array_unref);
 }
 
 static void
@@ -864,9 +868,9 @@ scan_done (GObject *source, GAsyncResult *res, gpointer data)
   GPtrArray *paths = g_task_get_task_data (G_TASK (res));
   if (items == NULL)
     {
-      GtkWidget *dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL,
-                                                  GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE,
-                                                  _("The study could not be opened"));
+      GtkWidget *dialog
+          = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL, GTK_MESSAGE_ERROR,
+                                    GTK_BUTTONS_CLOSE, _ ("The study could not be opened"));
       gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", error->message);
       g_signal_connect (dialog, "response", G_CALLBACK (gtk_widget_destroy), NULL);
       gtk_widget_show (dialog);
@@ -908,7 +912,7 @@ hl_window_open_files (HlWindow *self, GFile **files, int n_files)
       return;
     }
   GTask *task = g_task_new (self, self->study_cancellable, scan_done, NULL);
-  g_task_set_task_data (task, paths, (GDestroyNotify) g_ptr_array_unref);
+  g_task_set_task_data (task, paths, (GDestroyNotify)g_ptr_array_unref);
   g_task_run_in_thread (task, scan_thread);
   g_object_unref (task);
 }
@@ -920,7 +924,7 @@ hl_window_close_study (HlWindow *self)
 
   cancel_study_work (self);
   g_clear_pointer (&self->items, g_ptr_array_unref);
-  gtk_container_foreach (GTK_CONTAINER (self->thumb_box), (GtkCallback) destroy_child, NULL);
+  gtk_container_foreach (GTK_CONTAINER (self->thumb_box), (GtkCallback)destroy_child, NULL);
   hl_image_view_set_image (self->view, NULL);
   gtk_header_bar_set_subtitle (self->header_bar, NULL);
   gtk_label_set_text (self->progress_label, "");
@@ -934,7 +938,7 @@ hl_window_close_study (HlWindow *self)
 static void
 fill_recent (HlWindow *self)
 {
-  gtk_container_foreach (GTK_CONTAINER (self->recent_list), (GtkCallback) destroy_child, NULL);
+  gtk_container_foreach (GTK_CONTAINER (self->recent_list), (GtkCallback)destroy_child, NULL);
   g_auto (GStrv) recent = g_settings_get_strv (self->settings, "recent-studies");
   guint shown = 0;
   for (guint i = 0; recent[i] != NULL; i++)
@@ -1017,8 +1021,8 @@ open_folder_activated (GSimpleAction *action, GVariant *parameter, gpointer data
 {
   HlWindow *self = data;
   GtkFileChooserNative *dialog = gtk_file_chooser_native_new (
-    _("Open Study Folder"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"),
-    _("_Cancel"));
+      _ ("Open Study Folder"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+      _ ("_Open"), _ ("_Cancel"));
   g_signal_connect (dialog, "response", G_CALLBACK (open_folder_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
@@ -1045,11 +1049,11 @@ static void
 choose_model_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
 {
   HlWindow *self = data;
-  GtkFileChooserNative *dialog = gtk_file_chooser_native_new (
-    _("Choose a Model File"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"),
-    _("_Cancel"));
+  GtkFileChooserNative *dialog
+      = gtk_file_chooser_native_new (_ ("Choose a Model File"), GTK_WINDOW (self),
+                                     GTK_FILE_CHOOSER_ACTION_OPEN, _ ("_Open"), _ ("_Cancel"));
   GtkFileFilter *filter = gtk_file_filter_new ();
-  gtk_file_filter_set_name (filter, _("Hilum models (*.safetensors)"));
+  gtk_file_filter_set_name (filter, _ ("Hilum models (*.safetensors)"));
   gtk_file_filter_add_pattern (filter, "*.safetensors");
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
   g_signal_connect (dialog, "response", G_CALLBACK (choose_model_response), self);
@@ -1072,8 +1076,8 @@ step_image (HlWindow *self, int delta)
 {
   if (self->items == NULL || self->items->len == 0)
     return;
-  int next = (int) self->current + delta;
-  if (next >= 0 && next < (int) self->items->len)
+  int next = (int)self->current + delta;
+  if (next >= 0 && next < (int)self->items->len)
     hl_window_show_image (self, next);
 }
 
@@ -1096,18 +1100,18 @@ step_patient (HlWindow *self, int delta)
   StudyItem *cur = current_item (self);
   if (cur == NULL)
     return;
-  int i = (int) self->current;
-  while (i >= 0 && i < (int) self->items->len
-         && g_strcmp0 (((StudyItem *) g_ptr_array_index (self->items, i))->patient, cur->patient)
-              == 0)
+  int i = (int)self->current;
+  while (i >= 0 && i < (int)self->items->len
+         && g_strcmp0 (((StudyItem *)g_ptr_array_index (self->items, i))->patient, cur->patient)
+                == 0)
     i += delta;
-  if (i < 0 || i >= (int) self->items->len)
+  if (i < 0 || i >= (int)self->items->len)
     return;
-  const char *patient = ((StudyItem *) g_ptr_array_index (self->items, i))->patient;
+  const char *patient = ((StudyItem *)g_ptr_array_index (self->items, i))->patient;
   /* For the previous group i is already its newest (last) image; for the next, walk to its end. */
-  while (delta > 0 && i + 1 < (int) self->items->len
-         && g_strcmp0 (((StudyItem *) g_ptr_array_index (self->items, i + 1))->patient, patient)
-              == 0)
+  while (delta > 0 && i + 1 < (int)self->items->len
+         && g_strcmp0 (((StudyItem *)g_ptr_array_index (self->items, i + 1))->patient, patient)
+                == 0)
     i++;
   hl_window_show_image (self, i);
 }
@@ -1258,15 +1262,14 @@ export_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
   GError *error = NULL;
   char **written = hl_export_run (&d->job, cancellable, &error);
   if (written != NULL)
-    g_task_return_pointer (task, written, (GDestroyNotify) g_strfreev);
+    g_task_return_pointer (task, written, (GDestroyNotify)g_strfreev);
   else
     g_task_return_error (task, error);
 }
 
 void
 hl_window_export_async (HlWindow *self, HlExportScope scope, GFile *folder,
-                        GCancellable *cancellable, GAsyncReadyCallback callback,
-                        gpointer user_data)
+                        GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (HL_IS_WINDOW (self));
   g_return_if_fail (G_IS_FILE (folder));
@@ -1278,15 +1281,16 @@ hl_window_export_async (HlWindow *self, HlExportScope scope, GFile *folder,
   if (model == NULL || current_item (self) == NULL || folder_path == NULL)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "%s",
-                               model == NULL ? _("There is no model to score the images with.")
-                               : folder_path == NULL ? _("Reports can only be written to local folders.")
-                               : _("No study is open."));
+                               model == NULL ? _ ("There is no model to score the images with.")
+                               : folder_path == NULL
+                                   ? _ ("Reports can only be written to local folders.")
+                                   : _ ("No study is open."));
       g_object_unref (task);
       return;
     }
   ExportData *d = g_new0 (ExportData, 1);
   d->paths = g_ptr_array_new ();
-  d->results = g_ptr_array_new_with_free_func ((GDestroyNotify) hl_result_unref);
+  d->results = g_ptr_array_new_with_free_func ((GDestroyNotify)hl_result_unref);
   d->model = hl_model_ref (model);
   d->folder = g_steal_pointer (&folder_path);
   guint first = scope == HL_EXPORT_CURRENT_IMAGE ? self->current : 0;
@@ -1304,12 +1308,12 @@ hl_window_export_async (HlWindow *self, HlExportScope scope, GFile *folder,
   d->job.model = d->model;
   d->job.n = d->paths->len;
   g_ptr_array_add (d->paths, NULL);
-  d->job.paths = (const char *const *) d->paths->pdata;
-  d->job.results = (HlResult **) d->results->pdata;
+  d->job.paths = (const char *const *)d->paths->pdata;
+  d->job.results = (HlResult **)d->results->pdata;
   d->job.label = self->selected_label;
   d->job.style = self->style;
   d->job.folder = d->folder;
-  g_task_set_task_data (task, d, (GDestroyNotify) export_data_free);
+  g_task_set_task_data (task, d, (GDestroyNotify)export_data_free);
   g_task_run_in_thread (task, export_thread);
   g_object_unref (task);
 }
@@ -1332,9 +1336,9 @@ export_done (GObject *source, GAsyncResult *res, gpointer data)
   g_clear_object (&self->export_cancellable);
   if (written == NULL)
     {
-      GtkWidget *dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL,
-                                                  GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE,
-                                                  _("The report could not be exported"));
+      GtkWidget *dialog
+          = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL, GTK_MESSAGE_ERROR,
+                                    GTK_BUTTONS_CLOSE, _ ("The report could not be exported"));
       gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", error->message);
       g_signal_connect (dialog, "response", G_CALLBACK (gtk_widget_destroy), NULL);
       gtk_widget_show (dialog);
@@ -1343,8 +1347,8 @@ export_done (GObject *source, GAsyncResult *res, gpointer data)
   guint n = g_strv_length (written);
   g_autofree char *folder = g_path_get_dirname (written[0]);
   g_autofree char *text = g_strdup_printf (
-    g_dngettext (GETTEXT_PACKAGE, "Exported %u file to %s", "Exported %u files to %s", n), n,
-    folder);
+      g_dngettext (GETTEXT_PACKAGE, "Exported %u file to %s", "Exported %u files to %s", n), n,
+      folder);
   gtk_label_set_text (self->progress_label, text);
 }
 
@@ -1359,7 +1363,7 @@ export_folder_response (GtkNativeDialog *dialog, int response, HlWindow *self)
         g_cancellable_cancel (self->export_cancellable);
       g_clear_object (&self->export_cancellable);
       self->export_cancellable = g_cancellable_new ();
-      gtk_label_set_text (self->progress_label, _("Exporting…"));
+      gtk_label_set_text (self->progress_label, _ ("Exporting…"));
       hl_window_export_async (self, scope, folder, self->export_cancellable, export_done, NULL);
     }
   g_object_unref (dialog);
@@ -1369,9 +1373,9 @@ static void
 choose_export_folder (HlWindow *self, HlExportScope scope)
 {
   GtkFileChooserNative *dialog = gtk_file_chooser_native_new (
-    scope == HL_EXPORT_CURRENT_IMAGE ? _("Export Report of This Image")
-                                     : _("Export Reports of the Whole Study"),
-    GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Export"), _("_Cancel"));
+      scope == HL_EXPORT_CURRENT_IMAGE ? _ ("Export Report of This Image")
+                                       : _ ("Export Reports of the Whole Study"),
+      GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _ ("_Export"), _ ("_Cancel"));
   gtk_file_chooser_set_create_folders (GTK_FILE_CHOOSER (dialog), TRUE);
   g_object_set_data (G_OBJECT (dialog), "scope", GINT_TO_POINTER (scope));
   g_signal_connect (dialog, "response", G_CALLBACK (export_folder_response), self);
@@ -1438,8 +1442,8 @@ update_actions (HlWindow *self)
   gtk_widget_set_sensitive (self->overlay_controls, model);
   enable (self, "next-finding", open && model);
   enable (self, "previous-finding", open && model);
-  static const char *const view_actions[] = { "zoom-in", "zoom-out", "zoom-1to1", "zoom-fit",
-                                              "invert", "reset-view", "wl-preset" };
+  static const char *const view_actions[]
+      = { "zoom-in", "zoom-out", "zoom-1to1", "zoom-fit", "invert", "reset-view", "wl-preset" };
   for (gsize i = 0; i < G_N_ELEMENTS (view_actions); i++)
     enable (self, view_actions[i], open);
 }
@@ -1450,8 +1454,8 @@ static void
 save_window_state (HlWindow *self)
 {
   GdkWindow *gdk_window = gtk_widget_get_window (GTK_WIDGET (self));
-  gboolean maximized = gdk_window != NULL
-                       && (gdk_window_get_state (gdk_window) & GDK_WINDOW_STATE_MAXIMIZED);
+  gboolean maximized
+      = gdk_window != NULL && (gdk_window_get_state (gdk_window) & GDK_WINDOW_STATE_MAXIMIZED);
   g_settings_set_boolean (self->settings, "window-maximized", maximized);
   if (!maximized)
     {
@@ -1563,7 +1567,8 @@ hl_window_new (HlApplication *app)
   self->settings = g_object_ref (hl_application_get_settings (app));
   self->open_time = g_get_monotonic_time ();
 
-  gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (self->settings, "window-width"),
+  gtk_window_set_default_size (GTK_WINDOW (self),
+                               g_settings_get_int (self->settings, "window-width"),
                                g_settings_get_int (self->settings, "window-height"));
   if (g_settings_get_boolean (self->settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
@@ -1577,8 +1582,7 @@ hl_window_new (HlApplication *app)
   read_style (self);
   g_signal_connect (self->settings, "changed::colormap", G_CALLBACK (style_setting_changed), self);
   g_signal_connect (self->settings, "changed::opacity", G_CALLBACK (style_setting_changed), self);
-  g_signal_connect (self->settings, "changed::threshold", G_CALLBACK (style_setting_changed),
-                    self);
+  g_signal_connect (self->settings, "changed::threshold", G_CALLBACK (style_setting_changed), self);
   g_signal_connect_swapped (self->settings, "changed::recent-studies", G_CALLBACK (fill_recent),
                             self);
 
@@ -1642,7 +1646,7 @@ hl_window_get_image_error (HlWindow *self, guint index)
 {
   g_return_val_if_fail (HL_IS_WINDOW (self), NULL);
   g_return_val_if_fail (self->items != NULL && index < self->items->len, NULL);
-  return ((StudyItem *) g_ptr_array_index (self->items, index))->error;
+  return ((StudyItem *)g_ptr_array_index (self->items, index))->error;
 }
 
 guint
