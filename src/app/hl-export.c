@@ -60,7 +60,7 @@ write_report (const HlExportJob *job, const char *path, const HlResult *r, const
     return FALSE;
   const HlModelInfo *info = hl_model_get_info (job->model);
 
-  g_autofree HlRankedFinding *ranked = g_new (HlRankedFinding, r->n_labels);
+  g_autofree HlRankedFinding *ranked = g_new (HlRankedFinding, r->n_labels); /* (n_labels) */
   hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels, HL_WEAK_AUROC,
                     ranked);
   int shown = job->label >= 0 && job->label < r->n_labels ? job->label : ranked[0].label;
@@ -156,7 +156,7 @@ write_csv (const HlExportJob *job, HlResult *const *results, const char *out, GE
 {
   const HlModelInfo *info = hl_model_get_info (job->model);
   int n_labels = info->n_labels;
-  g_autofree int *label_index = g_new (int, n_labels);
+  g_autofree int *label_index = g_new (int, n_labels); /* (n_labels) into hl_label_names */
   for (int l = 0; l < n_labels; l++)
     if ((label_index[l] = hl_label_index (info->labels[l])) < 0)
       {
@@ -165,7 +165,8 @@ write_csv (const HlExportJob *job, HlResult *const *results, const char *out, GE
                      info->labels[l]);
         return FALSE;
       }
-  g_autofree float *scores = g_new (float, job->n *n_labels);
+  gsize n_scores = job->n * (gsize)n_labels;
+  g_autofree float *scores = g_new (float, n_scores); /* (n images, n_labels) */
   g_autofree const char **names = g_new0 (const char *, job->n + 1);
   g_autoptr (GPtrArray) bases = g_ptr_array_new_with_free_func (g_free);
   for (gsize i = 0; i < job->n; i++)

@@ -38,6 +38,7 @@ hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress, gp
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
 
+  /* (input_channels, input_size, input_size) */
   g_autofree float *input = g_new (float, hl_model_input_size (model));
   hl_model_preprocess (model, image->pixels, image->height, image->width, input);
   g_autoptr (HlForward) fwd
@@ -52,6 +53,7 @@ hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress, gp
   r->probs = g_memdup2 (fwd->probs, sizeof (float) * fwd->n_labels);
   r->map_h = fwd->h_feat;
   r->map_w = fwd->w_feat;
+  /* (n_labels, map_h, map_w) */
   r->maps = g_new (float, (gsize)fwd->n_labels * fwd->h_feat * fwd->w_feat);
   hl_forward_gradcam (model, fwd, 0, r->maps);
   r->image_w = image->width;

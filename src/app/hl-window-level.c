@@ -64,7 +64,7 @@ hl_window_level_set_preset (HlWindowLevel *wl, HlWindowLevelPreset preset, const
         /* Percentiles from a strided sample of at most 65536 values: exact enough for a window. */
         gsize stride = MAX (n / 65536, 1);
         gsize m = (n + stride - 1) / stride;
-        g_autofree float *sample = g_new (float, m);
+        g_autofree float *sample = g_new (float, m); /* (m) */
         for (gsize i = 0; i < m; i++)
           sample[i] = pixels[i * stride];
         qsort (sample, m, sizeof (float), compare_float);

@@ -333,7 +333,7 @@ show_findings (HlWindow *self)
     }
 
   const HlModelInfo *info = hl_model_get_info (window_model (self));
-  g_autofree HlRankedFinding *ranked = g_new (HlRankedFinding, r->n_labels);
+  g_autofree HlRankedFinding *ranked = g_new (HlRankedFinding, r->n_labels); /* (n_labels) */
   hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels, HL_WEAK_AUROC,
                     ranked);
   int n_positive = 0;
@@ -404,7 +404,8 @@ update_overlay (HlWindow *self)
     }
   const float *map = r->maps + (gsize)self->selected_label * r->map_h * r->map_w;
   int w = MIN (image->width, HEATMAP_MAX_SIDE), h = MIN (image->height, HEATMAP_MAX_SIDE);
-  g_autofree float *up = g_new (float, (gsize)w *h);
+  gsize n_up = (gsize)w * h;
+  g_autofree float *up = g_new (float, n_up); /* (h, w) */
   hl_gradcam_upsample (map, r->map_h, r->map_w, up, h, w);
   HlOverlayStyle style = self->style;
   style.vmin = 0;
