@@ -72,6 +72,7 @@ struct _HlTrainNet
   /* backward and scratch */
   float *gcat[2], *dmid, *dact, *dpooled;
   float *col, *tmp; /* one image */
+  float *wt;        /* a dense layer's conv2 kernel flipped and transposed (c_mid, growth, 3, 3) */
   double *stat_mean, *stat_var; /* (max channels) */
   gsize in_floats, cat_max, act_max;
 
@@ -264,7 +265,7 @@ net_create (HlModel *model, int max_batch, gboolean training, GError **error)
           tmp_max = MAX (tmp_max, MAX (hl_conv2d_work_size (&layer->conv1, h, w, TRUE),
                                        (gsize) layer->conv1.c_in * hw));
           col_max = MAX (col_max, MAX (hl_conv2d_work_size (&layer->conv2, h, w, TRUE),
-                                       (gsize) c_mid * 9 * hw));
+                                       (gsize) MAX (c_mid, layer->conv2.c_out) * 9 * hw));
         }
       dmid_max = MAX (dmid_max, (gsize) c_mid * hw);
       net->cat_max = MAX (net->cat_max, (gsize) bs->c_tot * hw);
@@ -324,6 +325,7 @@ net_create (HlModel *model, int max_batch, gboolean training, GError **error)
   net->dpooled = buffer_new (net, nb * net->c_feat);
   net->col = buffer_new (net, col_max);
   net->tmp = buffer_new (net, tmp_max);
+  net->wt = buffer_new (net, (gsize) c_mid * info->arch.growth_rate * 9);
   net->stat_mean = g_new (double, c_max);
   net->stat_var = g_new (double, c_max);
 
@@ -616,21 +618,32 @@ backward_block (HlTrainNet *net, int b)
       float *gw2 = grad_of (net, layer->conv2.weight);
       float *gw1 = grad_of (net, layer->conv1.weight);
 
+      /* wt[ci][co][ki][kj] = w2[co][ci][2 - ki][2 - kj] */
+      for (int co = 0; co < growth; co++)
+        for (int ci = 0; ci < c_mid; ci++)
+          for (int t = 0; t < 9; t++)
+            net->wt[((gsize) ci * growth + co) * 9 + t] =
+              layer->conv2.weight[((gsize) co * c_mid + ci) * 9 + 8 - t];
+
       /* conv2 (3x3): dY (growth, hw) is the block gradient's slice [c, c + growth) */
       for (int i = 0; i < n; i++)
         {
           const float *dy = g + i * cstride + (gsize) c * hw;
           float *dm = net->dmid + i * mstride;
-          hl_im2col (ls->mid + i * mstride, c_mid, h, w, 3, 3, 1, 1, ls->norm2.scale,
-                     ls->norm2.shift, net->col);
-          if (gw2 != NULL) /* (growth, hw) x (k2, hw)^T -> (growth, k2) */
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, growth, k2, (int) hw, 1.0f,
-                         dy, (int) hw, net->col, (int) hw, 1.0f, gw2, k2);
-          /* (growth, k2)^T x (growth, hw) -> (k2, hw) */
-          cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, k2, (int) hw, growth, 1.0f,
-                       layer->conv2.weight, k2, dy, (int) hw, 0.0f, net->col, (int) hw);
-          memset (dm, 0, mstride * sizeof (float));
-          hl_col2im (net->col, c_mid, h, w, 3, 3, 1, 1, dm);
+          if (gw2 != NULL)
+            {
+              hl_im2col (ls->mid + i * mstride, c_mid, h, w, 3, 3, 1, 1, ls->norm2.scale,
+                         ls->norm2.shift, net->col);
+              /* (growth, hw) x (k2, hw)^T -> (growth, k2) */
+              cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, growth, k2, (int) hw, 1.0f,
+                           dy, (int) hw, net->col, (int) hw, 1.0f, gw2, k2);
+            }
+          /* d act2 = the transposed convolution of dY: a 3x3 stride-1 pad-1 correlation of dY
+           * with the flipped, transposed kernel wt: (c_mid, growth * 9) x (growth * 9, hw).
+           * K = growth * 9 instead of growth, and no col2im. */
+          hl_im2col (dy, growth, h, w, 3, 3, 1, 1, NULL, NULL, net->col);
+          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, c_mid, (int) hw, growth * 9,
+                       1.0f, net->wt, growth * 9, net->col, (int) hw, 0.0f, dm, (int) hw);
         }
       HlBatchView dmv = { net->dmid, mstride };
       bn_backward (net, &ls->norm2, (HlBatchView) { ls->mid, mstride }, dmv, dmv, n, hw, FALSE);
