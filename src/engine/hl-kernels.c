@@ -337,11 +337,16 @@ wide_layout (const HlConv *conv, int h, int w, gsize *xp_floats, gsize *n_wide)
 #define ACC_STORE(o)                                                                              \
   do                                                                                              \
     {                                                                                             \
-      _mm512_mask_storeu_ps (out + o * out_stride, m0, a##o##0);                                  \
-      _mm512_mask_storeu_ps (out + o * out_stride + 16, m1, a##o##1);                             \
-      _mm512_mask_storeu_ps (out + o * out_stride + 32, m2, a##o##2);                             \
+      STORE (out + o * out_stride, m0, a##o##0);                                                  \
+      STORE (out + o * out_stride + 16, m1, a##o##1);                                             \
+      STORE (out + o * out_stride + 32, m2, a##o##2);                                             \
     }                                                                                             \
   while (0)
+/* Full tiles use plain loads and stores, the last one of a row masked ones; n_taps is a constant
+ * in the specialised copies below, so the tap loop unrolls. */
+#define LOAD(mask, p) (masked ? _mm512_maskz_loadu_ps (mask, p) : _mm512_loadu_ps (p))
+#define STORE(p, mask, v)                                                                         \
+  (masked ? _mm512_mask_storeu_ps (p, mask, v) : _mm512_storeu_ps (p, v))
 #define TILE_LOOP(FMAS)                                                                           \
   for (int c = 0; c < c_in; c++)                                                                  \
     {                                                                                             \
@@ -349,9 +354,9 @@ wide_layout (const HlConv *conv, int h, int w, gsize *xp_floats, gsize *n_wide)
       const float *wc = w + (gsize) c * n_taps;                                                   \
       for (int t = 0; t < n_taps; t++)                                                            \
         {                                                                                         \
-          __m512 x0 = _mm512_maskz_loadu_ps (m0, xc + offs[t]);                                  \
-          __m512 x1 = _mm512_maskz_loadu_ps (m1, xc + offs[t] + 16);                              \
-          __m512 x2 = _mm512_maskz_loadu_ps (m2, xc + offs[t] + 32);                              \
+          __m512 x0 = LOAD (m0, xc + offs[t]);                                                    \
+          __m512 x1 = LOAD (m1, xc + offs[t] + 16);                                               \
+          __m512 x2 = LOAD (m2, xc + offs[t] + 32);                                               \
           FMAS;                                                                                   \
         }                                                                                         \
     }
@@ -364,10 +369,11 @@ lane_mask (int n)
 
 /* One tile of 8 outputs: out[o][0 .. n_valid) for o < 8, with @src at the tile's first position
  * in channel 0, @w at row o0 of the weights (rows of c_in * n_taps), @out at the tile in output
- * row o0 (rows of @out_stride). Loads and stores beyond @n_valid are masked off. */
-__attribute__ ((target ("avx512f"))) static void
-tile_8 (const float *src, gsize plane, const int *offs, int n_taps, const float *w, int c_in,
-        float *out, gsize out_stride, int n_valid)
+ * row o0 (rows of @out_stride). With @masked, loads and stores beyond @n_valid are masked off;
+ * without, n_valid must be TILE_PX. */
+__attribute__ ((target ("avx512f"), always_inline)) static inline void
+tile_8_body (const float *src, gsize plane, const int *offs, int n_taps, const float *w,
+             int c_in, float *out, gsize out_stride, int n_valid, gboolean masked)
 {
   gsize w_stride = (gsize) c_in * n_taps;
   __mmask16 m0 = lane_mask (n_valid), m1 = lane_mask (n_valid - 16), m2 = lane_mask (n_valid - 32);
@@ -380,11 +386,26 @@ tile_8 (const float *src, gsize plane, const int *offs, int n_taps, const float 
   ACC_STORE (4); ACC_STORE (5); ACC_STORE (6); ACC_STORE (7);
 }
 
-/* The same for one output (when c_out is not a multiple of 8). */
+#define DEFINE_TILE_8(NAME, N_TAPS, MASKED)                                                       \
+  __attribute__ ((target ("avx512f"))) static void                                               \
+  NAME (const float *src, gsize plane, const int *offs, int n_taps, const float *w, int c_in,    \
+        float *out, gsize out_stride, int n_valid)                                                \
+  {                                                                                               \
+    tile_8_body (src, plane, offs, N_TAPS, w, c_in, out, out_stride, n_valid, MASKED);           \
+  }
+
+DEFINE_TILE_8 (tile_8_1x1, 1, FALSE)
+DEFINE_TILE_8 (tile_8_1x1_masked, 1, TRUE)
+DEFINE_TILE_8 (tile_8_3x3, 9, FALSE)
+DEFINE_TILE_8 (tile_8_3x3_masked, 9, TRUE)
+DEFINE_TILE_8 (tile_8_any_masked, n_taps, TRUE)
+
+/* One output (when c_out is not a multiple of 8), any tile, any taps. */
 __attribute__ ((target ("avx512f"))) static void
 tile_1 (const float *src, gsize plane, const int *offs, int n_taps, const float *w, int c_in,
         float *out, gsize out_stride, int n_valid)
 {
+  const gboolean masked = TRUE;
   gsize w_stride = 0;
   __mmask16 m0 = lane_mask (n_valid), m1 = lane_mask (n_valid - 16), m2 = lane_mask (n_valid - 32);
   ACC_DECL (0);
@@ -420,8 +441,15 @@ direct_chunk (gpointer data, int i)
   gsize w_row = (gsize) job->c_in * job->n_taps;
 
   if (o_end - o == 8)
-    tile_8 (job->src + p0, job->plane, job->offs, job->n_taps, job->w + o * w_row, job->c_in,
+    {
+      gboolean full = n_valid == TILE_PX;
+      void (*tile) (const float *, gsize, const int *, int, const float *, int, float *, gsize,
+                    int) = job->n_taps == 1   ? (full ? tile_8_1x1 : tile_8_1x1_masked)
+                           : job->n_taps == 9 ? (full ? tile_8_3x3 : tile_8_3x3_masked)
+                                              : tile_8_any_masked;
+      tile (job->src + p0, job->plane, job->offs, job->n_taps, job->w + o * w_row, job->c_in,
             job->out + o * job->out_stride + p0, job->out_stride, n_valid);
+    }
   else
     for (; o < o_end; o++)
       tile_1 (job->src + p0, job->plane, job->offs, job->n_taps, job->w + o * w_row, job->c_in,
