@@ -21,8 +21,8 @@ all steps, or SGD with momentum 0.9.
 Model: torchvision DenseNet-121 (or the tiny one hilum-cli offers), random initialisation, one
 input channel, 14 outputs. BatchNorm in training mode with momentum 0.1.
 
-Prints one line per epoch: loss, training images/s (forward + backward + step, excluding
-augmentation and validation), validation AUROC per label and mean; keeps the best epoch by
+Prints one line per epoch: loss, training images/s (the whole mini-batch loop: augmentation,
+preprocessing, forward, backward, optimiser step; not validation, as hilum-cli train counts it), validation AUROC per label and mean; keeps the best epoch by
 validation mean AUROC and reports its test AUROC per label and mean.
 
 Usage:
@@ -199,7 +199,8 @@ def main():
     else:
         opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9,
                               weight_decay=args.weight_decay)
-    steps_per_epoch = math.ceil(len(train_names) / args.batch)
+    # as hilum-cli train: a last mini-batch of one image is dropped
+    steps_per_epoch = len(train_names) // args.batch + (len(train_names) % args.batch >= 2)
     total_steps = steps_per_epoch * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * s / total_steps)))
@@ -210,22 +211,22 @@ def main():
     for epoch in range(1, args.epochs + 1):
         order = rng.permutation(len(train_names))
         model.train()
-        loss_sum, seen, compute_s = 0.0, 0, 0.0
+        loss_sum, seen = 0.0, 0
+        t = time.time()
         for b in range(steps_per_epoch):
             idx = order[b * args.batch:(b + 1) * args.batch]
             planes = [train_planes[i] if args.no_augment else augment(train_planes[i], rng)
                       for i in idx]
             x = torch.stack([preprocess(p, side) for p in planes])
             y = y_train_t[idx]
-            t = time.time()
             opt.zero_grad()
             loss = weighted_loss(model(x), y, w_pos, w_neg)
             loss.backward()
             opt.step()
             sched.step()
-            compute_s += time.time() - t
             loss_sum += loss.item() * len(idx)
             seen += len(idx)
+        compute_s = time.time() - t
         rate = seen / compute_s
         rates.append(rate)
         val = aurocs(y_valid, predict(model, valid_x, args.batch))
