@@ -454,14 +454,8 @@ train (Options *opt)
   for (int k = 0; k < HL_N_LABELS; k++)
     printf ("  %-20s %.4f / %.4f\n", hl_label_names[k], w_pos[k], w_neg[k]);
 
-  /* The trainer, the optimiser and the schedule. A last mini-batch of one image is dropped
-   * (training-mode BatchNorm needs two). */
-  net = hl_train_net_new (initial, opt->batch, &error);
-  if (net == NULL)
-    {
-      fprintf (stderr, "hilum-cli train: %s\n", error->message);
-      goto out;
-    }
+  /* The optimiser and the schedule. A last mini-batch of one image is dropped (training-mode
+   * BatchNorm needs two). */
   optim_config.kind = g_strcmp0 (opt->optimizer, "sgd") == 0 ? HL_OPTIM_SGD : HL_OPTIM_ADAM;
   optim_config.weight_decay = (float) opt->weight_decay;
   optim_config.momentum = 0.9f;
@@ -519,7 +513,6 @@ train (Options *opt)
           fprintf (stderr, "hilum-cli train: cannot resume: %s\n", error->message);
           goto out;
         }
-      g_clear_pointer (&net, hl_train_net_free);
       net = hl_train_net_new (resumed, opt->batch, &error);
       if (net == NULL)
         {
@@ -543,7 +536,15 @@ train (Options *opt)
               opt->checkpoint_dir);
     }
   else
-    optim = hl_optim_new (net, &optim_config);
+    {
+      net = hl_train_net_new (initial, opt->batch, &error);
+      if (net == NULL)
+        {
+          fprintf (stderr, "hilum-cli train: %s\n", error->message);
+          goto out;
+        }
+      optim = hl_optim_new (net, &optim_config);
+    }
 
   hl_augment_options_init (&augment);
   order = g_new (guint, train_split.n);
