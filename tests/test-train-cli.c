@@ -1,9 +1,9 @@
 /* test-train-cli.c — runs the built `hilum-cli train` (HL_BUILD_DIR) on the tiny architecture over
  * small generated image sets: usage errors, the patient-leakage stop and its override, byte-identical
  * model files from two runs with one seed, a stopped-and-resumed run and a SIGKILLed-and-resumed
- * run equal to an uninterrupted one, a checkpoint refused by a run with other settings, the
- * metadata of the written model, a synthetic finding that training must learn, and (when
- * HL_SHARED_DATA has it) one short epoch on real NIH images. */
+ * run equal to an uninterrupted one, a checkpoint refused by a run with other settings or when
+ * truncated, the metadata of the written model, a synthetic finding that training must learn, and
+ * (when HL_SHARED_DATA has it) one short epoch on real NIH images. */
 #include "hl-engine.h"
 #include "hl-labels.h"
 #include "hl-test-png.h"
@@ -321,6 +321,7 @@ test_stop_resume (Data *d, gconstpointer user_data)
   g_auto (Run) r2 = { 0 };
   g_auto (Run) r3 = { 0 };
   g_auto (Run) r4 = { 0 };
+  g_auto (Run) r5 = { 0 };
 
   run_train (&r1, (const char *const *) full);
   g_assert_cmpint (r1.status, ==, 0);
@@ -332,6 +333,18 @@ test_stop_resume (Data *d, gconstpointer user_data)
   run_train (&r4, (const char *const *) mismatch);
   g_assert_cmpint (r4.status, ==, 1);
   g_assert_nonnull (strstr (r4.err, "other settings"));
+
+  /* a truncated state file is refused; the intact one is then put back */
+  g_autofree char *state = g_build_filename (d->tmp.dir, "part.safetensors.checkpoints",
+                                             "state.bin", NULL);
+  g_autofree char *saved = NULL;
+  gsize saved_len = 0;
+  g_assert_true (g_file_get_contents (state, &saved, &saved_len, NULL));
+  g_assert_true (g_file_set_contents (state, saved, (gssize) saved_len - 1, NULL));
+  run_train (&r5, (const char *const *) rest);
+  g_assert_cmpint (r5.status, ==, 1);
+  g_assert_nonnull (strstr (r5.err, "truncated or corrupt"));
+  g_assert_true (g_file_set_contents (state, saved, (gssize) saved_len, NULL));
 
   run_train (&r3, (const char *const *) rest);
   g_assert_cmpint (r3.status, ==, 0);
