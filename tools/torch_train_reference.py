@@ -31,7 +31,14 @@ training mode and dumps, for one fixed batch of preprocessed inputs and 0/1 targ
                                     1 input), k = 1 features.transition1 (block 2 input), k = 2 the
                                     last feature map relu(features(x))
 
-Writes OUT/train.model.safetensors and OUT/train.expected.safetensors.
+Cases:
+  train      the tiny 3-channel DenseNet above, batch 4, everything listed
+  train-odd  1 input channel, 3 blocks of 2 layers, input 36, 3 labels, batch 3: odd map sides
+             (conv0 18, max pool 9, transitions 9 -> 4 -> 2, so average pooling drops a row and
+             a column); everything but the optimiser runs; Grad-CAM at 4 layers (pool0,
+             transition1, transition2, last map)
+
+Writes OUT/<case>.model.safetensors and OUT/<case>.expected.safetensors for both.
 Usage: tools/torch_train_reference.py --out tests/fixtures/train
 """
 
@@ -45,13 +52,17 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_reference as ref  # noqa: E402
 
-N_BATCH = 4
 N_TRAIN = 20
 
 
-def config():
-    cfg = dict(ref.CASES["tiny"])
-    cfg["seed"] = 5
+def config(case):
+    if case == "train":
+        cfg = dict(ref.CASES["tiny"])
+        cfg.update(seed=5, n_batch=4, optimisers=True)
+    else:
+        cfg = dict(ref.CASES["tiny-gray-f16"])
+        cfg.update(seed=6, n_batch=3, optimisers=False, dtype="F32", block_config=(2, 2, 2),
+                   input_size=36)
     return cfg
 
 
@@ -93,22 +104,18 @@ def gradcam_at(model, x, module):
     return maps
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True, help="output folder (created)")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    os.makedirs(args.out, exist_ok=True)
-
-    cfg = config()
+def run_case(case, out):
+    cfg = config(case)
+    n_batch = cfg["n_batch"]
     n_labels = len(cfg["labels"])
     model = ref.build_model(cfg).train()
-    ref.write_model(os.path.join(args.out, "train.model.safetensors"), "train", cfg, model)
+    model_file = case + ".model.safetensors"
+    ref.write_model(os.path.join(out, model_file), case, cfg, model)
 
     g = torch.Generator().manual_seed(99)
     s = cfg["input_size"]
-    x = torch.randn(N_BATCH, cfg["input_channels"], s, s, generator=g)
-    y = (torch.rand(N_BATCH, n_labels, generator=g) < 0.4).float()
+    x = torch.randn(n_batch, cfg["input_channels"], s, s, generator=g)
+    y = (torch.rand(n_batch, n_labels, generator=g) < 0.4).float()
     train_labels = (torch.rand(N_TRAIN, n_labels, generator=g) < 0.3).float()
     w_neg = train_labels.mean(0)
     w_pos = 1 - w_neg
@@ -137,24 +144,38 @@ def main():
         if name.endswith("running_mean") or name.endswith("running_var"):
             t.append(("step1." + name, b.numpy(), "F32"))
 
-    runs = {
-        "adam": lambda p: torch.optim.Adam(p, lr=1e-2, weight_decay=1e-2),
-        "adamw": lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=0.1, eps=1e-3),
-        "sgd": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
-    }
-    for tag, make in runs.items():
-        for name, v in optimiser_run(cfg, make, x, y, w_pos, w_neg).items():
-            t.append(("%s.%s" % (tag, name), v.numpy(), "F32"))
+    if cfg["optimisers"]:
+        runs = {
+            "adam": lambda p: torch.optim.Adam(p, lr=1e-2, weight_decay=1e-2),
+            "adamw": lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=0.1, eps=1e-3),
+            "sgd": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
+        }
+        for tag, make in runs.items():
+            for name, v in optimiser_run(cfg, make, x, y, w_pos, w_neg).items():
+                t.append(("%s.%s" % (tag, name), v.numpy(), "F32"))
 
     model.eval()
-    for k, module in enumerate([model.features.pool0, model.features.transition1, None]):
+    n_blocks = len(cfg["block_config"])
+    modules = [model.features.pool0]
+    modules += [getattr(model.features, "transition%d" % (b + 1)) for b in range(n_blocks - 1)]
+    for k, module in enumerate(modules + [None]):
         t.append(("gradcam.%d" % k, gradcam_at(model, x, module).numpy(), "F32"))
 
-    meta = {"case": "train", "model": "train.model.safetensors", "n_batch": str(N_BATCH),
+    meta = {"case": case, "model": model_file, "n_batch": str(n_batch),
             "seed": str(cfg["seed"]), "torch": torch.__version__}
-    ref.write_safetensors(os.path.join(args.out, "train.expected.safetensors"), t, meta)
-    print("train: loss_weighted %.6f, loss_bce %.6f, %d tensors"
-          % (loss_w.item(), loss_bce.item(), len(t)))
+    ref.write_safetensors(os.path.join(out, case + ".expected.safetensors"), t, meta)
+    print("%s: loss_weighted %.6f, loss_bce %.6f, %d tensors"
+          % (case, loss_w.item(), loss_bce.item(), len(t)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, help="output folder (created)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    os.makedirs(args.out, exist_ok=True)
+    for case in ("train", "train-odd"):
+        run_case(case, args.out)
 
 
 if __name__ == "__main__":
