@@ -1,9 +1,9 @@
-/* test-train-cli.c — runs the built `hilum-cli train` (HL_BUILD_DIR) on the tiny architecture over
- * small generated image sets: usage errors, the patient-leakage stop and its override, byte-identical
- * model files from two runs with one seed, a stopped-and-resumed run and a SIGKILLed-and-resumed
- * run equal to an uninterrupted one, a checkpoint refused by a run with other settings or when
- * truncated, the metadata of the written model, a synthetic finding that training must learn, and
- * (when HL_SHARED_DATA has it) one short epoch on real NIH images. */
+/* test-train-cli.c — runs the built `hilum-cli train` (HL_BUILD_DIR) on the tiny architecture
+ * over small generated image sets: usage errors, the patient-leakage stop and its override,
+ * byte-identical model files from two runs with one seed, a stopped-and-resumed run and a
+ * SIGKILLed-and-resumed run equal to an uninterrupted one, a checkpoint refused by a run with other
+ * settings or when truncated, the metadata of the written model, a synthetic finding that training
+ * must learn, and (when HL_SHARED_DATA has it) one short epoch on real NIH images. */
 #include "hl-engine.h"
 #include "hl-labels.h"
 #include "hl-test-png.h"

@@ -7,7 +7,8 @@ Same preprocessing as the Hilum model metadata hilum-cli writes: 8-bit gray / 25
 PyTorch's antialiased bilinear interpolate (align_corners=False) to the input side, per-image
 normalisation (x - mean) / (std + 1e-7), one input channel.
 Same working planes: every image is decoded once and kept at the working side
-(round (input * 8 / 7), 256 for 224), augmentation runs there, then preprocessing resizes to the input.
+(round (input * 8 / 7), 256 for 224), augmentation runs there, then preprocessing resizes to the
+input.
 Validation and test images go from the decoded plane straight to the input, as inference does.
 Same augmentation as src/engine/hl-augment.c: rotation +-7 degrees, shift +-6 %, zoom +-10 %
 about the centre (bilinear, black outside), brightness +-0.1, contrast 1 +- 0.15 about the plane's
@@ -22,8 +23,9 @@ Model: torchvision DenseNet-121 (or the tiny one hilum-cli offers), random initi
 input channel, 14 outputs. BatchNorm in training mode with momentum 0.1.
 
 Prints one line per epoch: loss, training images/s (the whole mini-batch loop: augmentation,
-preprocessing, forward, backward, optimiser step; not validation, as hilum-cli train counts it), validation AUROC per label and mean; keeps the best epoch by
-validation mean AUROC and reports its test AUROC per label and mean.
+preprocessing, forward, backward, optimiser step; not validation, as hilum-cli train counts it),
+validation AUROC per label and mean; keeps the best epoch by validation mean AUROC and reports its
+test AUROC per label and mean.
 
 Usage:
   tools/torch_train.py --train T.csv --valid V.csv [--test X.csv] --images DIR

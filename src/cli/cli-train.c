@@ -178,8 +178,8 @@ predict (HlModel *model, const Split *valid, int batch, GError **error)
   for (int i = 0; i < valid->n; i += batch)
     {
       int n = MIN (batch, valid->n - i);
-      g_autoptr (HlForward) fwd = hl_model_forward (model, valid->inputs + (gsize) i * valid->in_floats,
-                                                    n, NULL, NULL, NULL, error);
+      const float *input = valid->inputs + (gsize) i * valid->in_floats;
+      g_autoptr (HlForward) fwd = hl_model_forward (model, input, n, NULL, NULL, NULL, error);
       if (fwd == NULL)
         return NULL;
       for (gsize j = 0; j < (gsize) n * HL_N_LABELS; j++)
@@ -647,7 +647,8 @@ train (Options *opt)
         goto write_failed;
       g_unlink (previous);
 
-      if (opt->stop_after > 0 && epoch == (guint32) opt->stop_after && epoch < (guint32) opt->epochs)
+      if (opt->stop_after > 0 && epoch == (guint32) opt->stop_after
+          && epoch < (guint32) opt->epochs)
         {
           printf ("Stopped after epoch %u as asked; continue with --resume\n", epoch);
           status = 0;

@@ -120,7 +120,8 @@ hl_augment_apply (const HlAugmentDraw *draw, const float *src, int h, int w, flo
                 p10 = src[(gsize) (y0 + 1) * w + x0];
               if (y0 + 1 < h && x0 + 1 < w)
                 p11 = src[(gsize) (y0 + 1) * w + x0 + 1];
-              v = (1.0f - fy) * ((1.0f - fx) * p00 + fx * p01) + fy * ((1.0f - fx) * p10 + fx * p11);
+              v = (1.0f - fy) * ((1.0f - fx) * p00 + fx * p01)
+                  + fy * ((1.0f - fx) * p10 + fx * p11);
             }
           v = (v - mean) * contrast + mean + brightness;
           v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
