@@ -16,6 +16,7 @@
 
 #include "hl-test-app-model.h"
 #include "hl-test-png.h"
+#include "hl-roc-view.h"
 #include "hl-window.h"
 
 #define STUDY "patient-00003140"
@@ -468,6 +469,47 @@ test_broken_file (Fixture *f, gconstpointer data)
   quit (f);
 }
 
+/* ---- a labelled study ---------------------------------------------------------------------- */
+
+static gboolean
+study_analysed (Fixture *f)
+{
+  return hl_window_get_n_images (f->window) == 4 && hl_window_get_current_result (f->window) != NULL
+         && !hl_window_is_analysing (f->window);
+}
+
+static void
+test_roc (Fixture *f, gconstpointer data)
+{
+  g_setenv ("HILUM_MODEL", model_path, TRUE);
+  g_autofree char *study = g_build_filename (f->tmp, "labelled", NULL);
+  g_assert_cmpint (g_mkdir (study, 0755), ==, 0);
+  GString *csv = g_string_new ("Image,Atelectasis,Cardiomegaly,Consolidation,Edema,Effusion,"
+                               "Emphysema,Fibrosis,Hernia,Infiltration,Mass,Nodule,PatientId,"
+                               "Pleural_Thickening,Pneumonia,Pneumothorax\n");
+  for (int i = 0; i < 4; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("0000002%d_000.png", i);
+      g_autofree char *path = g_build_filename (study, name, NULL);
+      hl_test_png_write_gray8 (path, 128, 128, 10 + i);
+      /* every label positive for two of the four images */
+      g_string_append_printf (csv, "%s", name);
+      for (int l = 0; l < 14; l++)
+        g_string_append_printf (csv, l == 10 ? ",%d,2%d" : ",%d", (i + l) % 2, i);
+      g_string_append (csv, "\n");
+    }
+  g_autofree char *csv_path = g_build_filename (study, "labels.csv", NULL);
+  g_assert_true (g_file_set_contents (csv_path, csv->str, -1, NULL));
+  g_string_free (csv, TRUE);
+
+  const char *files[] = { study, NULL };
+  launch (f, files);
+  g_assert_true (wait_for (study_analysed, f));
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "show-roc"));
+  check_dialog (f, G_ACTION_GROUP (f->window), "show-roc", HL_TYPE_ROC_WINDOW, "roc");
+  quit (f);
+}
+
 /* ---- no model ------------------------------------------------------------------------------- */
 
 static void
@@ -540,6 +582,7 @@ main (int argc, char **argv)
   g_test_add ("/app/gui/study", Fixture, NULL, fixture_set_up, test_study, fixture_tear_down);
   g_test_add ("/app/gui/broken-file", Fixture, NULL, fixture_set_up, test_broken_file,
               fixture_tear_down);
+  g_test_add ("/app/gui/roc", Fixture, NULL, fixture_set_up, test_roc, fixture_tear_down);
   g_test_add ("/app/gui/no-model", Fixture, NULL, fixture_set_up, test_no_model, fixture_tear_down);
   int status = g_test_run ();
   g_unlink (model_path);

@@ -8,7 +8,9 @@
 
 #include "hl-export.h"
 #include "hl-inference.h"
+#include "hl-labels.h"
 #include "hl-ranking.h"
+#include "hl-roc-view.h"
 #include "hl-test-app-model.h"
 #include "hl-test-png.h"
 #include "hl-view-transform.h"
@@ -356,6 +358,54 @@ test_export_refuses_source (Files *f, gconstpointer data)
 }
 
 static void
+test_roc_data (Files *f, gconstpointer data)
+{
+  /* Four images: Atelectasis (label 0) perfectly separated by the scores, Pneumothorax (13) not
+   * labelled in one file, so left out. */
+  const float p0[] = { 0.9f, 0.8f, 0.2f, 0.1f };
+  const guint8 t0[] = { 1, 1, 0, 0 };
+  HlResult results[4];
+  float probs[4][14];
+  guint8 truth[4][HL_N_LABELS];
+  gboolean has[4][HL_N_LABELS];
+  HlLabelledResult cases[4];
+  for (int i = 0; i < 4; i++)
+    {
+      for (int l = 0; l < 14; l++)
+        {
+          probs[i][l] = l == 0 ? p0[i] : 0.1f * (l % 7) + 0.05f * i;
+          truth[i][l] = l == 0 ? t0[i] : (guint8)((i + l) % 2);
+          has[i][l] = !(l == 13 && i == 2);
+        }
+      results[i] = (HlResult){ .n_labels = 14, .probs = probs[i] };
+      cases[i] = (HlLabelledResult){ &results[i], truth[i], has[i] };
+    }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlRocData) roc = hl_roc_data_new (f->model, cases, 4, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (roc->summary->n_labels, ==, 13);
+  g_assert_cmpuint (roc->summary->n_cases, ==, 4);
+  g_assert_cmpstr (roc->summary->labels[0].name, ==, "Atelectasis");
+  g_assert_cmpfloat (roc->summary->labels[0].auroc, ==, 1.0);
+  /* At the model's operating point for Atelectasis (0.3): both positives above, both negatives
+   * below. */
+  g_assert_cmpfloat (roc->ops[0].threshold, ==, 0.3f);
+  g_assert_cmpuint (roc->ops[0].tp, ==, 2);
+  g_assert_cmpuint (roc->ops[0].fp, ==, 0);
+  g_assert_true (g_str_has_prefix (roc->model, "hilum-test-random"));
+  for (gsize i = 0; i < roc->summary->n_labels; i++)
+    g_assert_cmpstr (roc->summary->labels[i].name, !=, "Pneumothorax");
+
+  /* No label carried by every file: nothing to draw. */
+  for (int i = 0; i < 4; i++)
+    for (int l = 0; l < HL_N_LABELS; l++)
+      has[i][l] = i != 1;
+  g_autoptr (GError) none_error = NULL;
+  g_assert_null (hl_roc_data_new (f->model, cases, 4, &none_error));
+  g_assert_error (none_error, HL_ANALYSIS_ERROR, HL_ANALYSIS_ERROR_UNDEFINED);
+}
+
+static void
 test_report_name (void)
 {
   g_autofree char *a = hl_export_report_name ("/x/y/00003140_017.png");
@@ -383,6 +433,7 @@ main (int argc, char **argv)
               files_tear_down);
   g_test_add ("/app/inference/queue", Files, NULL, files_set_up, test_inference_queue,
               files_tear_down);
+  g_test_add ("/app/roc/data", Files, NULL, files_set_up, test_roc_data, files_tear_down);
   g_test_add ("/app/export/files", Files, NULL, files_set_up, test_export, files_tear_down);
   g_test_add ("/app/export/refuses-source", Files, NULL, files_set_up, test_export_refuses_source,
               files_tear_down);

@@ -169,6 +169,7 @@ set_accels (GtkApplication *app)
     { "win.close-study", { "<Control>w", NULL } },
     { "win.choose-model", { "<Control><Shift>o", NULL } },
     { "win.model-info", { "<Control>i", NULL } },
+    { "win.show-roc", { "<Control>r", NULL } },
     { "win.export-image", { "<Control>e", NULL } },
     { "win.export-study", { "<Control><Shift>e", NULL } },
     { "win.next-image", { "Page_Down", "<Alt>Right", NULL } },

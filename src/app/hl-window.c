@@ -8,6 +8,7 @@
 #include "hl-export.h"
 #include "hl-model-dialog.h"
 #include "hl-ranking.h"
+#include "hl-roc-view.h"
 #include "hl-study.h"
 
 #define THUMB_SIZE 96
@@ -23,8 +24,11 @@ typedef struct
   GtkWidget *button; /* the thumbnail */
   GtkWidget *image;
   GtkWidget *label;
-  GtkWidget *badge; /* how many findings are above their operating point */
-  char *error;      /* decode failure, shown on the thumbnail */
+  GtkWidget *badge;                /* how many findings are above their operating point */
+  char *error;                     /* decode failure, shown on the thumbnail */
+  gboolean labelled;               /* a label file of the folder has its row: */
+  guint8 truth[HL_N_LABELS];       /* 0/1 in hl_label_names order */
+  gboolean has_label[HL_N_LABELS]; /* which labels that file carries */
 } StudyItem;
 
 static void
@@ -794,7 +798,7 @@ set_study (HlWindow *self, GPtrArray *items, const char *title, gboolean folder)
 }
 
 static StudyItem *
-study_item_new (const HlStudyImage *si)
+study_item_new (const HlStudy *study, const HlStudyImage *si)
 {
   StudyItem *item = g_new0 (StudyItem, 1);
   item->path = g_strdup (si->path);
@@ -809,6 +813,15 @@ study_item_new (const HlStudyImage *si)
         *dot = '\0';
     }
   item->error = si->error != NULL ? g_strdup (si->error->message) : NULL;
+  for (guint s = 0; si->labels != NULL && s < study->label_sets->len && !item->labelled; s++)
+    {
+      const HlLabelSet *set = g_ptr_array_index (study->label_sets, s);
+      if (!g_ptr_array_find (set->rows, si->labels, NULL))
+        continue;
+      item->labelled = TRUE;
+      memcpy (item->truth, si->labels->labels, sizeof item->truth);
+      memcpy (item->has_label, set->has_label, sizeof item->has_label);
+    }
   return item;
 }
 
@@ -852,7 +865,7 @@ scan_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
         {
           const HlStudyImage *si = g_ptr_array_index (study->images, i);
           if (folder || g_hash_table_contains (wanted, si->path))
-            g_ptr_array_add (items, study_item_new (si));
+            g_ptr_array_add (items, study_item_new (study, si));
         }
     }
   g_task_return_pointer (task, items, (GDestroyNotify)g_ptr_array_unref);
@@ -1070,6 +1083,53 @@ model_info_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
     return;
   GtkWidget *dialog = hl_model_dialog_new (GTK_WINDOW (self), model);
   gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* The labelled images of the study that have been analysed, as ROC cases (borrowed). */
+static GArray *
+labelled_results (HlWindow *self)
+{
+  GArray *cases = g_array_new (FALSE, FALSE, sizeof (HlLabelledResult));
+  for (guint i = 0; self->inference != NULL && self->items != NULL && i < self->items->len; i++)
+    {
+      StudyItem *item = g_ptr_array_index (self->items, i);
+      HlResult *r = hl_inference_lookup (self->inference, item->path);
+      if (item->labelled && r != NULL)
+        {
+          HlLabelledResult c = { r, item->truth, item->has_label };
+          g_array_append_val (cases, c);
+        }
+    }
+  return cases;
+}
+
+static void
+show_roc_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
+{
+  HlWindow *self = data;
+  g_autoptr (GArray) cases = labelled_results (self);
+  if (cases->len == 0)
+    return;
+  guint n_labelled = 0;
+  for (guint i = 0; i < self->items->len; i++)
+    n_labelled += ((StudyItem *)g_ptr_array_index (self->items, i))->labelled;
+  g_autoptr (GError) error = NULL;
+  HlRocData *roc
+      = hl_roc_data_new (window_model (self), (HlLabelledResult *)cases->data, cases->len, &error);
+  if (roc == NULL)
+    {
+      GtkWidget *dialog
+          = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL, GTK_MESSAGE_ERROR,
+                                    GTK_BUTTONS_CLOSE, _ ("No ROC curve can be drawn"));
+      gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", error->message);
+      g_signal_connect (dialog, "response", G_CALLBACK (gtk_widget_destroy), NULL);
+      gtk_widget_show (dialog);
+      return;
+    }
+  g_autofree char *subtitle = g_strdup_printf (_ ("%s · %u of %u labelled images analysed"),
+                                               self->study_title, cases->len, n_labelled);
+  GtkWidget *window = hl_roc_window_new (GTK_WINDOW (self), roc, subtitle);
+  gtk_window_present (GTK_WINDOW (window));
 }
 
 static void
@@ -1400,6 +1460,7 @@ static const GActionEntry win_entries[] = {
   { "close-study", close_study_activated },
   { "choose-model", choose_model_activated },
   { "model-info", model_info_activated },
+  { "show-roc", show_roc_activated },
   { "export-image", export_image_activated },
   { "export-study", export_study_activated },
   { "next-image", next_image_activated },
@@ -1434,6 +1495,8 @@ update_actions (HlWindow *self)
   gboolean model = self->inference != NULL;
   enable (self, "close-study", self->items != NULL);
   enable (self, "model-info", model);
+  g_autoptr (GArray) cases = labelled_results (self);
+  enable (self, "show-roc", cases->len > 0);
   enable (self, "export-image", open && model);
   enable (self, "export-study", open && model);
   enable (self, "next-image", open && self->current + 1 < self->items->len);
@@ -1640,6 +1703,13 @@ hl_window_select_finding (HlWindow *self, int label)
     if (GPOINTER_TO_INT (g_object_get_data (l->data, "label")) == label)
       gtk_list_box_select_row (self->findings_list, l->data);
   update_overlay (self);
+}
+
+gboolean
+hl_window_is_analysing (HlWindow *self)
+{
+  g_return_val_if_fail (HL_IS_WINDOW (self), FALSE);
+  return self->inference != NULL && hl_inference_is_busy (self->inference);
 }
 
 const char *

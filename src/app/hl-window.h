@@ -43,6 +43,9 @@ void hl_window_select_finding (HlWindow *self, int label);
 void hl_window_show_image (HlWindow *self, guint index);
 guint hl_window_get_n_images (HlWindow *self);
 
+/* Whether images of the study are still being analysed. */
+gboolean hl_window_is_analysing (HlWindow *self);
+
 /* Why image @index did not decode (lent), or NULL when it did or is not known yet. */
 const char *hl_window_get_image_error (HlWindow *self, guint index);
 
