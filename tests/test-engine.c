@@ -277,6 +277,8 @@ test_conv_1x1 (void)
     { 37, 19, 9, 11, 1, 1, 0, TRUE },
     { 64, 128, 7, 7, 1, 1, 0, TRUE },
     { 1, 3, 1, 1, 1, 1, 0, TRUE },
+    { 12, 8, 8, 5, 1, 1, 0, TRUE },  /* 40 positions: one partial tile of three vectors */
+    { 12, 16, 5, 5, 1, 1, 0, TRUE }, /* 25: two vectors */
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -308,6 +310,8 @@ test_conv_3x3 (void)
     { 4, 6, 10, 9, 3, 2, 0, TRUE },
     { 2, 3, 1, 1, 3, 1, 1, TRUE },
     { 24, 19, 13, 29, 3, 1, 1, TRUE }, /* two groups of 8 outputs, 3 left; tiles span rows */
+    { 16, 8, 5, 7, 3, 1, 1, TRUE },     /* 45 wide positions: a partial tile of three vectors */
+    { 16, 8, 3, 3, 3, 1, 1, TRUE },     /* 15: one vector */
     { 128, 32, 14, 14, 3, 1, 1, TRUE }, /* a DenseNet-121 conv2 in block 3 */
   };
 

@@ -330,20 +330,25 @@ wide_layout (const HlConv *conv, int h, int w, gsize *xp_floats, gsize *n_wide)
     {                                                                                             \
       __m512 b = _mm512_set1_ps (wc[o * w_stride + t]);                                           \
       a##o##0 = _mm512_fmadd_ps (b, x0, a##o##0);                                                 \
-      a##o##1 = _mm512_fmadd_ps (b, x1, a##o##1);                                                 \
-      a##o##2 = _mm512_fmadd_ps (b, x2, a##o##2);                                                 \
+      if (n_vecs > 1)                                                                             \
+        a##o##1 = _mm512_fmadd_ps (b, x1, a##o##1);                                               \
+      if (n_vecs > 2)                                                                             \
+        a##o##2 = _mm512_fmadd_ps (b, x2, a##o##2);                                               \
     }                                                                                             \
   while (0)
 #define ACC_STORE(o)                                                                              \
   do                                                                                              \
     {                                                                                             \
       STORE (out + o * out_stride, m0, a##o##0);                                                  \
-      STORE (out + o * out_stride + 16, m1, a##o##1);                                             \
-      STORE (out + o * out_stride + 32, m2, a##o##2);                                             \
+      if (n_vecs > 1)                                                                             \
+        STORE (out + o * out_stride + 16, m1, a##o##1);                                           \
+      if (n_vecs > 2)                                                                             \
+        STORE (out + o * out_stride + 32, m2, a##o##2);                                           \
     }                                                                                             \
   while (0)
-/* Full tiles use plain loads and stores, the last one of a row masked ones; n_taps is a constant
- * in the specialised copies below, so the tap loop unrolls. */
+/* Full tiles use plain loads and stores, the last one of a row masked ones over only the vectors
+ * it needs (n_vecs); n_taps and n_vecs are constants in the specialised copies below, so the tap
+ * loop unrolls and unused vectors vanish. */
 #define LOAD(mask, p) (masked ? _mm512_maskz_loadu_ps (mask, p) : _mm512_loadu_ps (p))
 #define STORE(p, mask, v)                                                                         \
   (masked ? _mm512_mask_storeu_ps (p, mask, v) : _mm512_storeu_ps (p, v))
@@ -355,8 +360,8 @@ wide_layout (const HlConv *conv, int h, int w, gsize *xp_floats, gsize *n_wide)
       for (int t = 0; t < n_taps; t++)                                                            \
         {                                                                                         \
           __m512 x0 = LOAD (m0, xc + offs[t]);                                                    \
-          __m512 x1 = LOAD (m1, xc + offs[t] + 16);                                               \
-          __m512 x2 = LOAD (m2, xc + offs[t] + 32);                                               \
+          __m512 x1 = n_vecs > 1 ? LOAD (m1, xc + offs[t] + 16) : x0;                             \
+          __m512 x2 = n_vecs > 2 ? LOAD (m2, xc + offs[t] + 32) : x0;                             \
           FMAS;                                                                                   \
         }                                                                                         \
     }
@@ -369,11 +374,12 @@ lane_mask (int n)
 
 /* One tile of 8 outputs: out[o][0 .. n_valid) for o < 8, with @src at the tile's first position
  * in channel 0, @w at row o0 of the weights (rows of c_in * n_taps), @out at the tile in output
- * row o0 (rows of @out_stride). With @masked, loads and stores beyond @n_valid are masked off;
- * without, n_valid must be TILE_PX. */
+ * row o0 (rows of @out_stride). With @masked, loads and stores beyond @n_valid are masked off
+ * and only the first @n_vecs vectors (16 positions each) are computed; without, n_valid must be
+ * TILE_PX and n_vecs TILE_VECS. */
 __attribute__ ((target ("avx512f"), always_inline)) static inline void
 tile_8_body (const float *src, gsize plane, const int *offs, int n_taps, const float *w,
-             int c_in, float *out, gsize out_stride, int n_valid, gboolean masked)
+             int c_in, float *out, gsize out_stride, int n_valid, gboolean masked, int n_vecs)
 {
   gsize w_stride = (gsize) c_in * n_taps;
   __mmask16 m0 = lane_mask (n_valid), m1 = lane_mask (n_valid - 16), m2 = lane_mask (n_valid - 32);
@@ -386,19 +392,41 @@ tile_8_body (const float *src, gsize plane, const int *offs, int n_taps, const f
   ACC_STORE (4); ACC_STORE (5); ACC_STORE (6); ACC_STORE (7);
 }
 
-#define DEFINE_TILE_8(NAME, N_TAPS, MASKED)                                                       \
+#define DEFINE_TILE_8(NAME, N_TAPS, MASKED, N_VECS)                                               \
   __attribute__ ((target ("avx512f"))) static void                                               \
   NAME (const float *src, gsize plane, const int *offs, int n_taps, const float *w, int c_in,    \
         float *out, gsize out_stride, int n_valid)                                                \
   {                                                                                               \
-    tile_8_body (src, plane, offs, N_TAPS, w, c_in, out, out_stride, n_valid, MASKED);           \
+    tile_8_body (src, plane, offs, N_TAPS, w, c_in, out, out_stride, n_valid, MASKED, N_VECS);   \
   }
 
-DEFINE_TILE_8 (tile_8_1x1, 1, FALSE)
-DEFINE_TILE_8 (tile_8_1x1_masked, 1, TRUE)
-DEFINE_TILE_8 (tile_8_3x3, 9, FALSE)
-DEFINE_TILE_8 (tile_8_3x3_masked, 9, TRUE)
-DEFINE_TILE_8 (tile_8_any_masked, n_taps, TRUE)
+typedef void (*HlTileFunc) (const float *src, gsize plane, const int *offs, int n_taps,
+                            const float *w, int c_in, float *out, gsize out_stride, int n_valid);
+
+DEFINE_TILE_8 (tile_8_1x1, 1, FALSE, 3)
+DEFINE_TILE_8 (tile_8_1x1_tail1, 1, TRUE, 1)
+DEFINE_TILE_8 (tile_8_1x1_tail2, 1, TRUE, 2)
+DEFINE_TILE_8 (tile_8_1x1_tail3, 1, TRUE, 3)
+DEFINE_TILE_8 (tile_8_3x3, 9, FALSE, 3)
+DEFINE_TILE_8 (tile_8_3x3_tail1, 9, TRUE, 1)
+DEFINE_TILE_8 (tile_8_3x3_tail2, 9, TRUE, 2)
+DEFINE_TILE_8 (tile_8_3x3_tail3, 9, TRUE, 3)
+DEFINE_TILE_8 (tile_8_any, n_taps, TRUE, 3)
+
+/* The tile kernel for @n_taps taps and @n_valid positions. */
+static HlTileFunc
+tile_8_for (int n_taps, int n_valid)
+{
+  static const HlTileFunc by_taps[2][4] = {
+    { tile_8_1x1_tail1, tile_8_1x1_tail2, tile_8_1x1_tail3, tile_8_1x1 },
+    { tile_8_3x3_tail1, tile_8_3x3_tail2, tile_8_3x3_tail3, tile_8_3x3 },
+  };
+  int k = n_valid == TILE_PX ? 3 : (n_valid + 15) / 16 - 1;
+
+  if (n_taps != 1 && n_taps != 9)
+    return tile_8_any;
+  return by_taps[n_taps == 9][k];
+}
 
 /* One output (when c_out is not a multiple of 8), any tile, any taps. */
 __attribute__ ((target ("avx512f"))) static void
@@ -406,6 +434,7 @@ tile_1 (const float *src, gsize plane, const int *offs, int n_taps, const float 
         float *out, gsize out_stride, int n_valid)
 {
   const gboolean masked = TRUE;
+  const int n_vecs = TILE_VECS;
   gsize w_stride = 0;
   __mmask16 m0 = lane_mask (n_valid), m1 = lane_mask (n_valid - 16), m2 = lane_mask (n_valid - 32);
   ACC_DECL (0);
@@ -442,11 +471,7 @@ direct_chunk (gpointer data, int i)
 
   if (o_end - o == 8)
     {
-      gboolean full = n_valid == TILE_PX;
-      void (*tile) (const float *, gsize, const int *, int, const float *, int, float *, gsize,
-                    int) = job->n_taps == 1   ? (full ? tile_8_1x1 : tile_8_1x1_masked)
-                           : job->n_taps == 9 ? (full ? tile_8_3x3 : tile_8_3x3_masked)
-                                              : tile_8_any_masked;
+      HlTileFunc tile = tile_8_for (job->n_taps, n_valid);
       tile (job->src + p0, job->plane, job->offs, job->n_taps, job->w + o * w_row, job->c_in,
             job->out + o * job->out_stride + p0, job->out_stride, n_valid);
     }
