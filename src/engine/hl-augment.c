@@ -93,7 +93,9 @@ hl_augment_apply (const HlAugmentDraw *draw, const float *src, int h, int w, flo
   double cx = 0.5 * w, cy = 0.5 * h;
   double ca = cos (draw->angle) / draw->zoom, sa = sin (draw->angle) / draw->zoom;
   double dx = draw->shift_x * w, dy = draw->shift_y * h;
-  float contrast = (float) draw->contrast, brightness = (float) draw->brightness;
+  /* (v - mean) * contrast + mean + brightness, as v * contrast + offset: exact for the identity */
+  float contrast = (float) draw->contrast;
+  float offset = (float) ((double) mean * (1.0 - draw->contrast) + draw->brightness);
   float gamma = (float) draw->gamma;
 
   for (int y = 0; y < h; y++)
@@ -123,7 +125,7 @@ hl_augment_apply (const HlAugmentDraw *draw, const float *src, int h, int w, flo
               v = (1.0f - fy) * ((1.0f - fx) * p00 + fx * p01)
                   + fy * ((1.0f - fx) * p10 + fx * p11);
             }
-          v = (v - mean) * contrast + mean + brightness;
+          v = v * contrast + offset;
           v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
           dst[(gsize) y * w + x] = gamma == 1.0f ? v : powf (v, gamma);
         }
