@@ -6,7 +6,7 @@
  * 5 labels, input 32, randomised BatchNorm) in training mode on a batch of 4, with autograd
  * gradients, running statistics after one step and the parameters after 3 steps of
  * torch.optim.Adam, AdamW and SGD with momentum; and "train-odd" (1 channel, 3 blocks, input 36:
- * odd map sides, pooling that drops a row and a column), gradients and Grad-CAM at 4 layers.
+ * odd map sides, pooling that drops a row and a column), gradients and Grad-CAM at 7 layers.
  * Tolerances (each tensor compared as a whole):
  *   logits, losses, d loss / d logits         1e-5 absolute (+ 1e-5 relative)
  *   every parameter gradient, input gradient  1e-5 x the tensor's largest |torch value| + 5e-7
@@ -14,7 +14,8 @@
  *                                             weight, are sums that cancel to ~1e-4)
  *   running statistics after one step         1e-5 absolute + 1e-5 relative
  *   tensors after 3 optimiser steps           1e-5 absolute + 1e-5 relative
- *   Grad-CAM maps (every block input, last map) 1e-4 x the image's largest map value
+ *   Grad-CAM maps (every block input and output, last map; torch forward hooks)
+ *                                             1e-4 x the image's largest map value
  * Finite differences (central, h = 1e-3, float32 network) check 8 entries of every parameter type
  * and of the input: over the 8, ||fd - analytic|| <= 0.1 ||analytic|| + 3e-4 (the float32 loss
  * quantises each difference to ~6e-5, and steps can cross ReLU / max-pool kinks).
@@ -409,7 +410,14 @@ test_gradcam (gconstpointer test_case)
   gsize in = hl_model_input_size (m);
   double worst = 0.0;
 
-  g_assert_cmpint (n_layers, ==, hl_model_get_info (m)->arch.n_blocks + 1);
+  int n_blocks = hl_model_get_info (m)->arch.n_blocks;
+  g_assert_cmpint (n_layers, ==, 2 * n_blocks + 1);
+  g_autofree char *name0 = hl_model_gradcam_layer_name (m, 0);
+  g_autofree char *name1 = hl_model_gradcam_layer_name (m, 1);
+  g_autofree char *name2 = hl_model_gradcam_layer_name (m, 2);
+  g_assert_cmpstr (name0, ==, "pool0");
+  g_assert_cmpstr (name1, ==, "denseblock1");
+  g_assert_cmpstr (name2, ==, "transition1");
   for (int k = 0; k < n_layers; k++)
     {
       g_autofree char *name = g_strdup_printf ("gradcam.%d", k);

@@ -27,16 +27,16 @@ training mode and dumps, for one fixed batch of preprocessed inputs and 0/1 targ
                                     torch.optim.SGD (lr 0.05, momentum 0.9, weight_decay 1e-3),
                                     each from the initial weights, on the same batch and loss
   gradcam.<k> (n, L, h, w)          Grad-CAM in eval mode at layer k by autograd, with a forward
-                                    hook on the layer's output: k = 0 features.pool0 (dense block
-                                    1 input), k = 1 features.transition1 (block 2 input), k = 2 the
-                                    last feature map relu(features(x))
+                                    hook on the module's output, in forward order: k = 0
+                                    features.pool0, 1 denseblock1, 2 transition1, 3 denseblock2,
+                                    ..., and last the final feature map relu(features(x)) (the
+                                    numbering of hl_model_gradcam_layer)
 
 Cases:
   train      the tiny 3-channel DenseNet above, batch 4, everything listed
   train-odd  1 input channel, 3 blocks of 2 layers, input 36, 3 labels, batch 3: odd map sides
              (conv0 18, max pool 9, transitions 9 -> 4 -> 2, so average pooling drops a row and
-             a column); everything but the optimiser runs; Grad-CAM at 4 layers (pool0,
-             transition1, transition2, last map)
+             a column); everything but the optimiser runs; Grad-CAM at all 7 layers
 
 Writes OUT/<case>.model.safetensors and OUT/<case>.expected.safetensors for both.
 Usage: tools/torch_train_reference.py --out tests/fixtures/train
@@ -157,7 +157,10 @@ def run_case(case, out):
     model.eval()
     n_blocks = len(cfg["block_config"])
     modules = [model.features.pool0]
-    modules += [getattr(model.features, "transition%d" % (b + 1)) for b in range(n_blocks - 1)]
+    for b in range(n_blocks):
+        modules.append(getattr(model.features, "denseblock%d" % (b + 1)))
+        if b < n_blocks - 1:
+            modules.append(getattr(model.features, "transition%d" % (b + 1)))
     for k, module in enumerate(modules + [None]):
         t.append(("gradcam.%d" % k, gradcam_at(model, x, module).numpy(), "F32"))
 

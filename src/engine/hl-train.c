@@ -775,7 +775,23 @@ hl_model_gradcam_n_layers (HlModel *model)
 {
   g_return_val_if_fail (model != NULL, 0);
 
-  return model->info.arch.n_blocks + 1;
+  return 2 * model->info.arch.n_blocks + 1;
+}
+
+char *
+hl_model_gradcam_layer_name (HlModel *model, int layer)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+  g_return_val_if_fail (layer >= 0 && layer <= 2 * model->info.arch.n_blocks, NULL);
+
+  int b = layer / 2;
+  if (layer == 2 * model->info.arch.n_blocks)
+    return g_strdup ("features (after norm5 + ReLU)");
+  if (layer % 2 == 1)
+    return g_strdup_printf ("denseblock%d", b + 1);
+  if (b == 0)
+    return g_strdup ("pool0");
+  return g_strdup_printf ("transition%d", b);
 }
 
 float *
@@ -783,33 +799,35 @@ hl_model_gradcam_layer (HlModel *model, const float *input, int layer, int *h, i
                         GError **error)
 {
   g_return_val_if_fail (model != NULL && input != NULL && h != NULL && w != NULL, NULL);
-  g_return_val_if_fail (layer >= 0 && layer <= model->info.arch.n_blocks, NULL);
+  g_return_val_if_fail (layer >= 0 && layer <= 2 * model->info.arch.n_blocks, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   g_autoptr (HlTrainNet) net = net_create (model, 1, FALSE, error);
   int n_blocks = model->info.arch.n_blocks, n_labels = model->info.n_labels;
+  int target = layer / 2;                 /* the block whose input or output is the target */
+  gboolean last = layer == 2 * n_blocks;  /* the last feature map */
+  gboolean block_out = !last && layer % 2 == 1;
   const float *a;
   int c, mh, mw;
 
   if (net == NULL || !net_forward (net, input, 1, NULL, error))
     return NULL;
-  if (layer == n_blocks)
+  if (last)
     {
       /* A = ReLU (norm5 (cat)) in tmp, which the head's backward leaves alone */
       hl_bn_relu (net->blocks[n_blocks - 1].cat, net->c_feat, net->hw_feat, net->norm5.scale,
                   net->norm5.shift, net->tmp);
       a = net->tmp;
       c = net->c_feat;
-      mh = net->blocks[n_blocks - 1].h;
-      mw = net->blocks[n_blocks - 1].w;
+      target = n_blocks - 1;
     }
   else
     {
-      a = net->blocks[layer].cat;
-      c = model->blocks[layer].c_in;
-      mh = net->blocks[layer].h;
-      mw = net->blocks[layer].w;
+      a = net->blocks[target].cat;
+      c = block_out ? net->blocks[target].c_tot : model->blocks[target].c_in;
     }
+  mh = net->blocks[target].h;
+  mw = net->blocks[target].w;
 
   gsize hw = (gsize) mh * mw;
   g_autofree float *dlogits = g_new0 (float, n_labels);
@@ -821,18 +839,22 @@ hl_model_gradcam_layer (HlModel *model, const float *input, int layer, int *h, i
 
       memset (dlogits, 0, n_labels * sizeof (float));
       dlogits[label] = 1.0f;
-      if (layer == n_blocks)
+      if (last)
         da = backward_head (net, dlogits, TRUE);
       else
         {
+          /* a block's output feeds only its transition (or norm5), so its gradient is complete
+           * before the block's own backward pass; its input's is complete after it */
           backward_head (net, dlogits, FALSE);
-          for (int b = n_blocks - 1; b >= layer; b--)
+          for (int b = n_blocks - 1; b >= target; b--)
             {
+              if (b == target && block_out)
+                break;
               backward_block (net, b);
-              if (b > layer)
+              if (b > target)
                 backward_transition (net, b - 1);
             }
-          da = net->gcat[layer % 2];
+          da = net->gcat[target % 2];
         }
       for (int k = 0; k < c; k++)
         {

@@ -169,12 +169,20 @@ float hl_lr_schedule_at (const HlLrSchedule *schedule, gint64 step);
 
 /* --- earlier-layer Grad-CAM (hl-train.c) --------------------------------------------------- */
 
-/* Number of Grad-CAM target layers of @model: n_blocks + 1. Layer k < n_blocks is the input of
- * dense block k (k = 0: the stem's max-pool output; k >= 1: the output of transition k); layer
- * n_blocks is the last feature map (after the final BatchNorm + ReLU), the one
- * hl_forward_gradcam() uses. For DenseNet-121, layer 3 is the third transition's output,
- * (512, 14, 14) at input 224, twice the side of the last map. */
+/* Number of Grad-CAM target layers of @model: 2 * n_blocks + 1, in forward order:
+ *   2b      the input of dense block b (b = 0: the stem's max-pool output "pool0"; b >= 1: the
+ *           output of transition b, after its average pool)
+ *   2b + 1  the output of dense block b (its whole concatenation, before the next transition, or
+ *           before norm5 for the last block)
+ *   2 n_blocks  the last feature map (after norm5 + ReLU), the one hl_forward_gradcam() uses.
+ * For DenseNet-121 at 224: layer 5 is denseblock3's output (1024, 14, 14), twice the side of the
+ * last map (1024, 7, 7, layer 8); layer 4 is transition2's output (256, 14, 14); layer 6 is
+ * transition3's output (512, 7, 7). */
 int hl_model_gradcam_n_layers (HlModel *model);
+
+/* The torchvision module whose output @layer is ("pool0", "transition2", "denseblock3",
+ * "features (after norm5 + ReLU)"); free with g_free. */
+char *hl_model_gradcam_layer_name (HlModel *model, int layer);
 
 /* Grad-CAM of one image @input (input_channels, input_size, input_size), preprocessed, for every
  * label at target layer @layer, through the real backward pass of the evaluation-mode network
