@@ -24,32 +24,12 @@ typedef struct
 static const char *const png_names[] = { "chest-a.png", "chest-b.png" };
 
 static void
-remove_tree (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-      const char *name;
-      while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-        {
-          g_autofree char *p = g_build_filename (path, name, NULL);
-          remove_tree (p);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
-static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
   static char *labels[] = { "Atelectasis", "Cardiomegaly", "Effusion", NULL };
   HlModelInfo info;
-  g_autoptr (GError) error = NULL;
 
-  fx->dir = g_dir_make_tmp ("hl-cli-predict-XXXXXX", &error);
-  g_assert_no_error (error);
+  fx->dir = hl_test_make_tmp_dir ("hl-cli-predict-XXXXXX");
   fx->in = g_build_filename (fx->dir, "in", NULL);
   g_assert_cmpint (g_mkdir (fx->in, 0755), ==, 0);
   for (int i = 0; i < 2; i++)
@@ -77,7 +57,7 @@ fixture_setup (Fixture *fx, gconstpointer data)
 static void
 fixture_teardown (Fixture *fx, gconstpointer data)
 {
-  remove_tree (fx->dir);
+  hl_test_remove_tree (fx->dir);
   g_free (fx->dir);
   g_free (fx->in);
   g_free (fx->model);
