@@ -168,50 +168,6 @@ refold_all (HlModel *m)
   refold_bn (&m->norm5, eps);
 }
 
-static void
-bn_reset (HlBatchNorm *bn)
-{
-  for (int i = 0; i < bn->c; i++)
-    {
-      bn->weight[i] = 1.0f;
-      bn->bias[i] = 0.0f;
-      bn->running_mean[i] = 0.0f;
-      bn->running_var[i] = 1.0f;
-    }
-}
-
-HlModel *
-hl_model_new_for_training (const HlModelInfo *info, guint32 seed)
-{
-  g_return_val_if_fail (info != NULL, NULL);
-
-  /* hl_model_new_random draws the convolutions He-normal, i.e. kaiming_normal_ (fan_in, ReLU) */
-  HlModel *m = hl_model_new_random (info, seed);
-  g_return_val_if_fail (m != NULL, NULL);
-  float bound = 1.0f / sqrtf ((float) m->info.n_features);
-  GRand *rand = g_rand_new_with_seed (seed ^ 0x5eed1234u);
-
-  bn_reset (&m->norm0);
-  for (int b = 0; b < m->info.arch.n_blocks; b++)
-    {
-      for (int l = 0; l < m->blocks[b].n_layers; l++)
-        {
-          bn_reset (&m->blocks[b].layers[l].norm1);
-          bn_reset (&m->blocks[b].layers[l].norm2);
-        }
-      if (b < m->info.arch.n_blocks - 1)
-        bn_reset (&m->transitions[b].norm);
-    }
-  bn_reset (&m->norm5);
-  for (gsize i = 0; i < (gsize) m->info.n_labels * m->info.n_features; i++)
-    m->classifier_weight[i] = (float) g_rand_double_range (rand, -bound, bound);
-  for (int l = 0; l < m->info.n_labels; l++)
-    m->classifier_bias[l] = 0.0f;
-  g_rand_free (rand);
-  refold_all (m);
-  return m;
-}
-
 static HlTrainNet *
 net_create (HlModel *model, int max_batch, gboolean training, GError **error)
 {

@@ -46,14 +46,6 @@ typedef struct
   gsize numel;
 } HlParam;
 
-/* A fresh model to train from scratch with torchvision's DenseNet initialisation, seeded:
- * convolutions kaiming_normal_ (std sqrt (2 / fan_in)), BatchNorm weight 1, bias 0, running mean 0,
- * running variance 1, classifier weight U(-1/sqrt (n_features), 1/sqrt (n_features)) (nn.Linear's
- * default), classifier bias 0. @info gives the architecture, input size and channels, labels and
- * metadata (validated as by hl_model_new_random: a programmer error if out of range). Returns a
- * new reference. */
-HlModel *hl_model_new_for_training (const HlModelInfo *info, guint32 seed);
-
 /* Creates a training network with a private copy of @model's tensors (parameters and running
  * statistics; @model itself is never modified) and activation memory for mini-batches of up to
  * @max_batch images. Every gradient starts at 0. Returns NULL with HL_ENGINE_ERROR_INPUT if the
