@@ -1,13 +1,17 @@
 /* test-engine-augment.c — the trainer's helpers in the engine: the SplitMix64 generator (published
  * reference values, uniform range, shuffles that are permutations and reproducible), augmentation
  * against hand-computed cases (the identity draw, whole-pixel shifts, a quarter turn, the intensity
- * formula, zoom about the centre), and torchvision's initialisation (hl_model_new_initialized). */
+ * formula, zoom about the centre) and against the PyTorch trainer's copy in tools/torch_train.py,
+ * and torchvision's initialisation (hl_model_new_initialized). */
 #include "hl-augment.h"
 #include "hl-init.h"
 #include "hl-model-private.h"
 
 #include <math.h>
 #include <string.h>
+#include <sys/wait.h>
+
+#include <glib/gstdio.h>
 
 static void
 test_rng_reference (void)
@@ -189,6 +193,78 @@ test_draw (void)
   g_assert_true (varied);
 }
 
+/* The PyTorch trainer (tools/torch_train.py) augments as the engine does: its augment_apply on the
+ * same plane and draw matches hl_augment_apply. Skipped without Debian's python3 with torch. */
+static void
+test_matches_torch (void)
+{
+  const int h = 37, w = 53;
+  const char *script
+      = "import sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "try:\n"
+        "    import numpy as np, torch, torch_train\n"
+        "except ImportError:\n"
+        "    sys.exit(77)\n"
+        "h, w = int(sys.argv[3]), int(sys.argv[4])\n"
+        "src = torch.from_numpy(np.fromfile(sys.argv[2], dtype='<f4').reshape(h, w))\n"
+        "out = torch_train.augment_apply(src, *[float(v) for v in sys.argv[6:13]])\n"
+        "out.numpy().astype('<f4').tofile(sys.argv[5])\n";
+  const char *tools = g_getenv ("HL_TOOLS");
+  g_autofree float *src = ramp (h, w);
+  g_autofree float *dst = g_new (float, h * w);
+  g_autofree char *dir = g_dir_make_tmp ("hilum-augment-XXXXXX", NULL);
+  g_autofree char *in_path = g_build_filename (dir, "in.f32", NULL);
+  g_autofree char *out_path = g_build_filename (dir, "out.f32", NULL);
+  g_autofree char *torch_out = NULL;
+  g_autoptr (GError) error = NULL;
+  const HlAugmentDraw draw = { .angle = 0.11, .shift_x = 0.05, .shift_y = -0.04, .zoom = 1.08,
+                               .brightness = 0.07, .contrast = 0.9, .gamma = 1.15 };
+  char dims[2][16], params[7][32];
+  gsize length = 0;
+  int wait_status;
+
+  if (tools == NULL || !g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("HL_TOOLS or /usr/bin/python3 is absent");
+      return;
+    }
+  for (int i = 0; i < h * w; i++)
+    src[i] = (float) ((i * 7919) % 1000) / 1000.0f;
+  g_assert_true (g_file_set_contents (in_path, (const char *) src, sizeof (float) * h * w, NULL));
+  g_snprintf (dims[0], sizeof dims[0], "%d", h);
+  g_snprintf (dims[1], sizeof dims[1], "%d", w);
+  double values[7] = { draw.angle, draw.shift_x, draw.shift_y, draw.zoom, draw.brightness,
+                       draw.contrast, draw.gamma };
+  for (int i = 0; i < 7; i++)
+    g_ascii_dtostr (params[i], sizeof params[i], values[i]);
+  const char *argv[] = { "/usr/bin/python3", "-c", script, tools, in_path, dims[0], dims[1],
+                         out_path, params[0], params[1], params[2], params[3], params[4],
+                         params[5], params[6], NULL };
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &wait_status,
+                &error);
+  g_assert_no_error (error);
+  g_unlink (in_path);
+  if (WIFEXITED (wait_status) && WEXITSTATUS (wait_status) == 77)
+    {
+      g_rmdir (dir);
+      g_test_skip ("/usr/bin/python3 has no torch");
+      return;
+    }
+  g_assert_true (WIFEXITED (wait_status) && WEXITSTATUS (wait_status) == 0);
+  g_assert_true (g_file_get_contents (out_path, &torch_out, &length, NULL));
+  g_unlink (out_path);
+  g_rmdir (dir);
+  g_assert_cmpuint (length, ==, sizeof (float) * h * w);
+
+  hl_augment_apply (&draw, src, h, w, dst);
+  float max_diff = 0.0f;
+  for (int i = 0; i < h * w; i++)
+    max_diff = MAX (max_diff, fabsf (dst[i] - ((const float *) torch_out)[i]));
+  g_test_message ("largest difference from torch_train.augment_apply: %g", max_diff);
+  g_assert_cmpfloat (max_diff, <, 1e-5f);
+}
+
 static void
 test_initialized (void)
 {
@@ -260,6 +336,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/augment/zoom", test_zoom);
   g_test_add_func ("/engine/augment/intensity", test_intensity);
   g_test_add_func ("/engine/augment/draw", test_draw);
+  g_test_add_func ("/engine/augment/matches-torch", test_matches_torch);
   g_test_add_func ("/engine/init/torchvision", test_initialized);
   return g_test_run ();
 }

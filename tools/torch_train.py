@@ -92,13 +92,18 @@ def preprocess(plane, side):
 
 def augment(plane, rng):
     """hl_augment_draw + hl_augment_apply on one (h, w) plane."""
-    h, w = plane.shape
     angle = rng.uniform(-7.0, 7.0) * math.pi / 180.0
     shift_x, shift_y = rng.uniform(-0.06, 0.06), rng.uniform(-0.06, 0.06)
     zoom = 1.0 + rng.uniform(-0.10, 0.10)
     brightness = rng.uniform(-0.10, 0.10)
     contrast = 1.0 + rng.uniform(-0.15, 0.15)
     gamma = math.exp(rng.uniform(-0.2, 0.2))
+    return augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, gamma)
+
+
+def augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, gamma):
+    """hl_augment_apply: one drawn augmentation applied to a (h, w) plane."""
+    h, w = plane.shape
     # Output pixel centre relative to centre and shift -> inverse rotation/zoom -> source pixel,
     # expressed in grid_sample's normalised coordinates (align_corners=False).
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64) + 0.5 - h / 2 - shift_y * h,
