@@ -245,6 +245,12 @@ export_finished (Fixture *f)
   return f->export_done;
 }
 
+static gboolean
+prior_shown (Fixture *f)
+{
+  return hl_image_view_get_image (hl_window_get_prior_view (f->window)) != NULL;
+}
+
 static int
 top_label (const HlResult *r)
 {
@@ -396,6 +402,29 @@ test_study (Fixture *f, gconstpointer data)
   g_autofree char *json_path = g_build_filename (f->tmp, "hilum-scores.json", NULL);
   g_assert_true (g_file_test (json_path, G_FILE_TEST_IS_REGULAR));
   screenshot (f, "exported");
+
+  /* Compare with prior: the image before it of the same patient, beside it and in step. */
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "compare", NULL);
+  g_assert_true (wait_for (prior_shown, f));
+  HlImageView *prior = hl_window_get_prior_view (f->window);
+  g_assert_true (g_str_has_suffix (hl_image_view_get_image (prior)->path, "00003140_015.png"));
+  settle ();
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "zoom-in", NULL);
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "invert", NULL);
+  HlViewLink a, b;
+  g_assert_true (hl_image_view_get_link (view, &a));
+  g_assert_true (hl_image_view_get_link (prior, &b));
+  g_assert_cmpfloat_with_epsilon (a.zoom, 1.25, 1e-9);
+  g_assert_cmpfloat_with_epsilon (b.zoom, a.zoom, 1e-9);
+  g_assert_cmpfloat_with_epsilon (b.cx, a.cx, 1e-9);
+  g_assert_cmpfloat_with_epsilon (b.cy, a.cy, 1e-9);
+  g_assert_true (hl_image_view_get_invert (prior));
+  screenshot (f, "compare");
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "reset-view", NULL);
+  g_assert_false (hl_image_view_get_invert (prior));
+  g_assert_true (hl_image_view_get_fitting (prior));
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "compare", NULL);
+  g_assert_false (gtk_widget_get_visible (gtk_widget_get_parent (GTK_WIDGET (prior))));
 
   quit (f);
 }

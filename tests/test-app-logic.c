@@ -83,6 +83,37 @@ test_clamp (void)
   g_assert_cmpfloat (t.offset_y, ==, (600.0 - 100.0) / 2);
 }
 
+static void
+test_link (void)
+{
+  /* Zoomed 2x on the upper-left quarter of a 1024 x 1024 image in an 800 x 600 view... */
+  HlViewTransform a;
+  hl_view_transform_fit (&a, 1024, 1024, 800, 600);
+  hl_view_transform_zoom_at (&a, 2.0, 400 - 100, 300 - 75);
+  HlViewLink link;
+  hl_view_transform_get_link (&a, 1024, 1024, 800, 600, &link);
+  g_assert_cmpfloat_with_epsilon (link.zoom, 2.0, 1e-12);
+
+  /* ...shows the same place of a 2048 x 1536 image in a 640 x 640 view. */
+  HlViewTransform b;
+  hl_view_transform_set_link (&b, &link, 2048, 1536, 640, 640);
+  HlViewTransform fit_b;
+  hl_view_transform_fit (&fit_b, 2048, 1536, 640, 640);
+  g_assert_cmpfloat_with_epsilon (b.scale, 2.0 * fit_b.scale, 1e-12);
+  double ax, ay, bx, by;
+  hl_view_transform_to_image (&a, 400, 300, &ax, &ay);
+  hl_view_transform_to_image (&b, 320, 320, &bx, &by);
+  g_assert_cmpfloat_with_epsilon (ax / 1024, bx / 2048, 1e-12);
+  g_assert_cmpfloat_with_epsilon (ay / 1024, by / 1536, 1e-12);
+
+  /* And back. */
+  HlViewLink back;
+  hl_view_transform_get_link (&b, 2048, 1536, 640, 640, &back);
+  g_assert_cmpfloat_with_epsilon (back.zoom, link.zoom, 1e-12);
+  g_assert_cmpfloat_with_epsilon (back.cx, link.cx, 1e-12);
+  g_assert_cmpfloat_with_epsilon (back.cy, link.cy, 1e-12);
+}
+
 /* ---- window/level --------------------------------------------------------------------------- */
 
 static void
@@ -424,6 +455,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/transform/round-trip", test_round_trip);
   g_test_add_func ("/app/transform/zoom-keeps-point", test_zoom_keeps_point);
   g_test_add_func ("/app/transform/clamp", test_clamp);
+  g_test_add_func ("/app/transform/link", test_link);
   g_test_add_func ("/app/window-level/range", test_wl_range);
   g_test_add_func ("/app/window-level/drag", test_wl_drag);
   g_test_add_func ("/app/window-level/presets", test_wl_presets);

@@ -191,6 +191,7 @@ set_accels (GtkApplication *app)
     { "win.wl-preset::lung", { "<Control>3", NULL } },
     { "win.wl-preset::dense", { "<Control>4", NULL } },
     { "win.fullscreen", { "F11", NULL } },
+    { "win.compare", { "p", NULL } },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (accels); i++)
     gtk_application_set_accels_for_action (app, accels[i].action, accels[i].accels);

@@ -546,3 +546,40 @@ hl_image_view_get_transform (HlImageView *view, HlViewTransform *t)
   g_return_if_fail (HL_IS_IMAGE_VIEW (view));
   *t = view->t;
 }
+
+gboolean
+hl_image_view_get_fitting (HlImageView *view)
+{
+  g_return_val_if_fail (HL_IS_IMAGE_VIEW (view), FALSE);
+  return view->fitting;
+}
+
+gboolean
+hl_image_view_get_link (HlImageView *view, HlViewLink *link)
+{
+  g_return_val_if_fail (HL_IS_IMAGE_VIEW (view), FALSE);
+  g_return_val_if_fail (link != NULL, FALSE);
+
+  if (view->image == NULL)
+    return FALSE;
+  int vw, vh;
+  view_size (view, &vw, &vh);
+  hl_view_transform_get_link (&view->t, view->image->width, view->image->height, vw, vh, link);
+  return TRUE;
+}
+
+void
+hl_image_view_set_link (HlImageView *view, const HlViewLink *link)
+{
+  g_return_if_fail (HL_IS_IMAGE_VIEW (view));
+  g_return_if_fail (link != NULL && link->zoom > 0);
+
+  if (view->image == NULL)
+    return;
+  int vw, vh;
+  view_size (view, &vw, &vh);
+  view->fitting = FALSE;
+  hl_view_transform_set_link (&view->t, link, view->image->width, view->image->height, vw, vh);
+  interaction (view);
+  changed (view);
+}

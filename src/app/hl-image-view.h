@@ -54,6 +54,17 @@ gboolean hl_image_view_get_invert (HlImageView *view);
 
 void hl_image_view_get_transform (HlImageView *view, HlViewTransform *t);
 
+/* Whether the view keeps the whole image fitted (until the next zoom or pan). */
+gboolean hl_image_view_get_fitting (HlImageView *view);
+
+/* Where the view looks, independent of the image's size (see HlViewLink): FALSE without an
+ * image. */
+gboolean hl_image_view_get_link (HlImageView *view, HlViewLink *link);
+
+/* Looks at the place @link describes, so that two views of a current and a prior image stay in
+ * step; does nothing without an image. */
+void hl_image_view_set_link (HlImageView *view, const HlViewLink *link);
+
 /* Signals:
  *   "pixel-info" (int x, int y, double value): the pointer moved over image pixel (x, y) whose
  *                raw value is @value; x = y = -1 when it left the image.

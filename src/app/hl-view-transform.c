@@ -69,3 +69,38 @@ hl_view_transform_clamp (HlViewTransform *t, int img_w, int img_h, int view_w, i
   t->offset_x = clamp_axis (t->offset_x, img_w * t->scale, view_w);
   t->offset_y = clamp_axis (t->offset_y, img_h * t->scale, view_h);
 }
+
+static double
+fit_scale (int img_w, int img_h, int view_w, int view_h)
+{
+  HlViewTransform fit;
+  hl_view_transform_fit (&fit, img_w, img_h, view_w, view_h);
+  return fit.scale;
+}
+
+void
+hl_view_transform_get_link (const HlViewTransform *t, int img_w, int img_h, int view_w, int view_h,
+                            HlViewLink *link)
+{
+  g_return_if_fail (t != NULL && link != NULL);
+  g_return_if_fail (img_w > 0 && img_h > 0 && view_w > 0 && view_h > 0);
+
+  double ix, iy;
+  hl_view_transform_to_image (t, view_w / 2.0, view_h / 2.0, &ix, &iy);
+  link->zoom = t->scale / fit_scale (img_w, img_h, view_w, view_h);
+  link->cx = ix / img_w;
+  link->cy = iy / img_h;
+}
+
+void
+hl_view_transform_set_link (HlViewTransform *t, const HlViewLink *link, int img_w, int img_h,
+                            int view_w, int view_h)
+{
+  g_return_if_fail (t != NULL && link != NULL && link->zoom > 0);
+  g_return_if_fail (img_w > 0 && img_h > 0 && view_w > 0 && view_h > 0);
+
+  double scale = link->zoom * fit_scale (img_w, img_h, view_w, view_h);
+  t->scale = CLAMP (scale, HL_VIEW_MIN_SCALE, HL_VIEW_MAX_SCALE);
+  t->offset_x = view_w / 2.0 - link->cx * img_w * t->scale;
+  t->offset_y = view_h / 2.0 - link->cy * img_h * t->scale;
+}

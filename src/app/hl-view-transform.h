@@ -41,4 +41,20 @@ void hl_view_transform_to_widget (const HlViewTransform *t, double ix, double iy
  * centred; a larger one may not leave a gap at either edge. */
 void hl_view_transform_clamp (HlViewTransform *t, int img_w, int img_h, int view_w, int view_h);
 
+/* How two views of different images show "the same place": zoom relative to each one's fit, and
+ * the image point at the view's centre in normalised coordinates ([0, 1] across the image). */
+typedef struct
+{
+  double zoom;   /* scale / fit scale */
+  double cx, cy; /* image point at the view's centre, divided by the image's width and height */
+} HlViewLink;
+
+/* The link state of @t for an @img_w x @img_h image in a @view_w x @view_h view. */
+void hl_view_transform_get_link (const HlViewTransform *t, int img_w, int img_h, int view_w,
+                                 int view_h, HlViewLink *link);
+
+/* Sets @t from @link for an @img_w x @img_h image in a @view_w x @view_h view (not clamped). */
+void hl_view_transform_set_link (HlViewTransform *t, const HlViewLink *link, int img_w, int img_h,
+                                 int view_w, int view_h);
+
 G_END_DECLS

@@ -76,6 +76,12 @@ struct _HlWindow
   HlApplication *app;
   GSettings *settings;
   HlImageView *view;
+  HlImageView *prior_view; /* the prior image, side by side, when comparing */
+  GtkWidget *prior_pane;
+  GtkLabel *prior_caption;
+  GtkLabel *prior_message;
+  char *prior_path;       /* the image prior_view shows or is decoding; NULL for none */
+  gboolean syncing;       /* copying one view's state to the other */
   HlInference *inference; /* NULL without a model */
 
   GPtrArray *items; /* StudyItem*, strip order */
@@ -97,6 +103,7 @@ G_DEFINE_TYPE (HlWindow, hl_window, GTK_TYPE_APPLICATION_WINDOW)
 static void update_actions (HlWindow *self);
 static void show_findings (HlWindow *self);
 static void update_overlay (HlWindow *self);
+static void sync_view (HlWindow *self, HlImageView *from, HlImageView *to);
 
 static void
 destroy_child (GtkWidget *child, gpointer data)
@@ -486,6 +493,7 @@ decode_done (GObject *source, GAsyncResult *res, gpointer data)
       gtk_label_set_text (self->image_message, error->message);
       gtk_widget_show (GTK_WIDGET (self->image_message));
     }
+  sync_view (self, self->view, self->prior_view);
   update_overlay (self);
 }
 
@@ -501,6 +509,121 @@ view_drawn (GtkWidget *widget, cairo_t *cr, HlWindow *self)
                (now - self->open_time) / 1e6);
     }
   return FALSE;
+}
+
+/* ---- current against prior ----------------------------------------------------------------- */
+
+static gboolean
+comparing (HlWindow *self)
+{
+  GVariant *state = g_action_group_get_action_state (G_ACTION_GROUP (self), "compare");
+  gboolean on = state != NULL && g_variant_get_boolean (state);
+  g_clear_pointer (&state, g_variant_unref);
+  return on;
+}
+
+/* Shows @to the way @from is shown: the same place at the same relative zoom, the same
+ * window/level and inversion. */
+static void
+sync_view (HlWindow *self, HlImageView *from, HlImageView *to)
+{
+  if (self->syncing || !comparing (self) || hl_image_view_get_image (from) == NULL
+      || hl_image_view_get_image (to) == NULL)
+    return;
+  self->syncing = TRUE;
+  HlWindowLevel a, b;
+  hl_image_view_get_window_level (from, &a);
+  hl_image_view_get_window_level (to, &b);
+  if (a.center != b.center || a.width != b.width || a.invert != b.invert)
+    hl_image_view_set_window_level (to, &a);
+  HlViewLink link;
+  if (hl_image_view_get_fitting (from))
+    hl_image_view_fit (to);
+  else if (hl_image_view_get_link (from, &link))
+    hl_image_view_set_link (to, &link);
+  self->syncing = FALSE;
+}
+
+static void
+views_changed (HlImageView *view, HlWindow *self)
+{
+  sync_view (self, view, view == self->view ? self->prior_view : self->view);
+}
+
+static void
+prior_decode_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  HlImage *image = g_task_propagate_pointer (G_TASK (res), &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  HlWindow *self = HL_WINDOW (source);
+  if (g_strcmp0 (self->prior_path, g_task_get_task_data (G_TASK (res))) != 0)
+    {
+      g_clear_pointer (&image, hl_image_free);
+      return;
+    }
+  hl_image_view_set_image (self->prior_view, image);
+  if (image == NULL)
+    {
+      gtk_label_set_text (self->prior_message, error->message);
+      gtk_widget_show (GTK_WIDGET (self->prior_message));
+    }
+  sync_view (self, self->view, self->prior_view);
+}
+
+/* Shows, beside the current image, the image before it of the same patient (when comparing). */
+static void
+update_prior (HlWindow *self)
+{
+  gboolean on = comparing (self) && self->items != NULL && self->items->len > 0;
+  gtk_widget_set_visible (self->prior_pane, on);
+  StudyItem *cur = on ? g_ptr_array_index (self->items, self->current) : NULL;
+  StudyItem *prior = NULL;
+  if (cur != NULL && self->current > 0)
+    {
+      StudyItem *before = g_ptr_array_index (self->items, self->current - 1);
+      if (g_strcmp0 (before->patient, cur->patient) == 0)
+        prior = before;
+    }
+  if (prior != NULL && g_strcmp0 (prior->path, self->prior_path) == 0)
+    return; /* already there */
+  g_clear_pointer (&self->prior_path, g_free);
+  hl_image_view_set_image (self->prior_view, NULL);
+  gtk_widget_hide (GTK_WIDGET (self->prior_message));
+  if (prior == NULL)
+    {
+      gtk_widget_hide (GTK_WIDGET (self->prior_caption));
+      if (on)
+        {
+          gtk_label_set_text (self->prior_message, _ ("No earlier image of this patient"));
+          gtk_widget_show (GTK_WIDGET (self->prior_message));
+        }
+      return;
+    }
+  g_autofree char *base = g_path_get_basename (prior->path);
+  g_autofree char *caption = g_strdup_printf (_ ("Prior · %s"), base);
+  gtk_label_set_text (self->prior_caption, caption);
+  gtk_widget_show (GTK_WIDGET (self->prior_caption));
+  self->prior_path = g_strdup (prior->path);
+  GTask *task = g_task_new (self, self->study_cancellable, prior_decode_done, NULL);
+  g_task_set_task_data (task, g_strdup (prior->path), g_free);
+  g_task_run_in_thread (task, decode_thread);
+  g_object_unref (task);
+}
+
+static void
+compare_changed (GSimpleAction *action, GVariant *value, gpointer data)
+{
+  g_simple_action_set_state (action, value);
+  update_prior (data);
+}
+
+HlImageView *
+hl_window_get_prior_view (HlWindow *self)
+{
+  g_return_val_if_fail (HL_IS_WINDOW (self), NULL);
+  return self->prior_view;
 }
 
 void
@@ -539,6 +662,7 @@ hl_window_show_image (HlWindow *self, guint index)
   if (self->inference != NULL)
     hl_inference_prioritize (self->inference, item->path);
   show_findings (self);
+  update_prior (self);
   update_actions (self);
 }
 
@@ -940,6 +1064,7 @@ hl_window_close_study (HlWindow *self)
   g_clear_pointer (&self->items, g_ptr_array_unref);
   gtk_container_foreach (GTK_CONTAINER (self->thumb_box), (GtkCallback)destroy_child, NULL);
   hl_image_view_set_image (self->view, NULL);
+  update_prior (self);
   gtk_header_bar_set_subtitle (self->header_bar, NULL);
   gtk_label_set_text (self->progress_label, "");
   gtk_widget_hide (GTK_WIDGET (self->progress_bar));
@@ -1479,6 +1604,7 @@ static const GActionEntry win_entries[] = {
   { "reset-view", reset_view_activated },
   { "wl-preset", wl_preset_activated, "s" },
   { "fullscreen", fullscreen_activated },
+  { "compare", NULL, NULL, "false", compare_changed },
 };
 
 static void
@@ -1506,8 +1632,8 @@ update_actions (HlWindow *self)
   gtk_widget_set_sensitive (self->overlay_controls, model);
   enable (self, "next-finding", open && model);
   enable (self, "previous-finding", open && model);
-  static const char *const view_actions[]
-      = { "zoom-in", "zoom-out", "zoom-1to1", "zoom-fit", "invert", "reset-view", "wl-preset" };
+  static const char *const view_actions[] = { "zoom-in", "zoom-out",   "zoom-1to1", "zoom-fit",
+                                              "invert",  "reset-view", "wl-preset", "compare" };
   for (gsize i = 0; i < G_N_ELEMENTS (view_actions); i++)
     enable (self, view_actions[i], open);
 }
@@ -1559,6 +1685,7 @@ hl_window_finalize (GObject *object)
   g_clear_object (&self->settings);
   g_clear_object (&self->export_cancellable);
   g_free (self->study_title);
+  g_free (self->prior_path);
   G_OBJECT_CLASS (hl_window_parent_class)->finalize (object);
 }
 
@@ -1615,6 +1742,31 @@ hl_window_init (HlWindow *self)
   gtk_widget_show (GTK_WIDGET (self->view));
   g_signal_connect (self->view, "pixel-info", G_CALLBACK (pixel_info), self);
   g_signal_connect (self->view, "view-changed", G_CALLBACK (view_changed), self);
+  g_signal_connect (self->view, "view-changed", G_CALLBACK (views_changed), self);
+
+  /* The prior pane: a second view with its own caption, shown when comparing. */
+  self->prior_view = HL_IMAGE_VIEW (hl_image_view_new ());
+  g_signal_connect (self->prior_view, "view-changed", G_CALLBACK (views_changed), self);
+  GtkWidget *overlay = gtk_overlay_new ();
+  gtk_container_add (GTK_CONTAINER (overlay), GTK_WIDGET (self->prior_view));
+  self->prior_caption = GTK_LABEL (gtk_label_new (NULL));
+  g_object_set (self->prior_caption, "halign", GTK_ALIGN_START, "valign", GTK_ALIGN_START, "margin",
+                8, NULL);
+  gtk_style_context_add_class (gtk_widget_get_style_context (GTK_WIDGET (self->prior_caption)),
+                               "osd-caption");
+  gtk_overlay_add_overlay (GTK_OVERLAY (overlay), GTK_WIDGET (self->prior_caption));
+  self->prior_message = GTK_LABEL (gtk_label_new (NULL));
+  g_object_set (self->prior_message, "halign", GTK_ALIGN_CENTER, "valign", GTK_ALIGN_CENTER, "wrap",
+                TRUE, NULL);
+  gtk_style_context_add_class (gtk_widget_get_style_context (GTK_WIDGET (self->prior_message)),
+                               "osd-caption");
+  gtk_overlay_add_overlay (GTK_OVERLAY (overlay), GTK_WIDGET (self->prior_message));
+  gtk_widget_show (GTK_WIDGET (self->prior_view));
+  gtk_widget_show (overlay);
+  gtk_widget_set_no_show_all (overlay, TRUE);
+  self->prior_pane = overlay;
+  gtk_container_add (GTK_CONTAINER (self->view_box), overlay);
+  gtk_widget_hide (overlay);
   g_signal_connect_after (self->view, "draw", G_CALLBACK (view_drawn), self);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),

@@ -29,6 +29,9 @@ void hl_window_close_study (HlWindow *self);
 /* The image view (lent). */
 HlImageView *hl_window_get_image_view (HlWindow *self);
 
+/* The view of the prior image shown beside the current one while comparing (lent). */
+HlImageView *hl_window_get_prior_view (HlWindow *self);
+
 /* The model's result for the image on screen (lent), or NULL while it is not known. */
 HlResult *hl_window_get_current_result (HlWindow *self);
 
