@@ -71,19 +71,15 @@ stats_chunk (gpointer data, int i)
 
   for (int ch = i * job->per_chunk; ch < end; ch++)
     {
-      double sum = 0.0, sq = 0.0, mean, shift_sum = 0.0;
-      /* first pass: the mean; second: squares about it (shift_sum corrects the float mean) */
+      /* one pass of sums shifted by the channel's first value k, which keeps the
+       * sum-of-squares formula accurate: var = mean ((x - k)^2) - mean (x - k)^2 */
+      const float *first = job->x.data + (gsize) ch * job->hw;
+      float k = first[0];
+      double sum = 0.0, sq = 0.0;
       for (int b = 0; b < job->n; b++)
-        row_sums (job->x.data + b * job->x.stride + (gsize) ch * job->hw, job->hw, 0.0f, &sum,
-                  &sq);
-      mean = sum / count;
-      sq = 0.0;
-      for (int b = 0; b < job->n; b++)
-        row_sums (job->x.data + b * job->x.stride + (gsize) ch * job->hw, job->hw, (float) mean,
-                  &shift_sum, &sq);
-      /* sum (x - m)^2 = sum (x - mf)^2 - count (mean - mf)^2 with mf = (float) mean */
-      double dm = shift_sum / count;
-      job->mean_out[ch] = mean;
+        row_sums (job->x.data + b * job->x.stride + (gsize) ch * job->hw, job->hw, k, &sum, &sq);
+      double dm = sum / count;
+      job->mean_out[ch] = k + dm;
       job->var_out[ch] = MAX (sq / count - dm * dm, 0.0);
     }
 }

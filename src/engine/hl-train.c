@@ -28,6 +28,8 @@
 #include <string.h>
 
 #define BN_MOMENTUM 0.1f
+/* floats readable past xpad's last plane: the last tap's view runs 2 beyond it */
+#define PAD_SLACK 16
 
 /* A BatchNorm's state for the current batch. Training: the batch statistics and the folded
  * scale/shift they give (all (c), owned); evaluation: scale/shift lent from the model. */
@@ -73,6 +75,9 @@ struct _HlTrainNet
   float *gcat[2], *dmid, *dact, *dpooled;
   float *col, *tmp; /* one image */
   float *wt;        /* a dense layer's conv2 kernel flipped and transposed (c_mid, growth, 3, 3) */
+  float *xpad;      /* conv3x3_weight_grad: (c_mid, h + 2, w + 2) + PAD_SLACK */
+  float *dyw;       /* conv3x3_weight_grad: (growth, h, w + 2) */
+  float *taps;      /* conv2's weight gradient per tap (9, growth, c_mid) */
   double *stat_mean, *stat_var; /* (max channels) */
   gsize in_floats, cat_max, act_max;
 
@@ -282,6 +287,11 @@ net_create (HlModel *model, int max_batch, gboolean training, GError **error)
   net->col = buffer_new (net, col_max);
   net->tmp = buffer_new (net, tmp_max);
   net->wt = buffer_new (net, (gsize) c_mid * info->arch.growth_rate * 9);
+  net->taps = buffer_new (net, (gsize) c_mid * info->arch.growth_rate * 9);
+  net->xpad = buffer_new (net, (gsize) c_mid * (net->blocks[0].h + 2) * (net->blocks[0].w + 2)
+                               + PAD_SLACK);
+  net->dyw = buffer_new (net, (gsize) info->arch.growth_rate * net->blocks[0].h
+                              * (net->blocks[0].w + 2));
   net->stat_mean = g_new (double, c_max);
   net->stat_var = g_new (double, c_max);
 
@@ -552,6 +562,53 @@ backward_head (HlTrainNet *net, const float *dlogits, gboolean stop_at_features)
   return g;
 }
 
+/* The weight gradient of a 3x3 stride-1 pad-1 convolution without im2col, for one image:
+ * taps[t] (growth, c_mid) += dY (growth, hw) x act (x)^T shifted by tap t. act (x) is written
+ * once with a zero border into xpad (c_mid, h + 2, w + 2), dY into dyw (growth, h, w + 2) with
+ * two zero columns per row; then output position p = y (w + 2) + x reads xpad[p + i (w + 2) + j]
+ * for tap (i, j), so each tap is one GEMM over K = h (w + 2) on a shifted view of xpad (the zero
+ * columns of dyw cancel the positions that wrap around a row). */
+static void
+conv3x3_weight_grad (HlTrainNet *net, const float *x, int c_mid, int h, int w,
+                     const float *scale, const float *shift, const float *dy, int growth)
+{
+  int wp = w + 2;
+  gsize plane = (gsize) (h + 2) * wp, k = (gsize) h * wp;
+
+  for (int ci = 0; ci < c_mid; ci++)
+    {
+      const float *src = x + (gsize) ci * h * w;
+      float *dst = net->xpad + ci * plane;
+      float s = scale[ci], b = shift[ci];
+      memset (dst, 0, wp * sizeof (float));
+      for (int r = 0; r < h; r++)
+        {
+          float *row = dst + (gsize) (r + 1) * wp;
+          row[0] = 0.0f;
+          for (int q = 0; q < w; q++)
+            {
+              float v = src[(gsize) r * w + q] * s + b;
+              row[q + 1] = v > 0.0f ? v : 0.0f;
+            }
+          row[w + 1] = 0.0f;
+        }
+      memset (dst + (gsize) (h + 1) * wp, 0, wp * sizeof (float));
+    }
+  memset (net->xpad + c_mid * plane, 0, PAD_SLACK * sizeof (float));
+  for (int co = 0; co < growth; co++)
+    for (int r = 0; r < h; r++)
+      {
+        float *row = net->dyw + co * k + (gsize) r * wp;
+        memcpy (row, dy + (gsize) co * h * w + (gsize) r * w, w * sizeof (float));
+        row[w] = row[w + 1] = 0.0f;
+      }
+  for (int t = 0; t < 9; t++)
+    /* (growth, k) x (c_mid, k)^T -> (growth, c_mid), xpad rows of stride plane */
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, growth, c_mid, (int) k, 1.0f,
+                 net->dyw, (int) k, net->xpad + (t / 3) * wp + t % 3, (int) plane, 1.0f,
+                 net->taps + (gsize) t * growth * c_mid, c_mid);
+}
+
 /* Backward through dense block @b: on entry gcat[b % 2] holds d loss / d the block's output
  * (all c_tot channels); on return its first c_in channels hold d loss / d the block input. */
 static void
@@ -570,7 +627,6 @@ backward_block (HlTrainNet *net, int b)
       LayerState *ls = &bs->layers[l];
       int c = layer->conv1.c_in, c_mid = layer->conv1.c_out, growth = layer->conv2.c_out;
       gsize mstride = (gsize) c_mid * hw;
-      int k2 = c_mid * 9;
       float *gw2 = grad_of (net, layer->conv2.weight);
       float *gw1 = grad_of (net, layer->conv1.weight);
 
@@ -581,25 +637,32 @@ backward_block (HlTrainNet *net, int b)
             net->wt[((gsize) ci * growth + co) * 9 + t] =
               layer->conv2.weight[((gsize) co * c_mid + ci) * 9 + 8 - t];
 
+      if (gw2 != NULL)
+        memset (net->taps, 0, (gsize) 9 * growth * c_mid * sizeof (float));
+
       /* conv2 (3x3): dY (growth, hw) is the block gradient's slice [c, c + growth) */
       for (int i = 0; i < n; i++)
         {
           const float *dy = g + i * cstride + (gsize) c * hw;
           float *dm = net->dmid + i * mstride;
           if (gw2 != NULL)
-            {
-              hl_im2col (ls->mid + i * mstride, c_mid, h, w, 3, 3, 1, 1, ls->norm2.scale,
-                         ls->norm2.shift, net->col);
-              /* (growth, hw) x (k2, hw)^T -> (growth, k2) */
-              cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, growth, k2, (int) hw, 1.0f,
-                           dy, (int) hw, net->col, (int) hw, 1.0f, gw2, k2);
-            }
+            conv3x3_weight_grad (net, ls->mid + i * mstride, c_mid, h, w, ls->norm2.scale,
+                                 ls->norm2.shift, dy, growth);
           /* d act2 = the transposed convolution of dY: a 3x3 stride-1 pad-1 correlation of dY
            * with the flipped, transposed kernel wt: (c_mid, growth * 9) x (growth * 9, hw).
            * K = growth * 9 instead of growth, and no col2im. */
           hl_im2col (dy, growth, h, w, 3, 3, 1, 1, NULL, NULL, net->col);
           cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, c_mid, (int) hw, growth * 9,
                        1.0f, net->wt, growth * 9, net->col, (int) hw, 0.0f, dm, (int) hw);
+        }
+      if (gw2 != NULL)
+        {
+          /* gw2[co][ci][t] += taps[t][co][ci] */
+          for (int co = 0; co < growth; co++)
+            for (int ci = 0; ci < c_mid; ci++)
+              for (int t = 0; t < 9; t++)
+                gw2[((gsize) co * c_mid + ci) * 9 + t] +=
+                  net->taps[((gsize) t * growth + co) * c_mid + ci];
         }
       HlBatchView dmv = { net->dmid, mstride };
       bn_backward (net, &ls->norm2, (HlBatchView) { ls->mid, mstride }, dmv, dmv, n, hw, FALSE);
