@@ -472,27 +472,37 @@ decode_thread (GTask *task, gpointer source, gpointer path, GCancellable *cancel
     g_task_return_error (task, error);
 }
 
-static void
-decode_done (GObject *source, GAsyncResult *res, gpointer data)
+/* Puts the image decoded by @res into @view when it is still the one wanted (@wanted), or its
+ * error into @message. Returns FALSE when the result was dropped: cancelled or no longer wanted. */
+static gboolean
+show_decoded (GAsyncResult *res, const char *wanted, HlImageView *view, GtkLabel *message)
 {
   g_autoptr (GError) error = NULL;
   HlImage *image = g_task_propagate_pointer (G_TASK (res), &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  HlWindow *self = HL_WINDOW (source);
-  StudyItem *item = current_item (self);
+    return FALSE;
   /* A slow decode of an image the user already left. */
-  if (item == NULL || g_strcmp0 (item->path, g_task_get_task_data (G_TASK (res))) != 0)
+  if (g_strcmp0 (wanted, g_task_get_task_data (G_TASK (res))) != 0)
     {
       g_clear_pointer (&image, hl_image_free);
-      return;
+      return FALSE;
     }
-  hl_image_view_set_image (self->view, image);
+  hl_image_view_set_image (view, image);
   if (image == NULL)
     {
-      gtk_label_set_text (self->image_message, error->message);
-      gtk_widget_show (GTK_WIDGET (self->image_message));
+      gtk_label_set_text (message, error->message);
+      gtk_widget_show (GTK_WIDGET (message));
     }
+  return TRUE;
+}
+
+static void
+decode_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HlWindow *self = HL_WINDOW (source);
+  StudyItem *item = current_item (self);
+  if (!show_decoded (res, item != NULL ? item->path : NULL, self->view, self->image_message))
+    return;
   sync_view (self, self->view, self->prior_view);
   update_overlay (self);
 }
@@ -553,23 +563,9 @@ views_changed (HlImageView *view, HlWindow *self)
 static void
 prior_decode_done (GObject *source, GAsyncResult *res, gpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  HlImage *image = g_task_propagate_pointer (G_TASK (res), &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
   HlWindow *self = HL_WINDOW (source);
-  if (g_strcmp0 (self->prior_path, g_task_get_task_data (G_TASK (res))) != 0)
-    {
-      g_clear_pointer (&image, hl_image_free);
-      return;
-    }
-  hl_image_view_set_image (self->prior_view, image);
-  if (image == NULL)
-    {
-      gtk_label_set_text (self->prior_message, error->message);
-      gtk_widget_show (GTK_WIDGET (self->prior_message));
-    }
-  sync_view (self, self->view, self->prior_view);
+  if (show_decoded (res, self->prior_path, self->prior_view, self->prior_message))
+    sync_view (self, self->view, self->prior_view);
 }
 
 /* Shows, beside the current image, the image before it of the same patient (when comparing). */
