@@ -256,33 +256,12 @@ maxpool_backward_chunk (gpointer data, int i)
       float s = activate ? job->scale[ch] : 1.0f;
       float b = activate ? job->shift[ch] : 0.0f;
       for (int oy = 0; oy < h_out; oy++)
-        {
-          int y0 = MAX (oy * stride - pad, 0);
-          int y1 = MIN (oy * stride - pad + k, h);
-          for (int ox = 0; ox < w_out; ox++)
-            {
-              int x0 = MAX (ox * stride - pad, 0);
-              int x1 = MIN (ox * stride - pad + k, w);
-              float m = -INFINITY;
-              gsize arg = (gsize) y0 * w + x0;
-              for (int iy = y0; iy < y1; iy++)
-                for (int ix = x0; ix < x1; ix++)
-                  {
-                    float v = plane[(gsize) iy * w + ix];
-                    if (activate)
-                      {
-                        v = v * s + b;
-                        v = v > 0.0f ? v : 0.0f;
-                      }
-                    if (v > m)
-                      {
-                        m = v;
-                        arg = (gsize) iy * w + ix;
-                      }
-                  }
-              d[arg] += g[(gsize) oy * w_out + ox];
-            }
-        }
+        for (int ox = 0; ox < w_out; ox++)
+          {
+            gsize arg;
+            hl_maxpool_window (plane, h, w, k, stride, pad, oy, ox, activate, s, b, &arg);
+            d[arg] += g[(gsize) oy * w_out + ox];
+          }
     }
 }
 

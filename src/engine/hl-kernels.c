@@ -708,25 +708,12 @@ maxpool_chunk (gpointer data, int i)
       float s = activate ? job->scale[ch] : 1.0f;
       float b = activate ? job->shift[ch] : 0.0f;
       for (int oy = 0; oy < h_out; oy++)
-        {
-          int y0 = MAX (oy * stride - pad, 0);
-          int y1 = MIN (oy * stride - pad + k, h);
-          for (int ox = 0; ox < w_out; ox++)
-            {
-              int x0 = MAX (ox * stride - pad, 0);
-              int x1 = MIN (ox * stride - pad + k, w);
-              float m = -INFINITY;
-              for (int iy = y0; iy < y1; iy++)
-                for (int ix = x0; ix < x1; ix++)
-                  {
-                    float v = plane[(gsize) iy * w + ix];
-                    if (activate)
-                      v = act (v, s, b);
-                    m = v > m ? v : m;
-                  }
-              out[(gsize) oy * w_out + ox] = m;
-            }
-        }
+        for (int ox = 0; ox < w_out; ox++)
+          {
+            gsize arg;
+            out[(gsize) oy * w_out + ox]
+                = hl_maxpool_window (plane, h, w, k, stride, pad, oy, ox, activate, s, b, &arg);
+          }
     }
 }
 
