@@ -1251,6 +1251,64 @@ test_load_metadata_limits (void)
   g_assert_cmpint (hl_model_get_info (model)->input_size, ==, 1024);
 }
 
+/* hl_model_analyze on a batch of two planes of different sizes gives, image by image, exactly
+ * what preprocess + a forward pass of one + hl_forward_gradcam give; without Grad-CAM, no maps. */
+static void
+test_analyze_batch (void)
+{
+  g_autoptr (HlModel) model = tiny_random (9);
+  g_autoptr (GError) error = NULL;
+  const int sizes[2][2] = { { 40, 29 }, { 17, 52 } }; /* height, width */
+  g_autofree float *pixels[2] = { NULL, NULL };
+  HlGrayPlane planes[2];
+  GRand *rand = g_rand_new_with_seed (3);
+
+  for (int i = 0; i < 2; i++)
+    {
+      gsize n_px = (gsize) sizes[i][0] * sizes[i][1];
+      pixels[i] = g_new (float, n_px); /* (height, width) */
+      for (gsize p = 0; p < n_px; p++)
+        pixels[i][p] = (float) g_rand_double (rand);
+      planes[i] = (HlGrayPlane){ pixels[i], sizes[i][1], sizes[i][0] };
+    }
+  g_rand_free (rand);
+
+  g_autoptr (HlAnalysis) a = hl_model_analyze (model, planes, 2, TRUE, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (a->n, ==, 2);
+  int n_labels = a->n_labels;
+  gsize per_image = (gsize) n_labels * a->map_h * a->map_w;
+  for (int i = 0; i < 2; i++)
+    {
+      g_autofree float *input = g_new (float, hl_model_input_size (model));
+      hl_model_preprocess (model, planes[i].pixels, planes[i].height, planes[i].width, input);
+      g_autoptr (HlForward) fwd = hl_model_forward (model, input, 1, NULL, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (fwd->n_labels, ==, n_labels);
+      g_assert_cmpint (fwd->h_feat, ==, a->map_h);
+      g_assert_cmpint (fwd->w_feat, ==, a->map_w);
+      g_autofree float *maps = g_new (float, per_image); /* (n_labels, h_feat, w_feat) */
+      hl_forward_gradcam (model, fwd, 0, maps);
+      for (int l = 0; l < n_labels; l++)
+        g_assert_cmpfloat_with_epsilon (a->probs[i * n_labels + l], fwd->probs[l], 1e-6);
+      for (gsize k = 0; k < per_image; k++)
+        g_assert_cmpfloat_with_epsilon (a->maps[per_image * i + k], maps[k], 1e-5);
+    }
+
+  g_autoptr (HlAnalysis) scores_only
+      = hl_model_analyze (model, planes, 1, FALSE, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (scores_only->maps);
+  g_assert_cmpfloat_with_epsilon (scores_only->probs[0], a->probs[0], 1e-6);
+
+  g_autoptr (GCancellable) cancelled = g_cancellable_new ();
+  g_cancellable_cancel (cancelled);
+  g_autoptr (HlAnalysis) none
+      = hl_model_analyze (model, planes, 2, TRUE, NULL, NULL, cancelled, &error);
+  g_assert_null (none);
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_CANCELLED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1302,6 +1360,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/model/refuse/labels-vs-classifier", test_refuse_labels_vs_classifier);
   g_test_add_func ("/engine/model/refuse/growth-vs-tensors", test_refuse_growth_vs_tensors);
   g_test_add_func ("/engine/model/refuse/blocks-vs-tensors", test_refuse_blocks_vs_tensors);
+  g_test_add_func ("/engine/model/analyze/batch", test_analyze_batch);
   g_test_add_func ("/engine/model/refuse/nan-f32", test_refuse_nan_f32);
   g_test_add_func ("/engine/model/refuse/inf-f32", test_refuse_inf_f32);
   g_test_add_func ("/engine/model/refuse/inf-f16", test_refuse_inf_f16);

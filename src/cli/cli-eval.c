@@ -5,8 +5,9 @@
  * (DeLong's paired test); with --out, writes the same as eval.csv, the ROC grid as roc-grid.png
  * and, for --model, the predictions as predictions.csv (to evaluate again with --predictions). */
 #include "cli-commands.h"
-#include "cli-infer.h"
 
+#include "hl-engine.h"
+#include "hl-image.h"
 #include "hl-predictions.h"
 #include "hl-roc-chart.h"
 #include "hl-summary.h"
@@ -102,11 +103,12 @@ predict_with_model (const char *model_path, const char *images_dir, const HlLabe
       const HlLabelRow *row = labels->rows->pdata[i];
       g_autofree char *path = g_build_filename (images_dir, row->image, NULL);
       g_autoptr (HlImage) image = hl_image_load (path, error);
-      g_autoptr (HlCliInference) inference = NULL;
+      g_autoptr (HlAnalysis) inference = NULL;
 
       if (image == NULL)
         return NULL;
-      inference = hl_cli_infer (model, image, FALSE, NULL, error);
+      HlGrayPlane plane = { image->pixels, image->width, image->height };
+      inference = hl_model_analyze (model, &plane, 1, FALSE, NULL, NULL, NULL, error);
       if (inference == NULL)
         {
           g_prefix_error (error, "%s: ", path);

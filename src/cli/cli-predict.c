@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include "cli-commands.h"
 #include "hl-engine.h"
 #include "hl-image.h"
+#include "hl-predictions.h"
 
 #define DEFAULT_BATCH 4
 #define MAX_BATCH 256
@@ -63,13 +63,6 @@ predict_row_clear (gpointer data)
   g_free (row->name);
   g_free (row->path);
   g_free (row->probs);
-}
-
-/* Whether @s can be a field of the predictions CSV, which has no quoting (hl-predictions.h). */
-static gboolean
-csv_safe (const char *s)
-{
-  return strpbrk (s, ",\"\r\n") == NULL;
 }
 
 static int
@@ -176,23 +169,22 @@ file_stem (const char *name)
   return stem;
 }
 
-/* Writes DIR/<stem>_<Label>.png for every label of image @index of @fwd. */
+/* Writes DIR/<stem>_<Label>.png for every label of image @index of @analysis. */
 static gboolean
-write_gradcams (const PredictJob *job, const HlForward *fwd, int index, const HlImage *image,
+write_gradcams (const PredictJob *job, const HlAnalysis *analysis, int index, const HlImage *image,
                 const char *name, GError **error)
 {
-  int n_labels = job->info->n_labels;
-  gsize map_n = (gsize) fwd->h_feat * fwd->w_feat;
+  int n_labels = analysis->n_labels;
+  gsize map_n = (gsize) analysis->map_h * analysis->map_w;
   gsize n_px = (gsize) image->width * image->height;
-  g_autofree float *maps = g_new (float, n_labels * map_n);
+  const float *maps = analysis->maps + (gsize) index * n_labels * map_n; /* (n_labels, map_n) */
   g_autofree float *up = g_new (float, n_px);      /* (height, width) */
   g_autofree guint8 *gray = g_new (guint8, n_px);  /* (height, width) */
   g_autofree char *stem = file_stem (name);
 
-  hl_forward_gradcam (job->model, fwd, index, maps);
   for (int l = 0; l < n_labels; l++)
     {
-      hl_gradcam_upsample (maps + l * map_n, fwd->h_feat, fwd->w_feat, up, image->height,
+      hl_gradcam_upsample (maps + l * map_n, analysis->map_h, analysis->map_w, up, image->height,
                            image->width);
       float max = 0.0f;
       for (gsize i = 0; i < n_px; i++)
@@ -217,13 +209,12 @@ write_gradcams (const PredictJob *job, const HlForward *fwd, int index, const Hl
 
 /* --- scoring ------------------------------------------------------------------------------- */
 
-/* Decodes, preprocesses and scores @n inputs as one batch; appends a row per scored image to
- * job->rows and reports every failure on stderr. */
+/* Decodes and scores @n inputs as one batch (hl_model_analyze); appends a row per scored image
+ * to job->rows and reports every failure on stderr. */
 static void
 predict_batch (PredictJob *job, const PredictInput *inputs, int n)
 {
-  gsize in_size = hl_model_input_size (job->model);
-  g_autofree float *batch = g_new (float, in_size * n);
+  g_autofree HlGrayPlane *planes = g_new (HlGrayPlane, n);
   g_autoptr (GPtrArray) images = g_ptr_array_new_with_free_func ((GDestroyNotify) hl_image_free);
   g_autoptr (GPtrArray) batch_inputs = g_ptr_array_new ();
 
@@ -231,7 +222,7 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
     {
       g_autoptr (GError) error = NULL;
       g_autofree char *name = g_path_get_basename (inputs[i].path);
-      if (!csv_safe (name))
+      if (!hl_predictions_field_is_safe (name))
         {
           fprintf (stderr, "hilum-cli predict: %s: a file name with a comma, quote or line break "
                            "cannot be written to the predictions CSV\n", inputs[i].path);
@@ -250,8 +241,7 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
             }
           continue;
         }
-      hl_model_preprocess (job->model, image->pixels, image->height, image->width,
-                           batch + in_size * images->len);
+      planes[images->len] = (HlGrayPlane){ image->pixels, image->width, image->height };
       g_ptr_array_add (images, image);
       g_ptr_array_add (batch_inputs, (gpointer) &inputs[i]);
     }
@@ -259,9 +249,10 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
     return;
 
   g_autoptr (GError) error = NULL;
-  g_autoptr (HlForward) fwd = hl_model_forward (job->model, batch, (int) images->len, NULL, NULL,
-                                                NULL, &error);
-  if (fwd == NULL)
+  g_autoptr (HlAnalysis) analysis
+      = hl_model_analyze (job->model, planes, (int) images->len, job->gradcam_dir != NULL, NULL,
+                          NULL, NULL, &error);
+  if (analysis == NULL)
     {
       for (guint i = 0; i < images->len; i++)
         fprintf (stderr, "hilum-cli predict: %s: %s\n",
@@ -274,11 +265,12 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
     {
       const PredictInput *in = g_ptr_array_index (batch_inputs, i);
       PredictRow row = { g_path_get_basename (in->path), g_strdup (in->path),
-                         g_memdup2 (fwd->probs + (gsize) i * fwd->n_labels,
-                                    (gsize) fwd->n_labels * sizeof (float)) };
+                         g_memdup2 (analysis->probs + (gsize) i * analysis->n_labels,
+                                    (gsize) analysis->n_labels * sizeof (float)) };
       g_autoptr (GError) local = NULL;
       if (job->gradcam_dir != NULL
-          && !write_gradcams (job, fwd, (int) i, g_ptr_array_index (images, i), row.name, &local))
+          && !write_gradcams (job, analysis, (int) i, g_ptr_array_index (images, i), row.name,
+                              &local))
         {
           fprintf (stderr, "hilum-cli predict: %s\n", local->message);
           job->n_failed++;
@@ -289,69 +281,32 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
 
 /* --- output -------------------------------------------------------------------------------- */
 
-/* The shortest decimal (C locale) that reads back as the same float. */
-static void
-append_float (GString *out, float v)
-{
-  char buf[G_ASCII_DTOSTR_BUF_SIZE], format[8];
-
-  for (int digits = 6; digits <= 9; digits++)
-    {
-      g_snprintf (format, sizeof format, "%%.%dg", digits);
-      g_ascii_formatd (buf, sizeof buf, format, v);
-      if ((float) g_ascii_strtod (buf, NULL) == v)
-        break;
-    }
-  g_string_append (out, buf);
-}
-
+/* The scores as predictions CSV text (hl-predictions.h). */
 static GString *
-build_csv (const PredictJob *job)
+build_csv (const PredictJob *job, GError **error)
 {
-  GString *csv = g_string_new ("Image");
+  const HlModelInfo *info = job->info;
+  guint n = job->rows->len;
+  g_autofree const char **names = g_new (const char *, MAX (n, 1));
+  g_autofree float *scores = g_new (float, (gsize) MAX (n, 1) * info->n_labels);
 
-  for (int l = 0; l < job->info->n_labels; l++)
-    {
-      g_string_append_c (csv, ',');
-      g_string_append (csv, job->info->labels[l]);
-    }
-  g_string_append_c (csv, '\n');
-  for (guint i = 0; i < job->rows->len; i++)
+  for (guint i = 0; i < n; i++)
     {
       const PredictRow *row = &g_array_index (job->rows, PredictRow, i);
-      g_string_append (csv, row->name);
-      for (int l = 0; l < job->info->n_labels; l++)
-        {
-          g_string_append_c (csv, ',');
-          append_float (csv, row->probs[l]);
-        }
-      g_string_append_c (csv, '\n');
+      names[i] = row->name;
+      memcpy (scores + (gsize) i * info->n_labels, row->probs, info->n_labels * sizeof (float));
     }
-  return csv;
+  return hl_predictions_format (names, n, (const char *const *) info->labels,
+                                (gsize) info->n_labels, scores, error);
 }
 
+/* The scores JSON: the model (hl_predictions_json_begin), then every image's scores. */
 static char *
 build_json (const PredictJob *job)
 {
-  const HlModelInfo *info = job->info;
   g_autoptr (JsonBuilder) b = json_builder_new ();
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "model");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, info->name);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_string_value (b, info->version);
-  json_builder_set_member_name (b, "labels");
-  json_builder_begin_array (b);
-  for (int l = 0; l < info->n_labels; l++)
-    json_builder_add_string_value (b, info->labels[l]);
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  json_builder_set_member_name (b, "note");
-  json_builder_add_string_value (b, "Not for diagnostic use: research software; the scores come "
-                                    "from a model trained on a small public data set.");
+  hl_predictions_json_begin (b, job->info);
   json_builder_set_member_name (b, "images");
   json_builder_begin_array (b);
   for (guint i = 0; i < job->rows->len; i++)
@@ -362,24 +317,11 @@ build_json (const PredictJob *job)
       json_builder_add_string_value (b, row->name);
       json_builder_set_member_name (b, "path");
       json_builder_add_string_value (b, row->path);
-      json_builder_set_member_name (b, "scores");
-      json_builder_begin_object (b);
-      for (int l = 0; l < info->n_labels; l++)
-        {
-          json_builder_set_member_name (b, info->labels[l]);
-          json_builder_add_double_value (b, row->probs[l]);
-        }
-      json_builder_end_object (b);
+      hl_predictions_json_add_scores (b, job->info, row->probs);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
-  json_builder_end_object (b);
-
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
+  return hl_predictions_json_end (b, NULL);
 }
 
 int
@@ -435,7 +377,7 @@ hl_cli_predict (int argc, char **argv)
     }
   const HlModelInfo *info = hl_model_get_info (model);
   for (int l = 0; l < info->n_labels; l++)
-    if (!csv_safe (info->labels[l]))
+    if (!hl_predictions_field_is_safe (info->labels[l]))
       {
         fprintf (stderr, "hilum-cli predict: %s: label `%s` cannot be a CSV column\n", model_path,
                  info->labels[l]);
@@ -469,7 +411,8 @@ hl_cli_predict (int argc, char **argv)
                    (int) MIN ((guint) batch, inputs->len - start));
   n_failed += job.n_failed;
 
-  g_autoptr (GString) csv = build_csv (&job);
+  /* The model's labels and every row's name were checked: formatting cannot fail. */
+  g_autoptr (GString) csv = build_csv (&job, NULL);
   if (csv_path != NULL)
     {
       if (!g_file_set_contents (csv_path, csv->str, (gssize) csv->len, &error))

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli-commands.h"
-#include "cli-infer.h"
+#include "hl-predictions.h"
 #include "hl-render.h"
 #include "hl-study.h"
 
@@ -137,11 +137,20 @@ report_one (const ReportJob *job, const ReportInput *in, const char *stem, float
   json_builder_add_string_value (builder, in->path);
 
   g_autoptr (GError) local = NULL;
-  g_autoptr (HlImage) image = in->entry != NULL ? hl_study_image_load (in->entry, &local)
-                                                : hl_image_load (in->path, &local);
-  g_autoptr (HlCliInference) inf = NULL;
+  g_autoptr (HlImage) image = NULL;
+  if (!hl_predictions_field_is_safe (in->name))
+    g_set_error (&local, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                 "%s: a name with a comma, quote or line break cannot be written to scores.csv",
+                 in->path);
+  else
+    image = in->entry != NULL ? hl_study_image_load (in->entry, &local)
+                              : hl_image_load (in->path, &local);
+  g_autoptr (HlAnalysis) inf = NULL;
   if (image != NULL)
-    inf = hl_cli_infer (job->model, image, TRUE, NULL, &local);
+    {
+      HlGrayPlane plane = { image->pixels, image->width, image->height };
+      inf = hl_model_analyze (job->model, &plane, 1, TRUE, NULL, NULL, NULL, &local);
+    }
   if (inf == NULL)
     {
       json_builder_set_member_name (builder, "error");
@@ -212,14 +221,7 @@ report_one (const ReportJob *job, const ReportInput *in, const char *stem, float
   json_builder_add_int_value (builder, image->width);
   json_builder_set_member_name (builder, "height");
   json_builder_add_int_value (builder, image->height);
-  json_builder_set_member_name (builder, "scores");
-  json_builder_begin_object (builder);
-  for (int l = 0; l < n; l++)
-    {
-      json_builder_set_member_name (builder, info->labels[l]);
-      json_builder_add_double_value (builder, inf->probs[l]);
-    }
-  json_builder_end_object (builder);
+  hl_predictions_json_add_scores (builder, info, inf->probs);
   json_builder_set_member_name (builder, "at_or_above_operating_point");
   json_builder_begin_array (builder);
   for (int l = 0; l < n; l++)
@@ -250,25 +252,6 @@ report_one (const ReportJob *job, const ReportInput *in, const char *stem, float
     }
   json_builder_end_object (builder);
   return ok;
-}
-
-/* CSV field @s, quoted when it holds a comma, quote or line break. */
-static void
-csv_append_field (GString *out, const char *s)
-{
-  if (strpbrk (s, ",\"\r\n") == NULL)
-    {
-      g_string_append (out, s);
-      return;
-    }
-  g_string_append_c (out, '"');
-  for (const char *p = s; *p != '\0'; p++)
-    {
-      if (*p == '"')
-        g_string_append_c (out, '"');
-      g_string_append_c (out, *p);
-    }
-  g_string_append_c (out, '"');
 }
 
 /* The images to report on: a single file, or every image a study scan of the folder finds. */
@@ -302,71 +285,32 @@ collect_inputs (const char *arg, HlStudy **study_out, GError **error)
   return inputs;
 }
 
+/* Writes scores.csv (the images in @done, rows of @probs (inputs->len, n_labels)) and
+ * scores.json (the document @builder holds, ended here) into the output folder. */
 static gboolean
 write_sidecars (const ReportJob *job, GArray *inputs, const gboolean *done, const float *probs,
                 JsonBuilder *builder, GError **error)
 {
   const HlModelInfo *info = job->info;
-  g_autoptr (GString) csv = g_string_new ("Image");
-  for (int l = 0; l < info->n_labels; l++)
-    {
-      g_string_append_c (csv, ',');
-      csv_append_field (csv, info->labels[l]);
-    }
-  g_string_append_c (csv, '\n');
+  gsize n_labels = (gsize) info->n_labels, n_done = 0;
+  g_autofree const char **names = g_new (const char *, MAX (inputs->len, 1));
+  g_autofree float *scores = g_new (float, MAX (inputs->len, 1) * n_labels);
   for (guint i = 0; i < inputs->len; i++)
-    {
-      if (!done[i])
-        continue;
-      csv_append_field (csv, g_array_index (inputs, ReportInput, i).name);
-      for (int l = 0; l < info->n_labels; l++)
-        {
-          char buf[G_ASCII_DTOSTR_BUF_SIZE];
-          g_string_append_c (csv, ',');
-          g_string_append (
-              csv, g_ascii_formatd (buf, sizeof buf, "%.9g", probs[(gsize)i * info->n_labels + l]));
-        }
-      g_string_append_c (csv, '\n');
-    }
+    if (done[i])
+      {
+        names[n_done] = g_array_index (inputs, ReportInput, i).name;
+        memcpy (scores + n_done * n_labels, probs + i * n_labels, n_labels * sizeof (float));
+        n_done++;
+      }
   g_autofree char *csv_path = g_build_filename (job->out_dir, "scores.csv", NULL);
-  if (!g_file_set_contents (csv_path, csv->str, (gssize)csv->len, error))
+  if (!hl_predictions_write_labels (csv_path, names, n_done, (const char *const *) info->labels,
+                                    n_labels, scores, error))
     return FALSE;
 
-  g_autoptr (JsonNode) root = json_builder_get_root (builder);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
   gsize len = 0;
-  g_autofree char *json = json_generator_to_data (gen, &len);
+  g_autofree char *json = hl_predictions_json_end (builder, &len);
   g_autofree char *json_path = g_build_filename (job->out_dir, "scores.json", NULL);
-  return g_file_set_contents (json_path, json, (gssize)len, error);
-}
-
-static void
-add_model_json (JsonBuilder *builder, const ReportJob *job)
-{
-  const HlModelInfo *info = job->info;
-  json_builder_set_member_name (builder, "model");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "name");
-  json_builder_add_string_value (builder, info->name);
-  json_builder_set_member_name (builder, "version");
-  json_builder_add_string_value (builder, info->version);
-  json_builder_set_member_name (builder, "labels");
-  json_builder_begin_array (builder);
-  for (int l = 0; l < info->n_labels; l++)
-    json_builder_add_string_value (builder, info->labels[l]);
-  json_builder_end_array (builder);
-  json_builder_set_member_name (builder, "thresholds");
-  json_builder_begin_array (builder);
-  for (int l = 0; l < info->n_labels; l++)
-    json_builder_add_double_value (builder, info->thresholds[l]);
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  json_builder_set_member_name (builder, "created");
-  json_builder_add_string_value (builder, job->created);
-  json_builder_set_member_name (builder, "not_for_diagnostic_use");
-  json_builder_add_boolean_value (builder, TRUE);
+  return g_file_set_contents (json_path, json, (gssize) len, error);
 }
 
 int
@@ -455,6 +399,13 @@ hl_cli_report (int argc, char **argv)
                  job.info->name);
         return 2;
       }
+  for (int l = 0; l < job.info->n_labels; l++)
+    if (!hl_predictions_field_is_safe (job.info->labels[l]))
+      {
+        fprintf (stderr, "hilum-cli report: %s: label `%s` cannot be a CSV column\n", model_path,
+                 job.info->labels[l]);
+        return 1;
+      }
   job.labels = labels;
   job.pdf = pdf;
   job.scale = scale;
@@ -485,8 +436,9 @@ hl_cli_report (int argc, char **argv)
   g_autoptr (GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   reserve_input_names (inputs, out_dir, used);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  add_model_json (builder, &job);
+  hl_predictions_json_begin (builder, job.info);
+  json_builder_set_member_name (builder, "created");
+  json_builder_add_string_value (builder, job.created);
   json_builder_set_member_name (builder, "images");
   json_builder_begin_array (builder);
   guint n_failed = 0;
@@ -505,7 +457,6 @@ hl_cli_report (int argc, char **argv)
         printf ("%s -> %s.png\n", in->name, stem);
     }
   json_builder_end_array (builder);
-  json_builder_end_object (builder);
 
   gboolean ok = write_sidecars (&job, inputs, done, probs, builder, &error);
   if (!ok)

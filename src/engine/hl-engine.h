@@ -144,7 +144,36 @@ void hl_forward_gradcam (HlModel *model, const HlForward *fwd, int image, float 
 /* Upsamples a map (h, w) to (out_h, out_w) bilinearly (align_corners=False, as PyTorch). */
 void hl_gradcam_upsample (const float *map, int h, int w, float *out, int out_h, int out_w);
 
+/* One decoded grayscale image: @pixels (height, width), values in [0, 1]. Lent by the caller. */
+typedef struct
+{
+  const float *pixels;
+  int width, height;
+} HlGrayPlane;
+
+/* What the model says about a batch of images, from one forward pass. */
+typedef struct
+{
+  int n;            /* images */
+  int n_labels;
+  float *probs;     /* (n, n_labels) sigmoid outputs, in the model's label order */
+  int map_h, map_w; /* the last feature map's size: the Grad-CAM resolution */
+  float *maps;      /* (n, n_labels, map_h, map_w) Grad-CAM maps (ReLU'd, unnormalised, as
+                     * hl_forward_gradcam), or NULL when not asked for */
+} HlAnalysis;
+
+/* The whole inference path for @n >= 1 images @planes: each preprocessed as the model file says
+ * (hl_model_preprocess), all run as one batch (hl_model_forward, with @progress, @cancellable),
+ * and with @gradcam every label's Grad-CAM map of every image from that same pass. The maps stay
+ * at the feature map's size; hl_gradcam_upsample() takes them to any display size. Returns a new
+ * result to free with hl_analysis_free(), or NULL with @error (HL_ENGINE_ERROR) set. */
+HlAnalysis *hl_model_analyze (HlModel *model, const HlGrayPlane *planes, int n, gboolean gradcam,
+                              HlProgressFunc progress, gpointer user_data,
+                              GCancellable *cancellable, GError **error);
+void hl_analysis_free (HlAnalysis *analysis);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlModel, hl_model_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlForward, hl_forward_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlAnalysis, hl_analysis_free)
 
 G_END_DECLS

@@ -1,6 +1,7 @@
 /* hl-labels.c — the label names, a small RFC 4180 CSV reader, and the two label-file layouts
  * (notebook and NIH Data_Entry_2017) described in hl-labels.h. */
 #include "hl-labels.h"
+#include "hl-study-private.h"
 
 #include <string.h>
 
@@ -534,28 +535,38 @@ hl_label_set_load_from_data (const char *data, gsize length, const char *name, G
   return g_steal_pointer (&set);
 }
 
+gboolean
+hl_study_read_file (const char *path, gsize max_bytes, char **contents, gsize *length,
+                    GError **error)
+{
+  GStatBuf st;
+  g_autoptr (GError) local = NULL;
+
+  if (g_stat (path, &st) == 0 && S_ISREG (st.st_mode) && (guint64) st.st_size > max_bytes)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: larger than %zu MiB", path,
+                   max_bytes >> 20);
+      return FALSE;
+    }
+  if (!g_file_get_contents (path, contents, length, &local))
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 HlLabelSet *
 hl_label_set_load (const char *path, GError **error)
 {
   g_autofree char *contents = NULL;
   gsize length;
-  GStatBuf st;
-  g_autoptr (GError) local = NULL;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (g_stat (path, &st) == 0 && S_ISREG (st.st_mode) && (guint64) st.st_size > HL_LABELS_MAX_BYTES)
-    {
-      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: larger than %zu MiB", path,
-                   HL_LABELS_MAX_BYTES >> 20);
-      return NULL;
-    }
-  if (!g_file_get_contents (path, &contents, &length, &local))
-    {
-      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s", local->message);
-      return NULL;
-    }
+  if (!hl_study_read_file (path, HL_LABELS_MAX_BYTES, &contents, &length, error))
+    return NULL;
   return hl_label_set_load_from_data (contents, length, path, error);
 }
 

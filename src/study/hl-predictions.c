@@ -1,13 +1,12 @@
 /* hl-predictions.c — reading, writing and matching prediction CSV files (Image + one score column
- * per label), the format `hilum-cli predict --csv` writes and `hilum-cli eval` reads. */
+ * per label), the format `hilum-cli predict --csv` and `hilum-cli report` write and
+ * `hilum-cli eval` reads, and the scores JSON that goes with them. */
 #include "hl-predictions.h"
-
-#include <glib/gstdio.h>
+#include "hl-study-private.h"
 
 #include <errno.h>
 #include <math.h>
 #include <string.h>
-#include <sys/stat.h>
 
 void
 hl_predictions_free (HlPredictions *predictions)
@@ -231,25 +230,13 @@ HlPredictions *
 hl_predictions_load (const char *path, GError **error)
 {
   g_autofree char *contents = NULL;
-  g_autoptr (GError) local = NULL;
-  GStatBuf st;
   gsize length;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (g_stat (path, &st) == 0 && S_ISREG (st.st_mode)
-      && (guint64) st.st_size > HL_PREDICTIONS_MAX_BYTES)
-    {
-      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: larger than %zu MiB", path,
-                   HL_PREDICTIONS_MAX_BYTES >> 20);
-      return NULL;
-    }
-  if (!g_file_get_contents (path, &contents, &length, &local))
-    {
-      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s", local->message);
-      return NULL;
-    }
+  if (!hl_study_read_file (path, HL_PREDICTIONS_MAX_BYTES, &contents, &length, error))
+    return NULL;
   return hl_predictions_load_from_data (contents, length, path, error);
 }
 
@@ -263,39 +250,85 @@ hl_predictions_lookup (const HlPredictions *predictions, const char *image)
 }
 
 gboolean
-hl_predictions_write (const char *path, const char *const *images, gsize n_images,
-                      const int *label_index, gsize n_labels, const float *scores, GError **error)
+hl_predictions_field_is_safe (const char *s)
 {
+  g_return_val_if_fail (s != NULL, FALSE);
+  return strpbrk (s, ",\"\r\n") == NULL;
+}
+
+/* Appends the shortest decimal (C locale) that reads back as the same float. */
+static void
+append_float (GString *out, float v)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE], format[8];
+
+  for (int digits = 6; digits <= 9; digits++)
+    {
+      g_snprintf (format, sizeof format, "%%.%dg", digits);
+      g_ascii_formatd (buf, sizeof buf, format, v);
+      if ((float) g_ascii_strtod (buf, NULL) == v)
+        break;
+    }
+  g_string_append (out, buf);
+}
+
+GString *
+hl_predictions_format (const char *const *images, gsize n_images, const char *const *labels,
+                       gsize n_labels, const float *scores, GError **error)
+{
+  g_return_val_if_fail (images != NULL || n_images == 0, NULL);
+  g_return_val_if_fail (labels != NULL && n_labels >= 1, NULL);
+  g_return_val_if_fail (scores != NULL || n_images == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
   g_autoptr (GString) out = g_string_new ("Image");
-  g_autoptr (GError) local = NULL;
-  char number[G_ASCII_DTOSTR_BUF_SIZE];
-
-  g_return_val_if_fail (path != NULL, FALSE);
-  g_return_val_if_fail (images != NULL || n_images == 0, FALSE);
-  g_return_val_if_fail (label_index != NULL && n_labels >= 1, FALSE);
-  g_return_val_if_fail (scores != NULL || n_images == 0, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
   for (gsize l = 0; l < n_labels; l++)
     {
-      g_return_val_if_fail (label_index[l] >= 0 && label_index[l] < HL_N_LABELS, FALSE);
-      g_string_append_printf (out, ",%s", hl_label_names[label_index[l]]);
+      if (!hl_predictions_field_is_safe (labels[l]))
+        {
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                       "label `%s` holds a comma, quote or line break", labels[l]);
+          return NULL;
+        }
+      g_string_append_c (out, ',');
+      g_string_append (out, labels[l]);
     }
   g_string_append_c (out, '\n');
   for (gsize i = 0; i < n_images; i++)
     {
-      if (strpbrk (images[i], ",\"\r\n") != NULL)
+      if (!hl_predictions_field_is_safe (images[i]))
         {
           g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
-                       "%s: image name `%s` holds a comma, quote or line break", path, images[i]);
-          return FALSE;
+                       "image name `%s` holds a comma, quote or line break", images[i]);
+          return NULL;
         }
       g_string_append (out, images[i]);
       for (gsize l = 0; l < n_labels; l++)
-        g_string_append_printf (out, ",%s",
-                                g_ascii_formatd (number, sizeof number, "%.9g",
-                                                 scores[i * n_labels + l]));
+        {
+          g_string_append_c (out, ',');
+          append_float (out, scores[i * n_labels + l]);
+        }
       g_string_append_c (out, '\n');
+    }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+hl_predictions_write_labels (const char *path, const char *const *images, gsize n_images,
+                             const char *const *labels, gsize n_labels, const float *scores,
+                             GError **error)
+{
+  g_autoptr (GError) local = NULL;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_autoptr (GString) out
+      = hl_predictions_format (images, n_images, labels, n_labels, scores, &local);
+  if (out == NULL)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: %s", path, local->message);
+      return FALSE;
     }
   if (!g_file_set_contents (path, out->str, (gssize) out->len, &local))
     {
@@ -303,6 +336,79 @@ hl_predictions_write (const char *path, const char *const *images, gsize n_image
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+hl_predictions_write (const char *path, const char *const *images, gsize n_images,
+                      const int *label_index, gsize n_labels, const float *scores, GError **error)
+{
+  g_return_val_if_fail (label_index != NULL && n_labels >= 1 && n_labels <= HL_N_LABELS, FALSE);
+
+  const char *names[HL_N_LABELS];
+  for (gsize l = 0; l < n_labels; l++)
+    {
+      g_return_val_if_fail (label_index[l] >= 0 && label_index[l] < HL_N_LABELS, FALSE);
+      names[l] = hl_label_names[label_index[l]];
+    }
+  return hl_predictions_write_labels (path, images, n_images, names, n_labels, scores, error);
+}
+
+void
+hl_predictions_json_begin (JsonBuilder *builder, const HlModelInfo *info)
+{
+  g_return_if_fail (JSON_IS_BUILDER (builder) && info != NULL);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "model");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "name");
+  json_builder_add_string_value (builder, info->name);
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, info->version);
+  json_builder_set_member_name (builder, "labels");
+  json_builder_begin_array (builder);
+  for (int l = 0; l < info->n_labels; l++)
+    json_builder_add_string_value (builder, info->labels[l]);
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "thresholds");
+  json_builder_begin_array (builder);
+  for (int l = 0; l < info->n_labels; l++)
+    json_builder_add_double_value (builder, info->thresholds[l]);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  json_builder_set_member_name (builder, "not_for_diagnostic_use");
+  json_builder_add_boolean_value (builder, TRUE);
+  json_builder_set_member_name (builder, "note");
+  json_builder_add_string_value (builder, "Not for diagnostic use: research software; the scores "
+                                          "come from a model trained on a small public data set.");
+}
+
+void
+hl_predictions_json_add_scores (JsonBuilder *builder, const HlModelInfo *info, const float *probs)
+{
+  g_return_if_fail (JSON_IS_BUILDER (builder) && info != NULL && probs != NULL);
+
+  json_builder_set_member_name (builder, "scores");
+  json_builder_begin_object (builder);
+  for (int l = 0; l < info->n_labels; l++)
+    {
+      json_builder_set_member_name (builder, info->labels[l]);
+      json_builder_add_double_value (builder, probs[l]);
+    }
+  json_builder_end_object (builder);
+}
+
+char *
+hl_predictions_json_end (JsonBuilder *builder, gsize *length)
+{
+  g_return_val_if_fail (JSON_IS_BUILDER (builder), NULL);
+
+  json_builder_end_object (builder);
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  return json_generator_to_data (gen, length);
 }
 
 void

@@ -10,10 +10,14 @@
  * written in C locale, every image appears once. A UTF-8 BOM and CRLF line ends are accepted.
  * Failures are HL_STUDY_ERROR_CSV (HL_STUDY_ERROR_IO when unreadable) with "FILE:LINE: problem".
  *
- * hl_predictions_match() lines predictions up with a label file (hl-labels.h) for evaluation.
+ * hl_predictions_match() lines predictions up with a label file (hl-labels.h) for evaluation;
+ * hl_predictions_json_*() write the JSON twin of a predictions file, with the model's identity.
  */
 #pragma once
 
+#include <json-glib/json-glib.h>
+
+#include "hl-engine.h"
 #include "hl-labels.h"
 
 G_BEGIN_DECLS
@@ -50,12 +54,45 @@ void hl_predictions_free (HlPredictions *predictions);
 /* The row of @image in @predictions, or -1 when absent. */
 gssize hl_predictions_lookup (const HlPredictions *predictions, const char *image);
 
-/* Writes @n_images rows of @scores (n_images, n_labels) in the layout above to @path, atomically:
- * `Image` and the names of the labels @label_index (n_labels, indices into hl_label_names), one
- * row per @images[i], scores with 9 significant digits (float precision). */
+/* Whether @s can be a field of a predictions CSV, which has no quoting: no comma, quote or line
+ * break. */
+gboolean hl_predictions_field_is_safe (const char *s);
+
+/* The predictions CSV text for @n_images rows of @scores (n_images, n_labels): `Image` and the
+ * column names @labels (n_labels, any strings), one row per @images[i], each score as the
+ * shortest C-locale decimal that reads back as the same float. Returns a new string, or NULL with
+ * HL_STUDY_ERROR_CSV when an image name or label is not hl_predictions_field_is_safe(). */
+GString *hl_predictions_format (const char *const *images, gsize n_images,
+                                const char *const *labels, gsize n_labels, const float *scores,
+                                GError **error);
+
+/* hl_predictions_format() written to @path atomically (a temporary file renamed over it).
+ * Failures: HL_STUDY_ERROR_CSV as there, HL_STUDY_ERROR_IO when the file cannot be written. */
+gboolean hl_predictions_write_labels (const char *path, const char *const *images,
+                                      gsize n_images, const char *const *labels, gsize n_labels,
+                                      const float *scores, GError **error);
+
+/* The same with the columns named by @label_index (n_labels, indices into hl_label_names). */
 gboolean hl_predictions_write (const char *path, const char *const *images, gsize n_images,
                                const int *label_index, gsize n_labels, const float *scores,
                                GError **error);
+
+/* --- scores JSON: what `hilum-cli predict --json`, `hilum-cli report` and the viewer's export
+ * write. -------------------------------------------------------------------------------------- */
+
+/* Begins @builder's root object with the members every scores JSON opens with: "model"
+ * ({"name", "version", "labels": [...], "thresholds": [...]} of @info, labels in output order),
+ * "not_for_diagnostic_use": true and "note" (the research-software notice). The caller adds its
+ * own members (e.g. "images") and ends with hl_predictions_json_end(). */
+void hl_predictions_json_begin (JsonBuilder *builder, const HlModelInfo *info);
+
+/* Adds the member "scores": {label: probability} for @probs (n_labels), in @info's label order. */
+void hl_predictions_json_add_scores (JsonBuilder *builder, const HlModelInfo *info,
+                                     const float *probs);
+
+/* Ends the root object begun by hl_predictions_json_begin() and returns the document as indented
+ * text (its byte length in @length, may be NULL). */
+char *hl_predictions_json_end (JsonBuilder *builder, gsize *length);
 
 /* Predictions lined up with labels, ready for the analysis module. */
 typedef struct
