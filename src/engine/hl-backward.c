@@ -1,5 +1,6 @@
 /* hl-backward.c — training kernels (see hl-backward.h): BatchNorm batch statistics, the
- * BatchNorm + ReLU backward pass, col2im and the pooling backward passes.
+ * BatchNorm + ReLU backward pass, col2im and the average-pooling backward pass (the max-pooling
+ * one shares hl_maxpool2d()'s loop in hl-kernels.c).
  *
  * The per-channel kernels split their channels over hl_parallel_for(); every channel is reduced
  * by one thread in a fixed order (double accumulators), so results do not depend on the thread
@@ -9,16 +10,6 @@
 
 #include <math.h>
 #include <string.h>
-
-/* Channels per hl_parallel_for() chunk: at least this many floats of work each. */
-#define CHUNK_FLOATS 32768
-
-static int
-chunks_of (int c, gsize per_channel, int *per_chunk)
-{
-  *per_chunk = (int) MIN ((gsize) c, MAX (CHUNK_FLOATS / MAX (per_channel, 1), 1));
-  return (c + *per_chunk - 1) / *per_chunk;
-}
 
 typedef struct
 {
@@ -90,7 +81,7 @@ hl_bn_batch_stats (HlBatchView x, int n, int c, gsize hw, double *mean, double *
   g_return_if_fail (x.data != NULL && mean != NULL && var != NULL && n >= 1 && hw > 0);
 
   BnJob job = { .x = x, .n = n, .c = c, .hw = hw, .mean_out = mean, .var_out = var };
-  hl_parallel_for (chunks_of (c, (gsize) n * hw, &job.per_chunk), stats_chunk, &job);
+  hl_parallel_for (hl_channel_chunks (c, (gsize) n * hw, &job.per_chunk), stats_chunk, &job);
 }
 
 /* One row of the BatchNorm backward's reductions: sum of dz and of dz (x - mu), dz = dy where
@@ -187,7 +178,8 @@ hl_bn_relu_backward (HlBatchView x, HlBatchView dy, HlBatchView dx, int n, int c
   BnJob job = { .x = x, .dy = dy, .dx = dx, .n = n, .c = c, .hw = hw, .scale = scale,
                 .shift = shift, .mean = mean, .invstd = invstd, .dgamma = dgamma,
                 .dbeta = dbeta, .accumulate = accumulate };
-  hl_parallel_for (chunks_of (c, (gsize) n * hw, &job.per_chunk), bn_backward_chunk, &job);
+  hl_parallel_for (hl_channel_chunks (c, (gsize) n * hw, &job.per_chunk), bn_backward_chunk,
+                   &job);
 }
 
 void
@@ -227,53 +219,6 @@ hl_col2im (const float *col, int c, int h, int w, int k_h, int k_w, int stride, 
               }
           }
     }
-}
-
-typedef struct
-{
-  const float *x;
-  int c, h, w, k, stride, pad;
-  const float *scale, *shift, *dy;
-  float *dx;
-  int per_chunk;
-} MaxPoolBackJob;
-
-static void
-maxpool_backward_chunk (gpointer data, int i)
-{
-  const MaxPoolBackJob *job = data;
-  int h = job->h, w = job->w, k = job->k, stride = job->stride, pad = job->pad;
-  int h_out = hl_out_size (h, k, stride, pad);
-  int w_out = hl_out_size (w, k, stride, pad);
-  int end = MIN ((i + 1) * job->per_chunk, job->c);
-
-  for (int ch = i * job->per_chunk; ch < end; ch++)
-    {
-      const float *plane = job->x + (gsize) ch * h * w;
-      const float *g = job->dy + (gsize) ch * h_out * w_out;
-      float *d = job->dx + (gsize) ch * h * w;
-      gboolean activate = job->scale != NULL;
-      float s = activate ? job->scale[ch] : 1.0f;
-      float b = activate ? job->shift[ch] : 0.0f;
-      for (int oy = 0; oy < h_out; oy++)
-        for (int ox = 0; ox < w_out; ox++)
-          {
-            gsize arg;
-            hl_maxpool_window (plane, h, w, k, stride, pad, oy, ox, activate, s, b, &arg);
-            d[arg] += g[(gsize) oy * w_out + ox];
-          }
-    }
-}
-
-void
-hl_maxpool2d_backward (const float *x, int c, int h, int w, int k, int stride, int pad,
-                       const float *scale, const float *shift, const float *dy, float *dx)
-{
-  g_return_if_fail (x != NULL && dy != NULL && dx != NULL && k >= 1 && stride >= 1);
-  g_return_if_fail (pad >= 0 && pad < k && (scale == NULL) == (shift == NULL));
-
-  MaxPoolBackJob job = { x, c, h, w, k, stride, pad, scale, shift, dy, dx, 1 };
-  hl_parallel_for (chunks_of (c, (gsize) h * w, &job.per_chunk), maxpool_backward_chunk, &job);
 }
 
 void

@@ -3,6 +3,7 @@
  * PyTorch-exact bilinear resizing.
  */
 #include "hl-kernels.h"
+#include "hl-backward.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -134,17 +135,6 @@ act (float v, float s, float b)
   return y > 0.0f ? y : 0.0f;
 }
 
-/* Channel-wise kernels are split into chunks of whole channels worth at least this many floats,
- * so that small layers stay on one thread. */
-#define CHUNK_FLOATS 32768
-
-static int
-channel_chunks (int c, gsize per_channel, int *per_chunk)
-{
-  *per_chunk = (int) MIN ((gsize) c, MAX (CHUNK_FLOATS / MAX (per_channel, 1), 1));
-  return (c + *per_chunk - 1) / *per_chunk;
-}
-
 typedef struct
 {
   const float *x;
@@ -179,7 +169,7 @@ hl_bn_relu (const float *x, int c, gsize hw, const float *scale, const float *sh
   g_return_if_fail (x != NULL && y != NULL && scale != NULL && shift != NULL);
 
   BnReluJob job = { x, hw, scale, shift, y, c, 1 };
-  int n = channel_chunks (c, hw, &job.per_chunk);
+  int n = hl_channel_chunks (c, hw, &job.per_chunk);
   hl_parallel_for (n, bn_relu_chunk, &job);
 }
 
@@ -591,7 +581,7 @@ conv_direct (const HlConv *conv, const float *x, int h, int w, const float *scal
   float *wide = work + xp_floats; /* (c_out, h, w + 2) */
 
   PadJob pad_job = { x, conv->c_in, h, w, scale, shift, xp, (gsize) (h + 2) * wp, 1 };
-  hl_parallel_for (channel_chunks (conv->c_in, pad_job.plane, &pad_job.per_chunk), pad_chunk,
+  hl_parallel_for (hl_channel_chunks (conv->c_in, pad_job.plane, &pad_job.per_chunk), pad_chunk,
                    &pad_job);
   memset (xp + (gsize) conv->c_in * pad_job.plane, 0,
           (xp_floats - (gsize) conv->c_in * pad_job.plane) * sizeof (float));
@@ -682,12 +672,48 @@ hl_conv2d (const HlConv *conv, const float *x, int h, int w, const float *scale,
   hl_conv2d_im2col (conv, x, h, w, scale, shift, work, y);
 }
 
+/* One max-pool window: output (@oy, @ox) of a k x k window with @stride and @pad over @plane
+ * (h, w), each value first taken through BatchNorm + ReLU (max (0, v * s + b)) when @activate.
+ * Returns the window's largest value (-INFINITY for an empty window) and stores in @arg the
+ * offset (iy * w + ix) in @plane of its first occurrence (the window's first cell when every
+ * value is NaN). */
+static inline float
+maxpool_window (const float *plane, int h, int w, int k, int stride, int pad, int oy, int ox,
+                gboolean activate, float s, float b, gsize *arg)
+{
+  int y0 = MAX (oy * stride - pad, 0), y1 = MIN (oy * stride - pad + k, h);
+  int x0 = MAX (ox * stride - pad, 0), x1 = MIN (ox * stride - pad + k, w);
+  float m = -INFINITY;
+
+  *arg = (gsize) y0 * w + x0;
+  for (int iy = y0; iy < y1; iy++)
+    for (int ix = x0; ix < x1; ix++)
+      {
+        float v = plane[(gsize) iy * w + ix];
+        if (activate)
+          {
+            v = v * s + b;
+            v = v > 0.0f ? v : 0.0f;
+          }
+        if (v > m)
+          {
+            m = v;
+            *arg = (gsize) iy * w + ix;
+          }
+      }
+  return m;
+}
+
+/* Max pooling, forward (y) or backward (dy -> dx): one loop over the windows, so both passes
+ * pick the same cell of each window. */
 typedef struct
 {
   const float *x;
   int c, h, w, k, stride, pad;
   const float *scale, *shift;
-  float *y;
+  float *y;        /* forward: (c, h_out, w_out), or NULL for the backward pass */
+  const float *dy; /* backward: (c, h_out, w_out) */
+  float *dx;       /* backward: (c, h, w), accumulated into */
   int per_chunk;
 } MaxPoolJob;
 
@@ -703,16 +729,19 @@ maxpool_chunk (gpointer data, int i)
   for (int ch = i * job->per_chunk; ch < end; ch++)
     {
       const float *plane = job->x + (gsize) ch * h * w;
-      float *out = job->y + (gsize) ch * h_out * w_out;
+      gsize out = (gsize) ch * h_out * w_out; /* this channel's first output */
       gboolean activate = job->scale != NULL;
       float s = activate ? job->scale[ch] : 1.0f;
       float b = activate ? job->shift[ch] : 0.0f;
       for (int oy = 0; oy < h_out; oy++)
-        for (int ox = 0; ox < w_out; ox++)
+        for (int ox = 0; ox < w_out; ox++, out++)
           {
             gsize arg;
-            out[(gsize) oy * w_out + ox]
-                = hl_maxpool_window (plane, h, w, k, stride, pad, oy, ox, activate, s, b, &arg);
+            float m = maxpool_window (plane, h, w, k, stride, pad, oy, ox, activate, s, b, &arg);
+            if (job->y != NULL)
+              job->y[out] = m;
+            else
+              job->dx[(gsize) ch * h * w + arg] += job->dy[out];
           }
     }
 }
@@ -724,8 +753,20 @@ hl_maxpool2d (const float *x, int c, int h, int w, int k, int stride, int pad, c
   g_return_if_fail (x != NULL && y != NULL && k >= 1 && stride >= 1 && pad >= 0 && pad < k);
   g_return_if_fail ((scale == NULL) == (shift == NULL));
 
-  MaxPoolJob job = { x, c, h, w, k, stride, pad, scale, shift, y, 1 };
-  int n = channel_chunks (c, (gsize) h * w, &job.per_chunk);
+  MaxPoolJob job = { x, c, h, w, k, stride, pad, scale, shift, y, NULL, NULL, 1 };
+  int n = hl_channel_chunks (c, (gsize) h * w, &job.per_chunk);
+  hl_parallel_for (n, maxpool_chunk, &job);
+}
+
+void
+hl_maxpool2d_backward (const float *x, int c, int h, int w, int k, int stride, int pad,
+                       const float *scale, const float *shift, const float *dy, float *dx)
+{
+  g_return_if_fail (x != NULL && dy != NULL && dx != NULL && k >= 1 && stride >= 1);
+  g_return_if_fail (pad >= 0 && pad < k && (scale == NULL) == (shift == NULL));
+
+  MaxPoolJob job = { x, c, h, w, k, stride, pad, scale, shift, NULL, dy, dx, 1 };
+  int n = hl_channel_chunks (c, (gsize) h * w, &job.per_chunk);
   hl_parallel_for (n, maxpool_chunk, &job);
 }
 
@@ -776,7 +817,7 @@ hl_avgpool2x2 (const float *x, int c, int h, int w, const float *scale, const fl
   g_return_if_fail ((scale == NULL) == (shift == NULL));
 
   AvgPoolJob job = { x, c, h, w, scale, shift, y, 1 };
-  int n = channel_chunks (c, (gsize) h * w, &job.per_chunk);
+  int n = hl_channel_chunks (c, (gsize) h * w, &job.per_chunk);
   hl_parallel_for (n, avgpool_chunk, &job);
 }
 

@@ -10,8 +10,6 @@
  */
 #pragma once
 
-#include <math.h>
-
 #include "hl-model-private.h"
 
 G_BEGIN_DECLS
@@ -31,36 +29,17 @@ hl_out_size (int in, int k, int stride, int pad)
   return (in + 2 * pad - k) / stride + 1;
 }
 
-/* One max-pool window: output (@oy, @ox) of a k x k window with @stride and @pad over @plane
- * (h, w), each value first taken through BatchNorm + ReLU (max (0, v * s + b)) when @activate.
- * Returns the window's largest value (-INFINITY for an empty window) and stores in @arg the
- * offset (iy * w + ix) in @plane of its first occurrence (the window's first cell when every
- * value is NaN). Shared by the forward pass and its gradient so they pick the same cell. */
-static inline float
-hl_maxpool_window (const float *plane, int h, int w, int k, int stride, int pad, int oy, int ox,
-                   gboolean activate, float s, float b, gsize *arg)
-{
-  int y0 = MAX (oy * stride - pad, 0), y1 = MIN (oy * stride - pad + k, h);
-  int x0 = MAX (ox * stride - pad, 0), x1 = MIN (ox * stride - pad + k, w);
-  float m = -INFINITY;
+/* Channel-wise kernels are split into chunks of whole channels worth at least this many floats,
+ * so that small layers stay on one thread. */
+#define HL_CHUNK_FLOATS 32768
 
-  *arg = (gsize) y0 * w + x0;
-  for (int iy = y0; iy < y1; iy++)
-    for (int ix = x0; ix < x1; ix++)
-      {
-        float v = plane[(gsize) iy * w + ix];
-        if (activate)
-          {
-            v = v * s + b;
-            v = v > 0.0f ? v : 0.0f;
-          }
-        if (v > m)
-          {
-            m = v;
-            *arg = (gsize) iy * w + ix;
-          }
-      }
-  return m;
+/* How to split @c channels of @per_channel floats each for hl_parallel_for(): returns the number
+ * of chunks and stores the channels per chunk (the last may have fewer) in @per_chunk. */
+static inline int
+hl_channel_chunks (int c, gsize per_channel, int *per_chunk)
+{
+  *per_chunk = (int) MIN ((gsize) c, MAX (HL_CHUNK_FLOATS / MAX (per_channel, 1), 1));
+  return (c + *per_chunk - 1) / *per_chunk;
 }
 
 /* Rounds a float count up so that consecutive sub-buffers stay HL_ALIGN-aligned. */
