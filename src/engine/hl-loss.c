@@ -15,15 +15,6 @@ softplus (double x)
   return (x > 0.0 ? x : 0.0) + log1p (exp (-fabs (x)));
 }
 
-static inline double
-sigmoid (double x)
-{
-  if (x >= 0.0)
-    return 1.0 / (1.0 + exp (-x));
-  double e = exp (x);
-  return e / (1.0 + e);
-}
-
 /* sum over the batch of each label's weighted term, scaled by @scale; gradients likewise. */
 static double
 bce_sum (const float *logits, const float *targets, int n, int n_labels, const float *w_pos,
@@ -37,12 +28,11 @@ bce_sum (const float *logits, const float *targets, int n, int n_labels, const f
         gsize k = (gsize) i * n_labels + l;
         double z = logits[k], y = targets[k];
         double wp = w_pos != NULL ? w_pos[l] : 1.0, wn = w_neg != NULL ? w_neg[l] : 1.0;
-        total += wp * y * softplus (-z) + wn * (1.0 - y) * softplus (z);
+        double sp_neg = softplus (-z), sp_pos = softplus (z); /* -log p, -log (1 - p) */
+        total += wp * y * sp_neg + wn * (1.0 - y) * sp_pos;
+        /* d / dz = wp y (p - 1) + wn (1 - y) p, with p = exp (-sp_neg), 1 - p = exp (-sp_pos) */
         if (dlogits != NULL)
-          {
-            double p = sigmoid (z);
-            dlogits[k] = (float) (scale * (wp * y * (p - 1.0) + wn * (1.0 - y) * p));
-          }
+          dlogits[k] = (float) (scale * (wn * (1.0 - y) * exp (-sp_neg) - wp * y * exp (-sp_pos)));
       }
   return total * scale;
 }
