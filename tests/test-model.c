@@ -1259,17 +1259,18 @@ test_analyze_batch (void)
   g_autoptr (HlModel) model = tiny_random (9);
   g_autoptr (GError) error = NULL;
   const int sizes[2][2] = { { 40, 29 }, { 17, 52 } }; /* height, width */
-  g_autofree float *pixels[2] = { NULL, NULL };
+  g_autofree float *pixels0 = NULL, *pixels1 = NULL;
+  float **pixels[2] = { &pixels0, &pixels1 };
   HlGrayPlane planes[2];
   GRand *rand = g_rand_new_with_seed (3);
 
   for (int i = 0; i < 2; i++)
     {
       gsize n_px = (gsize) sizes[i][0] * sizes[i][1];
-      pixels[i] = g_new (float, n_px); /* (height, width) */
+      float *plane = *pixels[i] = g_new (float, n_px); /* (height, width) */
       for (gsize p = 0; p < n_px; p++)
-        pixels[i][p] = (float) g_rand_double (rand);
-      planes[i] = (HlGrayPlane){ pixels[i], sizes[i][1], sizes[i][0] };
+        plane[p] = (float) g_rand_double (rand);
+      planes[i] = (HlGrayPlane){ plane, sizes[i][1], sizes[i][0] };
     }
   g_rand_free (rand);
 
