@@ -1,7 +1,8 @@
-/* hl-test-png.c — test-only helpers for the study tests (see hl-test-png.h). */
+/* hl-test-png.c — test-only helpers for the study and CLI tests (see hl-test-png.h). */
 #include "hl-test-png.h"
 
 #include <stdio.h>
+#include <sys/wait.h>
 
 #include <glib/gstdio.h>
 
@@ -148,6 +149,39 @@ hl_test_remove_tree (const char *path)
     }
   else
     g_remove (path);
+}
+
+GPtrArray *
+hl_test_cli_argv (const char *const *args)
+{
+  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
+
+  g_ptr_array_add (argv, g_build_filename (g_getenv ("HL_BUILD_DIR"), "src", "cli", "hilum-cli",
+                                           NULL));
+  for (const char *const *a = args; *a != NULL; a++)
+    g_ptr_array_add (argv, g_strdup (*a));
+  g_ptr_array_add (argv, NULL);
+  return argv;
+}
+
+int
+hl_test_run_cli (const char *const *args, char **out, char **err)
+{
+  g_autoptr (GPtrArray) argv = hl_test_cli_argv (args);
+  g_autofree char *stdout_text = NULL, *stderr_text = NULL;
+  g_autoptr (GError) error = NULL;
+  int wait_status = 0;
+
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &stdout_text,
+                &stderr_text, &wait_status, &error);
+  g_assert_no_error (error);
+  g_test_message ("stdout:\n%s\nstderr:\n%s", stdout_text, stderr_text);
+  g_assert_true (WIFEXITED (wait_status));
+  if (out != NULL)
+    *out = g_steal_pointer (&stdout_text);
+  if (err != NULL)
+    *err = g_steal_pointer (&stderr_text);
+  return WEXITSTATUS (wait_status);
 }
 
 void

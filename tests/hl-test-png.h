@@ -1,6 +1,6 @@
-/* hl-test-png.h — test-only helpers for the study and study-CLI tests: PNG files written with
+/* hl-test-png.h — test-only helpers for the study and CLI tests: PNG files written with
  * libpng from known samples (so that the tests make their inputs instead of shipping binary
- * files), and temporary folders. */
+ * files), temporary folders, and running the hilum-cli binary. */
 #pragma once
 
 #include <glib.h>
@@ -41,6 +41,15 @@ char *hl_test_make_tmp_dir (const char *tmpl);
 /* Removes @path and everything below it, without following links and making read-only folders
  * writable first. */
 void hl_test_remove_tree (const char *path);
+
+/* argv for the hilum-cli built in $HL_BUILD_DIR: the binary, then @args (NULL-terminated), then
+ * NULL; the array owns its strings. For g_spawn_*(). */
+GPtrArray *hl_test_cli_argv (const char *const *args);
+
+/* Runs hilum-cli with @args (NULL-terminated, after "hilum-cli"), logs its stdout and stderr
+ * (g_test_message) and returns its exit status; hands its stdout / stderr over in @out / @err
+ * when not NULL. Aborts the test when it cannot start or does not exit normally. */
+int hl_test_run_cli (const char *const *args, char **out, char **err);
 
 /* A g_test fixture holding a fresh temporary folder, removed with its contents afterwards. */
 typedef struct

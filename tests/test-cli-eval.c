@@ -10,7 +10,6 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
-#include <sys/wait.h>
 
 typedef struct
 {
@@ -28,35 +27,11 @@ run_clear (Run *run)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 
-/* Runs hilum-cli with @args (NULL-terminated, after "hilum-cli"). Under LeakSanitizer the child
- * ignores fontconfig's process-lifetime caches (tests/fixtures/lsan-fontconfig.supp). */
+/* Runs hilum-cli with @args (NULL-terminated, after "hilum-cli"). */
 static void
 run_cli (Run *run, const char *const *args)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *cli = g_build_filename (g_getenv ("HL_BUILD_DIR"), "src", "cli", "hilum-cli",
-                                           NULL);
-  g_autofree char *supp = g_build_filename (g_getenv ("HL_FIXTURES"), "lsan-fontconfig.supp",
-                                            NULL);
-  g_autofree char *lsan = NULL;
-  g_auto (GStrv) envp = g_get_environ ();
-  g_autoptr (GError) error = NULL;
-  const char *lsan_options = g_environ_getenv (envp, "LSAN_OPTIONS");
-  int wait_status;
-
-  lsan = g_strdup_printf ("%s%ssuppressions=%s", lsan_options != NULL ? lsan_options : "",
-                          lsan_options != NULL ? ":" : "", supp);
-  envp = g_environ_setenv (envp, "LSAN_OPTIONS", lsan, TRUE);
-
-  g_ptr_array_add (argv, cli);
-  for (const char *const *a = args; *a != NULL; a++)
-    g_ptr_array_add (argv, (gpointer) *a);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL, &run->out,
-                &run->err, &wait_status, &error);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  run->status = WEXITSTATUS (wait_status);
+  run->status = hl_test_run_cli (args, &run->out, &run->err);
 }
 
 static void

@@ -18,7 +18,6 @@ typedef struct
   char *dir;    /* temporary folder, removed at teardown */
   char *in;     /* dir/in: two PNGs and a text file */
   char *model;  /* dir/tiny.safetensors */
-  char *cli;
 } Fixture;
 
 static const char *const png_names[] = { "chest-a.png", "chest-b.png" };
@@ -51,7 +50,6 @@ fixture_setup (Fixture *fx, gconstpointer data)
   fx->model = g_build_filename (fx->dir, "tiny.safetensors", NULL);
   g_assert_true (g_file_set_contents (fx->model, g_bytes_get_data (bytes, NULL),
                                       (gssize) g_bytes_get_size (bytes), NULL));
-  fx->cli = g_build_filename (g_getenv ("HL_BUILD_DIR"), "src", "cli", "hilum-cli", NULL);
 }
 
 static void
@@ -61,32 +59,6 @@ fixture_teardown (Fixture *fx, gconstpointer data)
   g_free (fx->dir);
   g_free (fx->in);
   g_free (fx->model);
-  g_free (fx->cli);
-}
-
-/* Runs hilum-cli with @args (NULL-terminated); returns the exit status, stdout and stderr. */
-static int
-run_cli (Fixture *fx, const char *const *args, char **out_ret, char **err_ret)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *out = NULL, *err = NULL;
-  g_autoptr (GError) error = NULL;
-  int status = 0;
-
-  g_ptr_array_add (argv, fx->cli);
-  for (gsize i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &out, &err, &status, &error));
-  g_assert_no_error (error);
-  g_test_message ("stdout: %s\nstderr: %s", out, err);
-  g_assert_true (WIFEXITED (status));
-  if (out_ret != NULL)
-    *out_ret = g_steal_pointer (&out);
-  if (err_ret != NULL)
-    *err_ret = g_steal_pointer (&err);
-  return WEXITSTATUS (status);
 }
 
 /* The model's probabilities for the image at @path, from the engine directly. */
@@ -133,21 +105,21 @@ test_csv (Fixture *fx, gconstpointer data)
 
   /* A folder: both PNGs scored in name order, the text file skipped without failing. */
   const char *args[] = { "predict", fx->in, "--model", fx->model, NULL };
-  g_assert_cmpint (run_cli (fx, args, &out, &err), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (args, &out, &err), ==, 0);
   check_csv (fx, out);
   g_assert_nonnull (strstr (err, "notes.txt"));
 
   /* One image per batch gives the same output. */
   const char *args_b1[] = { "predict", fx->in, "--model", fx->model, "--batch", "1",
                             "--threads", "2", NULL };
-  g_assert_cmpint (run_cli (fx, args_b1, &out_b1, NULL), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (args_b1, &out_b1, NULL), ==, 0);
   g_assert_cmpstr (out_b1, ==, out);
 
   /* --csv writes the same bytes to a file, nothing to stdout. */
   g_autofree char *csv_path = g_build_filename (fx->dir, "scores.csv", NULL);
   g_autofree char *out_file = NULL, *contents = NULL;
   const char *args_csv[] = { "predict", fx->in, "--model", fx->model, "--csv", csv_path, NULL };
-  g_assert_cmpint (run_cli (fx, args_csv, &out_file, NULL), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (args_csv, &out_file, NULL), ==, 0);
   g_assert_cmpstr (out_file, ==, "");
   g_assert_true (g_file_get_contents (csv_path, &contents, NULL, NULL));
   g_assert_cmpstr (contents, ==, out);
@@ -162,7 +134,7 @@ test_json (Fixture *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
 
-  g_assert_cmpint (run_cli (fx, args, &out, NULL), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (args, &out, NULL), ==, 0);
   g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
   g_assert_no_error (error);
   JsonObject *root = json_node_get_object (json_parser_get_root (parser));
@@ -187,7 +159,7 @@ test_gradcam (Fixture *fx, gconstpointer data)
   const char *args[] = { "predict", fx->in, "--model", fx->model, "--gradcam-dir", gc, NULL };
   const char *labels[] = { "Atelectasis", "Cardiomegaly", "Effusion" };
 
-  g_assert_cmpint (run_cli (fx, args, NULL, NULL), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (args, NULL, NULL), ==, 0);
   for (int i = 0; i < 2; i++)
     for (int l = 0; l < 3; l++)
       {
@@ -220,7 +192,7 @@ test_failures (Fixture *fx, gconstpointer data)
   /* A corrupt image given by name fails the run but the others are still scored. */
   g_assert_true (g_file_set_contents (bad, (const char *) truncated, sizeof truncated, NULL));
   const char *args[] = { "predict", bad, good, "--model", fx->model, NULL };
-  g_assert_cmpint (run_cli (fx, args, &out, &err), ==, 1);
+  g_assert_cmpint (hl_test_run_cli (args, &out, &err), ==, 1);
   g_assert_nonnull (strstr (err, "broken.png"));
   g_assert_nonnull (strstr (out, "\nchest-b.png,"));
   g_assert_null (strstr (out, "broken.png"));
@@ -230,7 +202,7 @@ test_failures (Fixture *fx, gconstpointer data)
   g_autofree char *out2 = NULL, *err2 = NULL;
   hl_test_png_write_gray8 (comma, 20, 20, 3);
   const char *args_comma[] = { "predict", comma, good, "--model", fx->model, NULL };
-  g_assert_cmpint (run_cli (fx, args_comma, &out2, &err2), ==, 1);
+  g_assert_cmpint (hl_test_run_cli (args_comma, &out2, &err2), ==, 1);
   g_assert_nonnull (strstr (err2, "left,right.png"));
   g_assert_nonnull (strstr (out2, "\nchest-b.png,"));
   g_assert_null (strstr (out2, "left,right"));
@@ -238,11 +210,11 @@ test_failures (Fixture *fx, gconstpointer data)
   /* A missing model file is a runtime failure; usage errors exit 2. */
   g_autofree char *no_model = g_build_filename (fx->dir, "none.safetensors", NULL);
   const char *args_model[] = { "predict", good, "--model", no_model, NULL };
-  g_assert_cmpint (run_cli (fx, args_model, NULL, NULL), ==, 1);
+  g_assert_cmpint (hl_test_run_cli (args_model, NULL, NULL), ==, 1);
   const char *args_usage[] = { "predict", good, NULL };
-  g_assert_cmpint (run_cli (fx, args_usage, NULL, NULL), ==, 2);
+  g_assert_cmpint (hl_test_run_cli (args_usage, NULL, NULL), ==, 2);
   const char *args_batch[] = { "predict", good, "--model", fx->model, "--batch", "0", NULL };
-  g_assert_cmpint (run_cli (fx, args_batch, NULL, NULL), ==, 2);
+  g_assert_cmpint (hl_test_run_cli (args_batch, NULL, NULL), ==, 2);
 }
 
 int

@@ -12,13 +12,13 @@
 
 #include "hl-engine.h"
 #include "hl-image.h"
+#include "hl-test-png.h"
 
 typedef struct
 {
   char *dir;   /* temporary folder, removed at teardown */
   char *in;    /* dir/in: the images */
   char *out;   /* dir/out */
-  char *cli;   /* the hilum-cli binary */
   char *model; /* the tiny model */
 } Fixture;
 
@@ -43,26 +43,6 @@ write_png (const char *path, int w, int h, int seed)
 }
 
 static void
-remove_tree (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      GDir *d = g_dir_open (path, 0, NULL);
-      const char *name;
-      while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-        {
-          g_autofree char *p = g_build_filename (path, name, NULL);
-          remove_tree (p);
-        }
-      if (d != NULL)
-        g_dir_close (d);
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
-static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
   fx->dir = g_dir_make_tmp ("hl-cli-report-XXXXXX", NULL);
@@ -75,42 +55,17 @@ fixture_setup (Fixture *fx, gconstpointer data)
   g_autofree char *b = g_build_filename (sub, "b.png", NULL);
   write_png (a, 48, 40, 0);
   write_png (b, 64, 64, 2);
-  fx->cli = g_build_filename (g_getenv ("HL_BUILD_DIR"), "src", "cli", "hilum-cli", NULL);
   fx->model = g_build_filename (g_getenv ("HL_FIXTURES"), "tiny", "tiny.model.safetensors", NULL);
 }
 
 static void
 fixture_teardown (Fixture *fx, gconstpointer data)
 {
-  remove_tree (fx->dir);
+  hl_test_remove_tree (fx->dir);
   g_free (fx->dir);
   g_free (fx->in);
   g_free (fx->out);
-  g_free (fx->cli);
   g_free (fx->model);
-}
-
-/* Runs hilum-cli with @args (NULL-terminated, after the binary); returns its exit status and its
- * stderr in @err_out (may be NULL). */
-static int
-run_cli (Fixture *fx, const char *const *args, char **err_out)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, fx->cli);
-  for (gsize i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer)args[i]);
-  g_ptr_array_add (argv, NULL);
-  g_autofree char *out = NULL, *err = NULL;
-  int status = 0;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (g_spawn_sync (NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                               &err, &status, &error));
-  g_assert_no_error (error);
-  g_test_message ("stdout: %s\nstderr: %s", out, err);
-  g_assert_true (WIFEXITED (status));
-  if (err_out != NULL)
-    *err_out = g_steal_pointer (&err);
-  return WEXITSTATUS (status);
 }
 
 /* The tiny model's probabilities for the image at @path, from the engine directly. */
@@ -160,7 +115,7 @@ test_folder (Fixture *fx, gconstpointer data)
   g_assert_true (g_file_set_contents (notes, "not an image", -1, NULL));
   const char *args[] = { "report",  fx->in, "--out",   fx->out, "--model", fx->model,
                          "--label", "Beta", "--label", "Delta", NULL };
-  g_assert_cmpint (run_cli (fx, args, NULL), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (args, NULL, NULL), ==, 0);
 
   g_autofree char *ra = g_build_filename (fx->out, "a.report.png", NULL);
   g_autofree char *rb = g_build_filename (fx->out, "sub_b.report.png", NULL);
@@ -227,7 +182,7 @@ test_single_pdf (Fixture *fx, gconstpointer data)
   g_autofree char *a = g_build_filename (fx->in, "a.png", NULL);
   const char *args[] = { "report", a,         "--out", fx->out,      "--model", fx->model,
                          "--pdf",  "--scale", "1",     "--colormap", "viridis", NULL };
-  g_assert_cmpint (run_cli (fx, args, NULL), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (args, NULL, NULL), ==, 0);
   g_autofree char *png = g_build_filename (fx->out, "a.report.png", NULL);
   g_autofree char *pdf = g_build_filename (fx->out, "a.report.pdf", NULL);
   assert_png_size (png, 595, 842);
@@ -254,20 +209,20 @@ test_failures (Fixture *fx, gconstpointer data)
 {
   g_autofree char *err = NULL;
   const char *no_out[] = { "report", fx->in, "--model", fx->model, NULL };
-  g_assert_cmpint (run_cli (fx, no_out, NULL), ==, 2);
+  g_assert_cmpint (hl_test_run_cli (no_out, NULL, NULL), ==, 2);
   const char *bad_label[] = { "report",  fx->in,    "--out",        fx->out, "--model",
                               fx->model, "--label", "Cardiomegaly", NULL };
-  g_assert_cmpint (run_cli (fx, bad_label, NULL), ==, 2);
+  g_assert_cmpint (hl_test_run_cli (bad_label, NULL, NULL), ==, 2);
   g_autofree char *missing = g_build_filename (fx->dir, "missing.safetensors", NULL);
   const char *no_model[] = { "report", fx->in, "--out", fx->out, "--model", missing, NULL };
-  g_assert_cmpint (run_cli (fx, no_model, &err), ==, 1);
+  g_assert_cmpint (hl_test_run_cli (no_model, NULL, &err), ==, 1);
   g_assert_nonnull (strstr (err, "missing.safetensors"));
 
   /* A corrupt PNG among good images: exit 1, the good ones still reported. */
   g_autofree char *bad = g_build_filename (fx->in, "bad.png", NULL);
   g_assert_true (g_file_set_contents (bad, "\x89PNG\r\n\x1a\n truncated", -1, NULL));
   const char *args[] = { "report", fx->in, "--out", fx->out, "--model", fx->model, NULL };
-  g_assert_cmpint (run_cli (fx, args, NULL), ==, 1);
+  g_assert_cmpint (hl_test_run_cli (args, NULL, NULL), ==, 1);
   g_autofree char *ra = g_build_filename (fx->out, "a.report.png", NULL);
   assert_png_size (ra, 1190, 1684);
   g_autofree char *rbad = g_build_filename (fx->out, "bad.report.png", NULL);
@@ -292,7 +247,7 @@ test_out_is_input (Fixture *fx, gconstpointer data)
   write_png (decoy, 20, 30, 1);
   const char *args[]
       = { "report", fx->in, "--out", fx->in, "--model", fx->model, "--scale", "0.5", NULL };
-  g_assert_cmpint (run_cli (fx, args, NULL), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (args, NULL, NULL), ==, 0);
   assert_png_size (decoy, 20, 30);
   g_autofree char *ra = g_build_filename (fx->in, "a-2.report.png", NULL);
   assert_png_size (ra, 298, 421);

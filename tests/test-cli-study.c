@@ -5,7 +5,6 @@
 #include "study/hl-splits.h"
 
 #include <string.h>
-#include <sys/wait.h>
 
 #include <glib/gstdio.h>
 
@@ -38,28 +37,18 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 static void
 run_cli (Fixture *f, ...)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *cli
-      = g_build_filename (g_getenv ("HL_BUILD_DIR"), "src", "cli", "hilum-cli", NULL);
-  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
   const char *arg;
-  va_list args;
-  int wait_status;
+  va_list ap;
 
   g_clear_pointer (&f->out, g_free);
   g_clear_pointer (&f->err, g_free);
-  g_ptr_array_add (argv, cli);
-  va_start (args, f);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &f->out, &f->err,
-                &wait_status, &error);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  f->status = WEXITSTATUS (wait_status);
-  g_test_message ("stdout:\n%s\nstderr:\n%s", f->out, f->err);
+  va_start (ap, f);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  f->status = hl_test_run_cli ((const char *const *) args->pdata, &f->out, &f->err);
 }
 
 static char *

@@ -36,38 +36,25 @@ run_clear (Run *run)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 
-static char *
-cli_path (void)
-{
-  return g_build_filename (g_getenv ("HL_BUILD_DIR"), "src", "cli", "hilum-cli", NULL);
-}
-
-/* argv for hilum-cli train: @args (NULL-terminated) after "hilum-cli train". */
+/* "train", then @args (NULL-terminated), then NULL; the strings stay @args'. */
 static GPtrArray *
-train_argv (const char *const *args)
+train_args (const char *const *args)
 {
-  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *full = g_ptr_array_new ();
 
-  g_ptr_array_add (argv, cli_path ());
-  g_ptr_array_add (argv, g_strdup ("train"));
+  g_ptr_array_add (full, "train");
   for (const char *const *a = args; *a != NULL; a++)
-    g_ptr_array_add (argv, g_strdup (*a));
-  g_ptr_array_add (argv, NULL);
-  return argv;
+    g_ptr_array_add (full, (gpointer) *a);
+  g_ptr_array_add (full, NULL);
+  return full;
 }
 
 static void
 run_train (Run *run, const char *const *args)
 {
-  g_autoptr (GPtrArray) argv = train_argv (args);
-  g_autoptr (GError) error = NULL;
-  int wait_status;
+  g_autoptr (GPtrArray) full = train_args (args);
 
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &run->out,
-                &run->err, &wait_status, &error);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  run->status = WEXITSTATUS (wait_status);
+  run->status = hl_test_run_cli ((const char *const *) full->pdata, &run->out, &run->err);
 }
 
 /* A SIDE x SIDE 8-bit image: seeded noise over a soft gradient, plus a bright disc (the synthetic
@@ -365,7 +352,8 @@ test_kill_resume (Data *d, gconstpointer user_data)
   g_auto (GStrv) full = tiny_args (d, "full.safetensors", longer);
   g_auto (GStrv) killed = tiny_args (d, "killed.safetensors", longer);
   g_auto (GStrv) resumed = tiny_args (d, "killed.safetensors", longer_resume);
-  g_autoptr (GPtrArray) argv = train_argv ((const char *const *) killed);
+  g_autoptr (GPtrArray) killed_args = train_args ((const char *const *) killed);
+  g_autoptr (GPtrArray) argv = hl_test_cli_argv ((const char *const *) killed_args->pdata);
   g_autofree char *state = g_build_filename (d->tmp.dir, "killed.safetensors.checkpoints",
                                              "state.bin", NULL);
   g_autoptr (GError) error = NULL;
