@@ -185,6 +185,20 @@ hl_test_run_cli (const char *const *args, char **out, char **err)
 }
 
 void
+hl_test_run (HlTestRun *run, const char *const *args)
+{
+  hl_test_run_clear (run);
+  run->status = hl_test_run_cli (args, &run->out, &run->err);
+}
+
+void
+hl_test_run_clear (HlTestRun *run)
+{
+  g_clear_pointer (&run->out, g_free);
+  g_clear_pointer (&run->err, g_free);
+}
+
+void
 hl_test_dir_set_up (HlTestDir *f, gconstpointer data)
 {
   f->dir = hl_test_make_tmp_dir ("hl-test-XXXXXX");

@@ -51,6 +51,20 @@ GPtrArray *hl_test_cli_argv (const char *const *args);
  * when not NULL. Aborts the test when it cannot start or does not exit normally. */
 int hl_test_run_cli (const char *const *args, char **out, char **err);
 
+/* One finished hilum-cli run: its exit status and output. */
+typedef struct
+{
+  int status;
+  char *out; /* stdout */
+  char *err; /* stderr */
+} HlTestRun;
+
+/* hl_test_run_cli() into @run, whose earlier output is freed first. */
+void hl_test_run (HlTestRun *run, const char *const *args);
+void hl_test_run_clear (HlTestRun *run);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HlTestRun, hl_test_run_clear)
+
 /* A g_test fixture holding a fresh temporary folder, removed with its contents afterwards. */
 typedef struct
 {

@@ -11,29 +11,6 @@
 #include <math.h>
 #include <string.h>
 
-typedef struct
-{
-  char *out;
-  char *err;
-  int status; /* exit status */
-} Run;
-
-static void
-run_clear (Run *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
-
-/* Runs hilum-cli with @args (NULL-terminated, after "hilum-cli"). */
-static void
-run_cli (Run *run, const char *const *args)
-{
-  run->status = hl_test_run_cli (args, &run->out, &run->err);
-}
-
 static void
 test_reference (void)
 {
@@ -47,7 +24,7 @@ test_reference (void)
   g_autoptr (HlScoredSet) set = NULL;
   g_autoptr (HlSummary) summary = NULL;
   g_auto (GStrv) lines = NULL;
-  g_auto (Run) run = { 0 };
+  g_auto (HlTestRun) run = { 0 };
   const char *mean_line;
   double mean;
 
@@ -58,7 +35,7 @@ test_reference (void)
     const char *args[] = { "eval", "--labels", labels_path, "--predictions", preds,
                            "--reference", preds, "--out", dir, NULL };
 
-    run_cli (&run, args);
+    hl_test_run (&run, args);
   }
   if (run.status != 0)
     g_error ("eval failed: %s", run.err);
@@ -129,52 +106,52 @@ test_errors (void)
 
   {
     const char *args[] = { "eval", "--labels", labels, NULL };
-    g_auto (Run) run = { 0 };
+    g_auto (HlTestRun) run = { 0 };
 
-    run_cli (&run, args);
+    hl_test_run (&run, args);
     g_assert_cmpint (run.status, ==, 2);
     g_assert_nonnull (strstr (run.err, "either --model with --images or --predictions"));
   }
   {
     const char *args[] = { "eval", "--labels", labels, "--predictions", good_preds, "--ci",
                            "wald", NULL };
-    g_auto (Run) run = { 0 };
+    g_auto (HlTestRun) run = { 0 };
 
-    run_cli (&run, args);
+    hl_test_run (&run, args);
     g_assert_cmpint (run.status, ==, 2);
   }
   {
     /* a labelled image without a prediction */
     const char *args[] = { "eval", "--labels", labels, "--predictions", short_preds, NULL };
-    g_auto (Run) run = { 0 };
+    g_auto (HlTestRun) run = { 0 };
 
-    run_cli (&run, args);
+    hl_test_run (&run, args);
     g_assert_cmpint (run.status, ==, 1);
     g_assert_nonnull (strstr (run.err, "no prediction for 1 of the 3 images"));
   }
   {
     const char *args[] = { "eval", "--labels", labels, "--predictions", nan_preds, NULL };
-    g_auto (Run) run = { 0 };
+    g_auto (HlTestRun) run = { 0 };
 
-    run_cli (&run, args);
+    hl_test_run (&run, args);
     g_assert_cmpint (run.status, ==, 1);
     g_assert_nonnull (strstr (run.err, "nan.csv:3"));
   }
   {
     const char *args[] = { "eval", "--labels", labels, "--predictions", good_preds,
                            "--reference", other_preds, NULL };
-    g_auto (Run) run = { 0 };
+    g_auto (HlTestRun) run = { 0 };
 
-    run_cli (&run, args);
+    hl_test_run (&run, args);
     g_assert_cmpint (run.status, ==, 1);
     g_assert_nonnull (strstr (run.err, "same labels"));
   }
   {
     /* one positive each: AUROC 1 for both; DeLong's variance needs 2 of a class: n/a */
     const char *args[] = { "eval", "--labels", labels, "--predictions", good_preds, NULL };
-    g_auto (Run) run = { 0 };
+    g_auto (HlTestRun) run = { 0 };
 
-    run_cli (&run, args);
+    hl_test_run (&run, args);
     g_assert_cmpint (run.status, ==, 0);
     g_assert_nonnull (strstr (run.out, "Mean AUROC over 2 labels: 1.0000"));
     g_assert_nonnull (strstr (run.out, "1.0000  n/a"));
@@ -228,16 +205,16 @@ test_model (void)
     const char *args[] = { "eval", "--labels", labels, "--model", model_path, "--images", dir,
                            "--out", out, NULL };
     const char *again[] = { "eval", "--labels", labels, "--predictions", preds, NULL };
-    g_auto (Run) run = { 0 };
-    g_auto (Run) run_again = { 0 };
+    g_auto (HlTestRun) run = { 0 };
+    g_auto (HlTestRun) run_again = { 0 };
 
-    run_cli (&run, args);
+    hl_test_run (&run, args);
     if (run.status != 0)
       g_error ("eval --model failed: %s", run.err);
     g_assert_nonnull (strstr (run.out, "tiny 1 against"));
     g_assert_nonnull (strstr (run.out, "Mean AUROC over 3 labels: "));
 
-    run_cli (&run_again, again);
+    hl_test_run (&run_again, again);
     g_assert_cmpint (run_again.status, ==, 0);
     /* the same table: everything after the first line (which names the source) up to the
      * "Wrote" lines of --out */
@@ -273,10 +250,10 @@ test_model (void)
     g_autofree char *gone = g_build_filename (dir, "p4_000.png", NULL);
     const char *args[] = { "eval", "--labels", labels, "--model", model_path, "--images", dir,
                            NULL };
-    g_auto (Run) run = { 0 };
+    g_auto (HlTestRun) run = { 0 };
 
     g_assert_cmpint (g_unlink (gone), ==, 0);
-    run_cli (&run, args);
+    hl_test_run (&run, args);
     g_assert_cmpint (run.status, ==, 1);
     g_assert_nonnull (strstr (run.err, gone));
   }

@@ -13,9 +13,7 @@
 typedef struct
 {
   char *dir;
-  char *out; /* stdout of the last run */
-  char *err; /* stderr of the last run */
-  int status;
+  HlTestRun run; /* the last run */
 } Fixture;
 
 static void
@@ -29,8 +27,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 {
   hl_test_remove_tree (f->dir);
   g_free (f->dir);
-  g_free (f->out);
-  g_free (f->err);
+  hl_test_run_clear (&f->run);
 }
 
 /* Runs hilum-cli with the NULL-terminated arguments after "hilum-cli". */
@@ -41,14 +38,12 @@ run_cli (Fixture *f, ...)
   const char *arg;
   va_list ap;
 
-  g_clear_pointer (&f->out, g_free);
-  g_clear_pointer (&f->err, g_free);
   va_start (ap, f);
   while ((arg = va_arg (ap, const char *)) != NULL)
     g_ptr_array_add (args, (gpointer) arg);
   va_end (ap);
   g_ptr_array_add (args, NULL);
-  f->status = hl_test_run_cli ((const char *const *) args->pdata, &f->out, &f->err);
+  hl_test_run (&f->run, (const char *const *) args->pdata);
 }
 
 static char *
@@ -76,21 +71,21 @@ test_check_folder (Fixture *f, gconstpointer data)
   gsize length;
 
   run_cli (f, "check", folder, NULL);
-  g_assert_cmpint (f->status, ==, 0);
-  g_assert_nonnull (strstr (f->out, "2 images (2 PNG, 0 DICOM, 0 failed) of 1 patients"));
-  g_assert_nonnull (strstr (f->out, "patient 4: 2 images"));
-  g_assert_nonnull (strstr (f->out, "1 of 2 images have labels"));
-  g_assert_nonnull (strstr (f->out, "2 rows, 1 of them name an image here"));
-  g_assert_nonnull (strstr (f->out, "\nOK\n"));
+  g_assert_cmpint (f->run.status, ==, 0);
+  g_assert_nonnull (strstr (f->run.out, "2 images (2 PNG, 0 DICOM, 0 failed) of 1 patients"));
+  g_assert_nonnull (strstr (f->run.out, "patient 4: 2 images"));
+  g_assert_nonnull (strstr (f->run.out, "1 of 2 images have labels"));
+  g_assert_nonnull (strstr (f->run.out, "2 rows, 1 of them name an image here"));
+  g_assert_nonnull (strstr (f->run.out, "\nOK\n"));
 
   g_assert_true (g_file_get_contents (bad, &contents, &length, NULL));
   g_assert_true (g_file_set_contents (bad, contents, length / 2, NULL));
   run_cli (f, "check", folder, NULL);
-  g_assert_cmpint (f->status, ==, 1);
-  g_assert_nonnull (strstr (f->out, "(1 PNG, 0 DICOM, 1 failed)"));
-  g_assert_nonnull (strstr (f->out, "FAILED"));
-  g_assert_nonnull (strstr (f->out, bad));
-  g_assert_nonnull (strstr (f->out, "PROBLEMS FOUND"));
+  g_assert_cmpint (f->run.status, ==, 1);
+  g_assert_nonnull (strstr (f->run.out, "(1 PNG, 0 DICOM, 1 failed)"));
+  g_assert_nonnull (strstr (f->run.out, "FAILED"));
+  g_assert_nonnull (strstr (f->run.out, bad));
+  g_assert_nonnull (strstr (f->run.out, "PROBLEMS FOUND"));
 }
 
 /* Two label files sharing patients 3 and 10 (written differently): named, exit status 1. */
@@ -109,21 +104,21 @@ test_check_leakage (Fixture *f, gconstpointer data)
   g_autofree char *missing = g_build_filename (f->dir, "missing.csv", NULL);
 
   run_cli (f, "check", a, b, c, NULL);
-  g_assert_cmpint (f->status, ==, 1);
-  g_assert_nonnull (strstr (f->out, "3 images of 3 patients; 2 of 14 labels: Hernia, Mass"));
-  g_assert_nonnull (strstr (f->out, "share 2 patients: 3 10\n"));
-  g_assert_nonnull (strstr (f->out, "share no patient"));
-  g_assert_nonnull (strstr (f->out, "PROBLEMS FOUND"));
+  g_assert_cmpint (f->run.status, ==, 1);
+  g_assert_nonnull (strstr (f->run.out, "3 images of 3 patients; 2 of 14 labels: Hernia, Mass"));
+  g_assert_nonnull (strstr (f->run.out, "share 2 patients: 3 10\n"));
+  g_assert_nonnull (strstr (f->run.out, "share no patient"));
+  g_assert_nonnull (strstr (f->run.out, "PROBLEMS FOUND"));
 
   run_cli (f, "check", a, c, NULL);
-  g_assert_cmpint (f->status, ==, 0);
+  g_assert_cmpint (f->run.status, ==, 0);
 
   run_cli (f, "check", missing, NULL);
-  g_assert_cmpint (f->status, ==, 1);
-  g_assert_nonnull (strstr (f->err, missing));
+  g_assert_cmpint (f->run.status, ==, 1);
+  g_assert_nonnull (strstr (f->run.err, missing));
 
   run_cli (f, "check", NULL);
-  g_assert_cmpint (f->status, ==, 2);
+  g_assert_cmpint (f->run.status, ==, 2);
 }
 
 static void
@@ -146,10 +141,10 @@ test_check_real (Fixture *f, gconstpointer data)
   valid = g_build_filename (shared, "nih", "valid.csv", NULL);
   test = g_build_filename (shared, "nih", "test.csv", NULL);
   run_cli (f, "check", train, valid, test, NULL);
-  g_assert_cmpint (f->status, ==, 0);
-  g_assert_nonnull (strstr (f->out, "895 images of 658 patients"));
-  g_assert_nonnull (strstr (f->out, "895 of the listed images are present"));
-  for (p = f->out; (p = strstr (p, "share no patient")) != NULL; p++)
+  g_assert_cmpint (f->run.status, ==, 0);
+  g_assert_nonnull (strstr (f->run.out, "895 images of 658 patients"));
+  g_assert_nonnull (strstr (f->run.out, "895 of the listed images are present"));
+  for (p = f->run.out; (p = strstr (p, "share no patient")) != NULL; p++)
     n_clean++;
   g_assert_cmpint (n_clean, ==, 3);
 }
@@ -186,7 +181,7 @@ test_split (Fixture *f, gconstpointer data)
   all = load_ok (input);
 
   run_cli (f, "split", input, "--out", out1, "--seed", "5", "--fractions", "0.6,0.2,0.2", NULL);
-  g_assert_cmpint (f->status, ==, 0);
+  g_assert_cmpint (f->run.status, ==, 0);
   for (int s = 0; s < 3; s++)
     {
       g_autofree char *path = g_build_filename (out1, names[s], NULL);
@@ -217,9 +212,9 @@ test_split (Fixture *f, gconstpointer data)
 
   /* same seed: same bytes; another seed: another split */
   run_cli (f, "split", input, "--out", out2, "--seed", "5", "--fractions", "0.6,0.2,0.2", NULL);
-  g_assert_cmpint (f->status, ==, 0);
+  g_assert_cmpint (f->run.status, ==, 0);
   run_cli (f, "split", input, "--out", out3, "--seed", "6", "--fractions", "0.6,0.2,0.2", NULL);
-  g_assert_cmpint (f->status, ==, 0);
+  g_assert_cmpint (f->run.status, ==, 0);
   {
     g_autofree char *p1 = g_build_filename (out1, "train.csv", NULL);
     g_autofree char *p2 = g_build_filename (out2, "train.csv", NULL);
@@ -234,11 +229,11 @@ test_split (Fixture *f, gconstpointer data)
 
   /* existing files are kept without --force, replaced with it */
   run_cli (f, "split", input, "--out", out1, "--seed", "6", "--fractions", "0.6,0.2,0.2", NULL);
-  g_assert_cmpint (f->status, ==, 1);
-  g_assert_nonnull (strstr (f->err, "--force"));
+  g_assert_cmpint (f->run.status, ==, 1);
+  g_assert_nonnull (strstr (f->run.err, "--force"));
   run_cli (f, "split", input, "--out", out1, "--seed", "6", "--fractions", "0.6,0.2,0.2",
            "--force", NULL);
-  g_assert_cmpint (f->status, ==, 0);
+  g_assert_cmpint (f->run.status, ==, 0);
 
   /* the input is never replaced, even with --force */
   {
@@ -249,8 +244,8 @@ test_split (Fixture *f, gconstpointer data)
     g_assert_cmpint (g_rename (input, renamed), ==, 0);
     g_assert_true (g_file_get_contents (renamed, &before, NULL, NULL));
     run_cli (f, "split", renamed, "--out", f->dir, "--force", NULL);
-    g_assert_cmpint (f->status, ==, 1);
-    g_assert_nonnull (strstr (f->err, "overwrite the input"));
+    g_assert_cmpint (f->run.status, ==, 1);
+    g_assert_nonnull (strstr (f->run.err, "overwrite the input"));
     g_assert_true (g_file_get_contents (renamed, &after, NULL, NULL));
     g_assert_cmpstr (before, ==, after);
     g_assert_cmpint (g_rename (renamed, input), ==, 0);
@@ -258,11 +253,11 @@ test_split (Fixture *f, gconstpointer data)
 
   /* usage errors */
   run_cli (f, "split", input, "--out", out3, "--fractions", "0.5,0.6", NULL);
-  g_assert_cmpint (f->status, ==, 2);
+  g_assert_cmpint (f->run.status, ==, 2);
   run_cli (f, "split", input, "--out", out3, "--fractions", "1", NULL);
-  g_assert_cmpint (f->status, ==, 2);
+  g_assert_cmpint (f->run.status, ==, 2);
   run_cli (f, "split", input, NULL);
-  g_assert_cmpint (f->status, ==, 2);
+  g_assert_cmpint (f->run.status, ==, 2);
 }
 
 int

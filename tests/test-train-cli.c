@@ -20,22 +20,6 @@
 #define SIDE 40
 #define MASS 9 /* hl_label_names index of "Mass": the synthetic finding */
 
-typedef struct
-{
-  int status;
-  char *out;
-  char *err;
-} Run;
-
-static void
-run_clear (Run *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
-
 /* "train", then @args (NULL-terminated), then NULL; the strings stay @args'. */
 static GPtrArray *
 train_args (const char *const *args)
@@ -50,11 +34,11 @@ train_args (const char *const *args)
 }
 
 static void
-run_train (Run *run, const char *const *args)
+run_train (HlTestRun *run, const char *const *args)
 {
   g_autoptr (GPtrArray) full = train_args (args);
 
-  run->status = hl_test_run_cli ((const char *const *) full->pdata, &run->out, &run->err);
+  hl_test_run (run, (const char *const *) full->pdata);
 }
 
 /* A SIDE x SIDE 8-bit image: seeded noise over a soft gradient, plus a bright disc (the synthetic
@@ -195,9 +179,9 @@ test_usage (Data *d, gconstpointer user_data)
   const char *bad_batch[] = { "--batch", "1", NULL };
   g_auto (GStrv) args_arch = tiny_args (d, "m.safetensors", bad_arch);
   g_auto (GStrv) args_batch = tiny_args (d, "m.safetensors", bad_batch);
-  g_auto (Run) r1 = { 0 };
-  g_auto (Run) r2 = { 0 };
-  g_auto (Run) r3 = { 0 };
+  g_auto (HlTestRun) r1 = { 0 };
+  g_auto (HlTestRun) r2 = { 0 };
+  g_auto (HlTestRun) r3 = { 0 };
 
   run_train (&r1, none);
   g_assert_cmpint (r1.status, ==, 2);
@@ -217,8 +201,8 @@ test_leakage (Data *d, gconstpointer user_data)
   const char *allow[] = { "--allow-leakage", "--epochs", "1", NULL };
   g_auto (GStrv) args = tiny_args (d, "m.safetensors", NULL);
   g_auto (GStrv) args_allow = tiny_args (d, "m.safetensors", allow);
-  g_auto (Run) stopped = { 0 };
-  g_auto (Run) allowed = { 0 };
+  g_auto (HlTestRun) stopped = { 0 };
+  g_auto (HlTestRun) allowed = { 0 };
 
   g_free (args[3]);
   args[3] = g_strdup (leaky);
@@ -277,8 +261,8 @@ test_deterministic (Data *d, gconstpointer user_data)
 {
   g_auto (GStrv) a = tiny_args (d, "a.safetensors", NULL);
   g_auto (GStrv) b = tiny_args (d, "b.safetensors", NULL);
-  g_auto (Run) ra = { 0 };
-  g_auto (Run) rb = { 0 };
+  g_auto (HlTestRun) ra = { 0 };
+  g_auto (HlTestRun) rb = { 0 };
 
   run_train (&ra, (const char *const *) a);
   g_assert_cmpint (ra.status, ==, 0);
@@ -304,11 +288,11 @@ test_stop_resume (Data *d, gconstpointer user_data)
   g_auto (GStrv) first = tiny_args (d, "part.safetensors", stop);
   g_auto (GStrv) rest = tiny_args (d, "part.safetensors", resume);
   g_auto (GStrv) mismatch = tiny_args (d, "part.safetensors", other);
-  g_auto (Run) r1 = { 0 };
-  g_auto (Run) r2 = { 0 };
-  g_auto (Run) r3 = { 0 };
-  g_auto (Run) r4 = { 0 };
-  g_auto (Run) r5 = { 0 };
+  g_auto (HlTestRun) r1 = { 0 };
+  g_auto (HlTestRun) r2 = { 0 };
+  g_auto (HlTestRun) r3 = { 0 };
+  g_auto (HlTestRun) r4 = { 0 };
+  g_auto (HlTestRun) r5 = { 0 };
 
   run_train (&r1, (const char *const *) full);
   g_assert_cmpint (r1.status, ==, 0);
@@ -357,8 +341,8 @@ test_kill_resume (Data *d, gconstpointer user_data)
   g_autofree char *state = g_build_filename (d->tmp.dir, "killed.safetensors.checkpoints",
                                              "state.bin", NULL);
   g_autoptr (GError) error = NULL;
-  g_auto (Run) r1 = { 0 };
-  g_auto (Run) r2 = { 0 };
+  g_auto (HlTestRun) r1 = { 0 };
+  g_auto (HlTestRun) r2 = { 0 };
   GPid pid;
   int wait_status;
   int fd_null = g_open ("/dev/null", O_WRONLY, 0);
@@ -413,7 +397,7 @@ test_learns (Data *d, gconstpointer user_data)
 {
   const char *longer[] = { "--epochs", "12", "--lr", "3e-2", NULL };
   g_auto (GStrv) args = tiny_args (d, "learnt.safetensors", longer);
-  g_auto (Run) run = { 0 };
+  g_auto (HlTestRun) run = { 0 };
 
   run_train (&run, (const char *const *) args);
   g_assert_cmpint (run.status, ==, 0);
@@ -473,7 +457,7 @@ test_shared_data (void)
   const char *args[] = { "--train", train_small, "--valid", valid_small, "--images", images,
                          "--out", out, "--arch", "tiny", "--input-size", "32", "--epochs", "1",
                          "--batch", "8", "--threads", "1", NULL };
-  g_auto (Run) run = { 0 };
+  g_auto (HlTestRun) run = { 0 };
 
   run_train (&run, args);
   g_assert_cmpint (run.status, ==, 0);
