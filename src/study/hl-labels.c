@@ -406,11 +406,15 @@ static gboolean
 parse_text (HlLabelSet *set, const char *text, gsize length, GError **error)
 {
   g_autoptr (GPtrArray) fields = g_ptr_array_new_with_free_func (g_free);
-  CsvReader r = { text, text + length, 1, 1, fields };
+  CsvReader r;
   gboolean have_header = FALSE, patient_from_name = FALSE;
   Columns c = { 0 };
   int got;
   gboolean ok = FALSE;
+
+  if (text == NULL) /* an empty file, e.g. a gzip stream that inflates to nothing */
+    text = "";
+  r = (CsvReader) { text, text + length, 1, 1, fields };
 
   if (length >= 3 && memcmp (text, "\xEF\xBB\xBF", 3) == 0)
     r.p += 3;
