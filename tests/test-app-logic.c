@@ -3,6 +3,7 @@
  * inference pipeline on a random model, and exports (files, atomicity, refusing to overwrite a
  * source image). */
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 
@@ -342,10 +343,35 @@ test_export (Files *f, gconstpointer data)
   g_assert_cmpint (cairo_surface_status (page), ==, CAIRO_STATUS_SUCCESS);
   g_assert_cmpint (cairo_image_surface_get_width (page), ==, 1190);
   cairo_surface_destroy (page);
-  g_autofree char *json = NULL;
-  g_assert_true (g_file_get_contents (written[2], &json, NULL, NULL));
-  g_assert_nonnull (strstr (json, "\"Not for diagnostic use\""));
-  g_assert_nonnull (strstr (json, "\"Pneumothorax\""));
+  /* The CSV and JSON are the ones `hilum-cli predict` writes, with the scores of the pipeline. */
+  g_autoptr (HlResult) r = hl_result_compute (f->model, f->image, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  const HlModelInfo *info = hl_model_get_info (f->model);
+  g_autofree char *csv = NULL;
+  g_assert_true (g_file_get_contents (written[1], &csv, NULL, NULL));
+  g_assert_true (g_str_has_prefix (csv, "Image,Atelectasis,"));
+  g_assert_nonnull (strstr (csv, "\n00000042_000.png,"));
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (parser, written[2], &error));
+  g_assert_no_error (error);
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_false (json_object_has_member (root, "notice"));
+  g_assert_true (json_object_get_boolean_member (root, "not_for_diagnostic_use"));
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (root, "note"),
+                                   "Not for diagnostic use"));
+  JsonObject *model = json_object_get_object_member (root, "model");
+  g_assert_cmpstr (json_object_get_string_member (model, "name"), ==, info->name);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (model, "labels")), ==,
+                    (guint)info->n_labels);
+  JsonArray *images = json_object_get_array_member (root, "images");
+  g_assert_cmpuint (json_array_get_length (images), ==, 1);
+  JsonObject *image = json_array_get_object_element (images, 0);
+  g_assert_cmpstr (json_object_get_string_member (image, "image"), ==, "00000042_000.png");
+  g_assert_cmpstr (json_object_get_string_member (image, "path"), ==, f->image);
+  JsonObject *scores = json_object_get_object_member (image, "scores");
+  g_assert_cmpuint (json_object_get_size (scores), ==, (guint)info->n_labels);
+  for (int l = 0; l < info->n_labels; l++)
+    g_assert_cmpfloat (json_object_get_double_member (scores, info->labels[l]), ==, r->probs[l]);
   /* No temporary files are left behind. */
   g_autoptr (GDir) dir = g_dir_open (out, 0, NULL);
   int n = 0;

@@ -97,76 +97,42 @@ write_report (const HlExportJob *job, const char *path, const HlResult *r, const
   return hl_report_write_png (&report, out, 2.0, error);
 }
 
+/* The scores JSON, as `hilum-cli predict --json` writes it: the model (hl_predictions_json_begin),
+ * then each image's name, path and scores. */
 static gboolean
 write_json (const HlExportJob *job, HlResult *const *results, const char *out, GError **error)
 {
   const HlModelInfo *info = hl_model_get_info (job->model);
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "model");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, info->name);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_string_value (b, info->version);
-  json_builder_end_object (b);
-  json_builder_set_member_name (b, "notice");
-  json_builder_add_string_value (b, "Not for diagnostic use");
+  hl_predictions_json_begin (b, info);
   json_builder_set_member_name (b, "images");
   json_builder_begin_array (b);
   for (gsize i = 0; i < job->n; i++)
     {
-      const HlResult *r = results[i];
+      g_autofree char *base = g_path_get_basename (job->paths[i]);
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "image");
+      json_builder_add_string_value (b, base);
+      json_builder_set_member_name (b, "path");
       json_builder_add_string_value (b, job->paths[i]);
-      json_builder_set_member_name (b, "findings");
-      json_builder_begin_array (b);
-      for (int l = 0; l < r->n_labels; l++)
-        {
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "label");
-          json_builder_add_string_value (b, info->labels[l]);
-          json_builder_set_member_name (b, "score");
-          json_builder_add_double_value (b, r->probs[l]);
-          json_builder_set_member_name (b, "threshold");
-          json_builder_add_double_value (b, info->thresholds[l]);
-          json_builder_set_member_name (b, "above_threshold");
-          json_builder_add_boolean_value (b, r->probs[l] >= info->thresholds[l]);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
+      hl_predictions_json_add_scores (b, info, results[i]->probs);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
-  json_builder_end_object (b);
-
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
   gsize length;
-  g_autofree char *text = json_generator_to_data (gen, &length);
+  g_autofree char *text = hl_predictions_json_end (b, &length);
   /* g_file_set_contents writes a temporary file and renames it over @out. */
   return g_file_set_contents_full (out, text, length, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
 }
 
+/* The scores CSV (hl-predictions.h): one row per image by file name, the model's labels as
+ * columns. */
 static gboolean
 write_csv (const HlExportJob *job, HlResult *const *results, const char *out, GError **error)
 {
   const HlModelInfo *info = hl_model_get_info (job->model);
-  int n_labels = info->n_labels;
-  g_autofree int *label_index = g_new (int, n_labels); /* (n_labels) into hl_label_names */
-  for (int l = 0; l < n_labels; l++)
-    if ((label_index[l] = hl_label_index (info->labels[l])) < 0)
-      {
-        g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
-                     "%s: the model's label '%s' is not a ChestX-ray14 finding", out,
-                     info->labels[l]);
-        return FALSE;
-      }
-  gsize n_scores = job->n * (gsize)n_labels;
-  g_autofree float *scores = g_new (float, n_scores); /* (n images, n_labels) */
+  gsize n_labels = (gsize)info->n_labels;
+  g_autofree float *scores = g_new (float, job->n * n_labels); /* (n images, n_labels) */
   g_autofree const char **names = g_new0 (const char *, job->n + 1);
   g_autoptr (GPtrArray) bases = g_ptr_array_new_with_free_func (g_free);
   for (gsize i = 0; i < job->n; i++)
@@ -176,7 +142,8 @@ write_csv (const HlExportJob *job, HlResult *const *results, const char *out, GE
       g_ptr_array_add (bases, base);
       names[i] = base;
     }
-  return hl_predictions_write (out, names, job->n, label_index, n_labels, scores, error);
+  return hl_predictions_write_labels (out, names, job->n, (const char *const *)info->labels,
+                                      n_labels, scores, error);
 }
 
 char **

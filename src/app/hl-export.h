@@ -1,7 +1,7 @@
 /* hl-export.h — writing what the viewer shows to a folder: per image the annotated PNG report page
- * (render's hl_report_write_png), and for the set a CSV (study's hl_predictions_write) and a JSON
- * of every score. No GTK: it runs in a worker thread. Every file is written atomically and none
- * may be one of the source images. */
+ * (render's hl_report_write_png), and for the set the scores CSV and JSON that `hilum-cli predict`
+ * writes (study's hl_predictions_write_labels and hl_predictions_json_*). No GTK: it runs in a
+ * worker thread. Every file is written atomically and none may be one of the source images. */
 #pragma once
 
 #include <gio/gio.h>

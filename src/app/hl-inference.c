@@ -38,24 +38,20 @@ hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress, gp
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
 
-  /* (input_channels, input_size, input_size) */
-  g_autofree float *input = g_new (float, hl_model_input_size (model));
-  hl_model_preprocess (model, image->pixels, image->height, image->width, input);
-  g_autoptr (HlForward) fwd
-      = hl_model_forward (model, input, 1, progress, user_data, cancellable, error);
-  if (fwd == NULL)
+  HlGrayPlane plane = { image->pixels, image->width, image->height };
+  g_autoptr (HlAnalysis) analysis
+      = hl_model_analyze (model, &plane, 1, TRUE, progress, user_data, cancellable, error);
+  if (analysis == NULL)
     return NULL;
 
   HlResult *r = g_new0 (HlResult, 1);
   r->ref_count = 1;
   r->path = g_strdup (path);
-  r->n_labels = fwd->n_labels;
-  r->probs = g_memdup2 (fwd->probs, sizeof (float) * fwd->n_labels);
-  r->map_h = fwd->h_feat;
-  r->map_w = fwd->w_feat;
-  /* (n_labels, map_h, map_w) */
-  r->maps = g_new (float, (gsize)fwd->n_labels * fwd->h_feat * fwd->w_feat);
-  hl_forward_gradcam (model, fwd, 0, r->maps);
+  r->n_labels = analysis->n_labels;
+  r->probs = g_steal_pointer (&analysis->probs);
+  r->map_h = analysis->map_h;
+  r->map_w = analysis->map_w;
+  r->maps = g_steal_pointer (&analysis->maps);
   r->image_w = image->width;
   r->image_h = image->height;
   r->seconds = (g_get_monotonic_time () - start) / 1e6;
