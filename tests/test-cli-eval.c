@@ -110,7 +110,8 @@ test_errors (void)
 
     hl_test_run (&run, args);
     g_assert_cmpint (run.status, ==, 2);
-    g_assert_nonnull (strstr (run.err, "either --model with --images or --predictions"));
+    g_assert_nonnull (strstr (run.err, "either --images (with --model, or the default model) or "
+                                       "--predictions"));
   }
   {
     const char *args[] = { "eval", "--labels", labels, "--predictions", good_preds, "--ci",

@@ -1,17 +1,22 @@
 /* test-cli-predict.c — runs `hilum-cli predict` on a tiny random model file written here
  * (hl_model_new_random + the test safetensors writer) over PNGs drawn here, and checks the CSV
- * rows against the engine run directly, the JSON, --csv, --batch, the Grad-CAM PNGs, and the
+ * rows against the engine run directly, the JSON, --csv, --batch, the Grad-CAM PNGs (at the last
+ * feature map and, with --gradcam-layer, at an earlier layer against the engine's), and the
  * failure paths: a folder file that is no image (skipped), a corrupt image given by name or a
- * name the CSV cannot hold (exit 1, the others still scored), usage errors. */
+ * name the CSV cannot hold (exit 1, the others still scored), usage errors; and the model used
+ * when --model is not given: HILUM_MODEL, else the default model file found in HILUM_MODEL_DIRS,
+ * else a failure that names every place searched. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <string.h>
 
 #include "engine/hl-model-private.h"
 #include "hl-image.h"
 #include "hl-test-model-file.h"
 #include "hl-test-png.h"
+#include "hl-train.h"
 
 typedef struct
 {
@@ -181,6 +186,103 @@ test_gradcam (Fixture *fx, gconstpointer data)
       }
 }
 
+/* The Grad-CAM PNG of label @label for png_names[@i] in the folder @dir. */
+static HlImage *
+load_gradcam_png (const char *dir, int i, const char *label)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *stem = g_strndup (png_names[i], strlen (png_names[i]) - 4);
+  g_autofree char *name = g_strdup_printf ("%s_%s.png", stem, label);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  HlImage *map = hl_image_load (path, &error);
+  g_assert_no_error (error);
+  return map;
+}
+
+/* --gradcam-layer denseblock1: the tiny model's 8x8 map before transition1 (the last feature map
+ * is 4x4), through the backward pass. The PNGs are the engine's hl_model_gradcam_layer maps
+ * upsampled to the image and divided by their maximum, and differ from the default ones; the
+ * last layer named ("features") gives the default PNGs byte for byte. */
+static void
+test_gradcam_layer (Fixture *fx, gconstpointer data)
+{
+  const char *labels[] = { "Atelectasis", "Cardiomegaly", "Effusion" };
+  g_autofree char *gc = g_build_filename (fx->dir, "gradcam", NULL);
+  g_autofree char *gc_block = g_build_filename (fx->dir, "gradcam-block", NULL);
+  g_autofree char *gc_last = g_build_filename (fx->dir, "gradcam-last", NULL);
+  const char *args[] = { "predict", fx->in, "--model", fx->model, "--gradcam-dir", gc, NULL };
+  const char *args_block[] = { "predict", fx->in, "--model", fx->model, "--gradcam-dir", gc_block,
+                               "--gradcam-layer", "denseblock1", NULL };
+  const char *args_last[] = { "predict", fx->in, "--model", fx->model, "--gradcam-dir", gc_last,
+                              "--gradcam-layer", "features", "--batch", "1", NULL };
+  g_autofree char *out = NULL, *out_block = NULL;
+  g_assert_cmpint (hl_test_run_cli (args, &out, NULL), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (args_block, &out_block, NULL), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (args_last, NULL, NULL), ==, 0);
+  /* The layer changes the maps, never the scores. */
+  g_assert_cmpstr (out_block, ==, out);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlModel) model = hl_model_new_from_file (fx->model, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hl_model_gradcam_n_layers (model), ==, 5);
+  int n_differ = 0, n_nonzero = 0;
+  for (int i = 0; i < 2; i++)
+    {
+      g_autofree char *path = g_build_filename (fx->in, png_names[i], NULL);
+      g_autoptr (HlImage) image = hl_image_load (path, &error);
+      g_assert_no_error (error);
+      g_autofree float *input = g_new (float, hl_model_input_size (model));
+      hl_model_preprocess (model, image->pixels, image->height, image->width, input);
+      int h, w, last_h, last_w;
+      g_autofree float *maps = hl_model_gradcam_layer (model, input, 1, &h, &w, &error);
+      g_assert_no_error (error);
+      g_autofree float *last = hl_model_gradcam_layer (model, input, 4, &last_h, &last_w, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (h, ==, 2 * last_h);
+      g_assert_cmpint (w, ==, 2 * last_w);
+
+      gsize n_px = (gsize) image->width * image->height;
+      g_autofree float *up = g_new (float, n_px); /* (height, width) */
+      for (int l = 0; l < 3; l++)
+        {
+          g_autoptr (HlImage) png = load_gradcam_png (gc_block, i, labels[l]);
+          g_autoptr (HlImage) png_default = load_gradcam_png (gc, i, labels[l]);
+          g_autoptr (HlImage) png_last = load_gradcam_png (gc_last, i, labels[l]);
+          g_assert_cmpint (png->width, ==, image->width);
+          g_assert_cmpint (png->height, ==, image->height);
+          hl_gradcam_upsample (maps + (gsize) l * h * w, h, w, up, image->height, image->width);
+          float max = 0.0f;
+          for (gsize k = 0; k < n_px; k++)
+            max = MAX (max, up[k]);
+          float worst = 0.0f;
+          for (gsize k = 0; k < n_px; k++)
+            {
+              float want = max > 0.0f ? roundf (up[k] / max * 255.0f) / 255.0f : 0.0f;
+              worst = MAX (worst, fabsf (png->pixels[k] - want));
+            }
+          /* One 8-bit step at most, for a sum done in another order. */
+          g_assert_cmpfloat (worst, <=, 1.0f / 255.0f + 1e-6f);
+          n_nonzero += max > 0.0f;
+          n_differ += memcmp (png->pixels, png_default->pixels, n_px * sizeof (float)) != 0;
+          g_assert_cmpmem (png_last->pixels, n_px * sizeof (float), png_default->pixels,
+                           n_px * sizeof (float));
+        }
+    }
+  g_assert_cmpint (n_nonzero, >, 0);
+  g_assert_cmpint (n_differ, >, 0);
+
+  /* An unknown layer, or a layer without --gradcam-dir, is a usage error that lists the names. */
+  g_autofree char *err = NULL;
+  const char *args_bad[] = { "predict", fx->in, "--model", fx->model, "--gradcam-dir", gc,
+                             "--gradcam-layer", "denseblock3", NULL };
+  g_assert_cmpint (hl_test_run_cli (args_bad, NULL, &err), ==, 2);
+  g_assert_nonnull (strstr (err, "pool0, denseblock1, transition1, denseblock2, features"));
+  const char *args_no_dir[] = { "predict", fx->in, "--model", fx->model, "--gradcam-layer",
+                                "denseblock1", NULL };
+  g_assert_cmpint (hl_test_run_cli (args_no_dir, NULL, NULL), ==, 2);
+}
+
 static void
 test_failures (Fixture *fx, gconstpointer data)
 {
@@ -211,10 +313,49 @@ test_failures (Fixture *fx, gconstpointer data)
   g_autofree char *no_model = g_build_filename (fx->dir, "none.safetensors", NULL);
   const char *args_model[] = { "predict", good, "--model", no_model, NULL };
   g_assert_cmpint (hl_test_run_cli (args_model, NULL, NULL), ==, 1);
-  const char *args_usage[] = { "predict", good, NULL };
+  const char *args_usage[] = { "predict", "--model", fx->model, NULL };
   g_assert_cmpint (hl_test_run_cli (args_usage, NULL, NULL), ==, 2);
   const char *args_batch[] = { "predict", good, "--model", fx->model, "--batch", "0", NULL };
   g_assert_cmpint (hl_test_run_cli (args_batch, NULL, NULL), ==, 2);
+}
+
+/* Without --model: HILUM_MODEL (the tiny fixture model), else the default model's file name in
+ * the folders of HILUM_MODEL_DIRS; with neither, exit 1 naming the places searched. */
+static void
+test_default_model (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *good = g_build_filename (fx->in, png_names[0], NULL);
+  g_autofree char *tiny = g_build_filename (g_getenv ("HL_FIXTURES"), "tiny",
+                                            "tiny.model.safetensors", NULL);
+  g_autofree char *out_given = NULL, *out_env = NULL, *out_dir = NULL, *err = NULL;
+
+  const char *args_given[] = { "predict", good, "--model", tiny, NULL };
+  g_assert_cmpint (hl_test_run_cli (args_given, &out_given, NULL), ==, 0);
+  const char *args[] = { "predict", good, NULL };
+  g_setenv ("HILUM_MODEL", tiny, TRUE);
+  g_assert_cmpint (hl_test_run_cli (args, &out_env, NULL), ==, 0);
+  g_assert_cmpstr (out_env, ==, out_given);
+
+  g_unsetenv ("HILUM_MODEL");
+  g_autofree char *empty = g_build_filename (fx->dir, "empty", NULL);
+  g_assert_cmpint (g_mkdir (empty, 0755), ==, 0);
+  g_autofree char *dirs = g_strjoin (G_SEARCHPATH_SEPARATOR_S, empty, fx->dir, NULL);
+  g_setenv ("HILUM_MODEL_DIRS", dirs, TRUE);
+  g_assert_cmpint (hl_test_run_cli (args, NULL, &err), ==, 1);
+  g_autofree char *in_empty = g_build_filename (empty, "hilum-densenet121-nih.safetensors", NULL);
+  g_autofree char *in_dir = g_build_filename (fx->dir, "hilum-densenet121-nih.safetensors", NULL);
+  g_assert_nonnull (strstr (err, in_empty));
+  g_assert_nonnull (strstr (err, in_dir));
+  g_assert_nonnull (strstr (err, "--model"));
+  g_assert_nonnull (strstr (err, "HILUM_MODEL"));
+
+  g_autofree char *contents = NULL;
+  gsize size = 0;
+  g_assert_true (g_file_get_contents (tiny, &contents, &size, NULL));
+  g_assert_true (g_file_set_contents (in_dir, contents, (gssize) size, NULL));
+  g_assert_cmpint (hl_test_run_cli (args, &out_dir, NULL), ==, 0);
+  g_assert_cmpstr (out_dir, ==, out_given);
+  g_unsetenv ("HILUM_MODEL_DIRS");
 }
 
 int
@@ -226,7 +367,11 @@ main (int argc, char **argv)
   g_test_add ("/cli/predict/json", Fixture, NULL, fixture_setup, test_json, fixture_teardown);
   g_test_add ("/cli/predict/gradcam", Fixture, NULL, fixture_setup, test_gradcam,
               fixture_teardown);
+  g_test_add ("/cli/predict/gradcam-layer", Fixture, NULL, fixture_setup, test_gradcam_layer,
+              fixture_teardown);
   g_test_add ("/cli/predict/failures", Fixture, NULL, fixture_setup, test_failures,
+              fixture_teardown);
+  g_test_add ("/cli/predict/default-model", Fixture, NULL, fixture_setup, test_default_model,
               fixture_teardown);
   return g_test_run ();
 }

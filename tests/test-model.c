@@ -1,6 +1,7 @@
 /* test-model.c — tests of the engine's model objects: seeded random models, the layout of
  * torchvision DenseNet tensors, BatchNorm derivation, reference counting, and the model file
- * loader: every way a file can be refused, dtype conversion, metadata and round trips. */
+ * loader: every way a file can be refused, dtype conversion, metadata and round trips; the
+ * default-model lookup (hl_model_find_default) and the model card's path. */
 #include "engine/hl-model-private.h"
 #include "engine/hl-safetensors.h"
 #include "hl-test-model-file.h"
@@ -1310,6 +1311,99 @@ test_analyze_batch (void)
   g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_CANCELLED);
 }
 
+/* ---- the default model ---------------------------------------------------------------------- */
+
+/* hl_model_find_in() takes the first regular file; folders and missing paths are passed over,
+ * and when nothing is found the error names every candidate. */
+static void
+test_default_find_in (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("hl-model-default-XXXXXX", NULL);
+  g_assert_nonnull (dir);
+  g_autofree char *missing = g_build_filename (dir, "missing.safetensors", NULL);
+  g_autofree char *folder = g_build_filename (dir, "folder.safetensors", NULL);
+  g_autofree char *file = g_build_filename (dir, "model.safetensors", NULL);
+  g_assert_cmpint (g_mkdir (folder, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (file, "x", 1, NULL));
+
+  const char *const list[] = { missing, folder, file, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *found = hl_model_find_in (list, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (found, ==, file);
+
+  const char *const none[] = { missing, folder, NULL };
+  g_autofree char *not_found = hl_model_find_in (none, &error);
+  g_assert_null (not_found);
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, missing));
+  g_assert_nonnull (strstr (error->message, folder));
+  g_assert_nonnull (strstr (error->message, "--model"));
+  g_assert_nonnull (strstr (error->message, "HILUM_MODEL"));
+
+  g_assert_cmpint (g_remove (file), ==, 0);
+  g_assert_cmpint (g_rmdir (folder), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+/* HILUM_MODEL wins, as given; else the folders of HILUM_MODEL_DIRS in order; else the compiled
+ * list (the source tree's data/models, then the installed one). */
+static void
+test_default_lookup_order (void)
+{
+  g_autofree char *first = g_dir_make_tmp ("hl-model-dirs-XXXXXX", NULL);
+  g_autofree char *second = g_dir_make_tmp ("hl-model-dirs-XXXXXX", NULL);
+  g_autofree char *model = g_build_filename (second, HL_DEFAULT_MODEL_FILE, NULL);
+  g_assert_true (g_file_set_contents (model, "x", 1, NULL));
+  g_autoptr (GError) error = NULL;
+
+  g_setenv ("HILUM_MODEL", "/no/such/model.safetensors", TRUE);
+  g_autofree char *from_env = hl_model_find_default (&error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (from_env, ==, "/no/such/model.safetensors");
+
+  g_setenv ("HILUM_MODEL", "", TRUE);
+  g_autofree char *dirs = g_strjoin (G_SEARCHPATH_SEPARATOR_S, first, second, NULL);
+  g_setenv ("HILUM_MODEL_DIRS", dirs, TRUE);
+  g_auto (GStrv) candidates = hl_model_default_candidates ();
+  g_assert_cmpuint (g_strv_length (candidates), ==, 2);
+  g_autofree char *in_first = g_build_filename (first, HL_DEFAULT_MODEL_FILE, NULL);
+  g_assert_cmpstr (candidates[0], ==, in_first);
+  g_assert_cmpstr (candidates[1], ==, model);
+  g_autofree char *found = hl_model_find_default (&error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (found, ==, model);
+
+  g_assert_cmpint (g_remove (model), ==, 0);
+  g_autofree char *none = hl_model_find_default (&error);
+  g_assert_null (none);
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, in_first));
+  g_assert_nonnull (strstr (error->message, model));
+  g_clear_error (&error);
+
+  g_unsetenv ("HILUM_MODEL_DIRS");
+  g_unsetenv ("HILUM_MODEL");
+  g_auto (GStrv) compiled = hl_model_default_candidates ();
+  g_assert_cmpuint (g_strv_length (compiled), ==, 2);
+  g_assert_true (g_str_has_suffix (compiled[0], G_DIR_SEPARATOR_S "data" G_DIR_SEPARATOR_S
+                                   "models" G_DIR_SEPARATOR_S HL_DEFAULT_MODEL_FILE));
+  g_assert_true (g_str_has_suffix (compiled[1], G_DIR_SEPARATOR_S "hilum" G_DIR_SEPARATOR_S
+                                   "models" G_DIR_SEPARATOR_S HL_DEFAULT_MODEL_FILE));
+
+  g_assert_cmpint (g_rmdir (first), ==, 0);
+  g_assert_cmpint (g_rmdir (second), ==, 0);
+}
+
+static void
+test_default_card_path (void)
+{
+  g_autofree char *card = hl_model_card_path ("/m/hilum-densenet121-nih.safetensors");
+  g_assert_cmpstr (card, ==, "/m/hilum-densenet121-nih.md");
+  g_autofree char *other = hl_model_card_path ("model.bin");
+  g_assert_cmpstr (other, ==, "model.bin.md");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1364,6 +1458,9 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/model/analyze/batch", test_analyze_batch);
   g_test_add_func ("/engine/model/refuse/nan-f32", test_refuse_nan_f32);
   g_test_add_func ("/engine/model/refuse/inf-f32", test_refuse_inf_f32);
+  g_test_add_func ("/engine/model/default/find-in", test_default_find_in);
+  g_test_add_func ("/engine/model/default/lookup-order", test_default_lookup_order);
+  g_test_add_func ("/engine/model/default/card-path", test_default_card_path);
   g_test_add_func ("/engine/model/refuse/inf-f16", test_refuse_inf_f16);
   g_test_add_func ("/engine/model/refuse/nan-bf16", test_refuse_nan_bf16);
   g_test_add_func ("/engine/model/refuse/negative-variance", test_refuse_negative_variance);

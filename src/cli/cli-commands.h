@@ -18,3 +18,8 @@ int hl_cli_report (int argc, char **argv);
 int hl_cli_check (int argc, char **argv);
 int hl_cli_split (int argc, char **argv);
 int hl_cli_train (int argc, char **argv);
+
+/* Resolves the model file of @command (its name, for messages): *@model_path is the --model
+ * option (owned, may be NULL); when NULL it becomes hl_model_find_default()'s answer. Returns
+ * FALSE, after printing why on stderr (every place searched), when no model can be found. */
+gboolean hl_cli_model_path (const char *command, char **model_path);

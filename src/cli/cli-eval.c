@@ -1,9 +1,10 @@
 /* cli-eval.c — `hilum-cli eval`: scores a model against a label CSV, either by running it on the
- * labelled images (--model, --images) or from its saved predictions CSV (--predictions). Prints the
- * per-label AUROC table (DeLong 95% intervals, optionally bootstrap ones), the mean AUROC and the
- * operating points; with --reference, compares against a second predictions CSV per label
- * (DeLong's paired test); with --out, writes the same as eval.csv, the ROC grid as roc-grid.png
- * and, for --model, the predictions as predictions.csv (to evaluate again with --predictions). */
+ * labelled images (--images, with --model or else the default model) or from its saved
+ * predictions CSV (--predictions). Prints the per-label AUROC table (DeLong 95% intervals,
+ * optionally bootstrap ones), the mean AUROC and the operating points; with --reference, compares
+ * against a second predictions CSV per label (DeLong's paired test); with --out, writes the same
+ * as eval.csv, the ROC grid as roc-grid.png and, when a model ran, the predictions as
+ * predictions.csv (to evaluate again with --predictions). */
 #include "cli-commands.h"
 
 #include "hl-engine.h"
@@ -417,8 +418,8 @@ hl_cli_eval (int argc, char **argv)
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &args.labels, "Label CSV (required)", "CSV" },
     { "images", 0, 0, G_OPTION_ARG_FILENAME, &args.images,
       "Folder of the labelled images (with --model)", "DIR" },
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &args.model, "Model file to run on the images",
-      "FILE" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &args.model,
+      "Model file to run on the images (default: HILUM_MODEL, then the default model)", "FILE" },
     { "predictions", 0, 0, G_OPTION_ARG_FILENAME, &args.predictions,
       "Saved predictions CSV to score instead of running a model (Image + one column per label)",
       "PREDS.csv" },
@@ -447,11 +448,11 @@ hl_cli_eval (int argc, char **argv)
       fprintf (stderr, "hilum-cli eval: %s\n", error->message);
       status = 2;
     }
-  else if (argc > 1 || args.labels == NULL || (args.model == NULL) == (args.predictions == NULL)
-           || (args.model == NULL) != (args.images == NULL))
+  else if (argc > 1 || args.labels == NULL || (args.images == NULL) == (args.predictions == NULL)
+           || (args.model != NULL && args.images == NULL))
     {
-      fprintf (stderr, "hilum-cli eval: give --labels and either --model with --images or "
-                       "--predictions (see --help)\n");
+      fprintf (stderr, "hilum-cli eval: give --labels and either --images (with --model, or the "
+                       "default model) or --predictions (see --help)\n");
       status = 2;
     }
   else if (args.ci != NULL && strcmp (args.ci, "logit") != 0 && strcmp (args.ci, "plain") != 0)
@@ -466,6 +467,8 @@ hl_cli_eval (int argc, char **argv)
                        "--target-sensitivity in [0, 1]\n");
       status = 2;
     }
+  if (status == 0 && args.images != NULL && !hl_cli_model_path ("eval", &args.model))
+    status = 1;
   if (status == 0)
     {
       if (args.ci == NULL)

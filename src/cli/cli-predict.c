@@ -1,4 +1,4 @@
-/* cli-predict.c — `hilum-cli predict IMAGE_OR_FOLDER... --model FILE [--json] [--csv FILE]
+/* cli-predict.c — `hilum-cli predict IMAGE_OR_FOLDER... [--model FILE] [--json] [--csv FILE]
  * [--gradcam-dir DIR] [--threads N] [--batch N]`: scores images with the model.
  *
  * Images are decoded by content (hl_image_load), preprocessed as the model file says and run in
@@ -331,7 +331,8 @@ hl_cli_predict (int argc, char **argv)
   gboolean json = FALSE;
   int threads = 0, batch = DEFAULT_BATCH;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (safetensors)", "FILE" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (safetensors; default: HILUM_MODEL, then the default model)", "FILE" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON (model, scores) instead of CSV", NULL },
     { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path, "Write the CSV to FILE instead of stdout",
       "FILE" },
@@ -355,8 +356,6 @@ hl_cli_predict (int argc, char **argv)
   const char *usage_error = NULL;
   if (argc < 2)
     usage_error = "give at least one IMAGE_OR_FOLDER";
-  else if (model_path == NULL)
-    usage_error = "--model FILE is required";
   else if (threads < 0)
     usage_error = "--threads must be positive";
   else if (batch < 1 || batch > MAX_BATCH)
@@ -369,6 +368,8 @@ hl_cli_predict (int argc, char **argv)
   if (threads > 0)
     hl_engine_set_threads (threads);
 
+  if (!hl_cli_model_path ("predict", &model_path))
+    return 1;
   g_autoptr (HlModel) model = hl_model_new_from_file (model_path, &error);
   if (model == NULL)
     {

@@ -1,4 +1,4 @@
-/* cli-report.c — `hilum-cli report IMAGE_OR_FOLDER --out DIR --model FILE [--label L]...`:
+/* cli-report.c — `hilum-cli report IMAGE_OR_FOLDER --out DIR [--model FILE] [--label L]...`:
  * one annotated report page (PNG, optionally PDF) per image, plus scores.csv (Image, then one
  * column per model label, the reference-predictions layout) and scores.json (model, every
  * image's scores, operating-point calls, report file or error) for all images. */
@@ -323,7 +323,8 @@ hl_cli_report (int argc, char **argv)
   int threads = 0;
   GOptionEntry entries[] = {
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Folder for the reports (created)", "DIR" },
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (safetensors)", "FILE" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (safetensors; default: HILUM_MODEL, then the default model)", "FILE" },
     { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &labels,
       "Show this finding's heatmap (repeat; default: the findings at or above their operating "
       "point, else the top one)",
@@ -360,8 +361,6 @@ hl_cli_report (int argc, char **argv)
     usage_error = "give exactly one IMAGE_OR_FOLDER";
   else if (out_dir == NULL)
     usage_error = "--out DIR is required";
-  else if (model_path == NULL)
-    usage_error = "--model FILE is required";
   else if (colormap != NULL && !hl_colormap_from_name (colormap, &job.overlay.cmap))
     usage_error = "--colormap must be inferno, viridis, jet or gray";
   else if (!(scale > 0 && scale <= 8))
@@ -384,6 +383,8 @@ hl_cli_report (int argc, char **argv)
   if (threads > 0)
     hl_engine_set_threads (threads);
 
+  if (!hl_cli_model_path ("report", &model_path))
+    return 1;
   g_autoptr (HlModel) model = hl_model_new_from_file (model_path, &error);
   if (model == NULL)
     {

@@ -26,6 +26,7 @@ typedef enum
   HL_ENGINE_ERROR_METADATA,  /* a metadata field is missing, malformed or out of range */
   HL_ENGINE_ERROR_INPUT,     /* run-time input that does not fit the model */
   HL_ENGINE_ERROR_CANCELLED, /* the GCancellable fired */
+  HL_ENGINE_ERROR_NOT_FOUND, /* no model was given and no default model exists */
 } HlEngineError;
 
 GQuark hl_engine_error_quark (void);
@@ -171,6 +172,30 @@ HlAnalysis *hl_model_analyze (HlModel *model, const HlGrayPlane *planes, int n, 
                               HlProgressFunc progress, gpointer user_data,
                               GCancellable *cancellable, GError **error);
 void hl_analysis_free (HlAnalysis *analysis);
+
+/* The default model: the file name Hilum ships its trained model under (data/models/). */
+#define HL_DEFAULT_MODEL_FILE "hilum-densenet121-nih.safetensors"
+
+/* The files hl_model_find_default() tries after HILUM_MODEL, in order: HL_DEFAULT_MODEL_FILE in
+ * the source tree's data/models (runs from the build tree), then in the installed
+ * $datadir/hilum/models. The environment variable HILUM_MODEL_DIRS (folders separated by
+ * G_SEARCHPATH_SEPARATOR) replaces those two folders. Returns a new NULL-terminated array
+ * (g_strfreev). */
+char **hl_model_default_candidates (void);
+
+/* The first of @candidates (NULL-terminated) that is a regular file, as a new string; else NULL
+ * and @error (HL_ENGINE_ERROR_NOT_FOUND) naming every candidate and how to get a model. */
+char *hl_model_find_in (const char *const *candidates, GError **error);
+
+/* The model file to use when none was given: $HILUM_MODEL when set and non-empty (returned as
+ * given: a missing file is reported by hl_model_new_from_file, never skipped), else
+ * hl_model_find_in (hl_model_default_candidates ()). Returns a new path or NULL with @error. */
+char *hl_model_find_default (GError **error);
+
+/* The model card beside @model_path: the same path with ".safetensors" replaced by ".md" (or
+ * ".md" appended when the name has no such suffix). Returns a new string; the file may not
+ * exist. */
+char *hl_model_card_path (const char *model_path);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlModel, hl_model_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlForward, hl_forward_free)
