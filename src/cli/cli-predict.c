@@ -1,15 +1,19 @@
 /* cli-predict.c — `hilum-cli predict IMAGE_OR_FOLDER... [--model FILE] [--json] [--csv FILE]
- * [--gradcam-dir DIR] [--threads N] [--batch N]`: scores images with the model.
+ * [--gradcam-dir DIR [--gradcam-layer NAME]] [--threads N] [--batch N]`: scores images with the
+ * model.
  *
  * Images are decoded by content (hl_image_load), preprocessed as the model file says and run in
  * batches. The scores go to stdout as CSV in the layout of the reference predictions
  * (`Image` = file name, then one column per label in the model's order), or as JSON with the
  * model's name and version; --csv writes the CSV to a file instead (atomically). --gradcam-dir
  * writes one 8-bit gray PNG per image and label: the Grad-CAM map upsampled to the image and
- * divided by its maximum. A folder contributes its regular files (not recursively), in name
- * order; files in it that are not images are reported and skipped. A file that fails to decode
- * (or whose name the unquoted CSV layout cannot hold) is reported on stderr and the others go
- * on; the exit status is then 1.
+ * divided by its maximum. By default the map is the exact one-pass Grad-CAM of the last feature
+ * map (hl_forward_gradcam, from the pass that gave the scores); --gradcam-layer NAME targets an
+ * earlier layer instead (`denseblock3` gives DenseNet-121 a 14x14 map instead of 7x7) through the
+ * backward pass (hl_model_gradcam_layer), one extra forward and backward per image. A folder
+ * contributes its regular files (not recursively), in name order; files in it that are not images
+ * are reported and skipped. A file that fails to decode (or whose name the unquoted CSV layout
+ * cannot hold) is reported on stderr and the others go on; the exit status is then 1.
  */
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -23,6 +27,7 @@
 #include "hl-engine.h"
 #include "hl-image.h"
 #include "hl-predictions.h"
+#include "hl-train.h"
 
 #define DEFAULT_BATCH 4
 #define MAX_BATCH 256
@@ -45,6 +50,8 @@ typedef struct
   HlModel *model;
   const HlModelInfo *info;
   const char *gradcam_dir;
+  int gradcam_layer; /* hl_model_gradcam_layer's index; the last one: the one-pass Grad-CAM */
+  gboolean gradcam_last;
   GArray *rows; /* PredictRow, in input order */
   int n_failed;
 } PredictJob;
@@ -169,23 +176,62 @@ file_stem (const char *name)
   return stem;
 }
 
-/* Writes DIR/<stem>_<Label>.png for every label of image @index of @analysis. */
-static gboolean
-write_gradcams (const PredictJob *job, const HlAnalysis *analysis, int index, const HlImage *image,
-                const char *name, GError **error)
+/* The layer of --gradcam-layer @name: a name hl_model_gradcam_layer_name() gives, up to its first
+ * space (the last feature map is "features"). -1 when the model has no such layer. */
+static int
+find_gradcam_layer (HlModel *model, const char *name)
 {
-  int n_labels = analysis->n_labels;
-  gsize map_n = (gsize) analysis->map_h * analysis->map_w;
+  for (int layer = 0; layer < hl_model_gradcam_n_layers (model); layer++)
+    {
+      g_autofree char *full = hl_model_gradcam_layer_name (model, layer);
+      full[strcspn (full, " ")] = '\0';
+      if (strcmp (full, name) == 0)
+        return layer;
+    }
+  return -1;
+}
+
+/* The names find_gradcam_layer() accepts, comma-separated; free with g_free. */
+static char *
+gradcam_layer_names (HlModel *model)
+{
+  GString *names = g_string_new (NULL);
+  for (int layer = 0; layer < hl_model_gradcam_n_layers (model); layer++)
+    {
+      g_autofree char *full = hl_model_gradcam_layer_name (model, layer);
+      full[strcspn (full, " ")] = '\0';
+      g_string_append_printf (names, "%s%s", layer > 0 ? ", " : "", full);
+    }
+  return g_string_free (names, FALSE);
+}
+
+/* Grad-CAM of @image at job->gradcam_layer through the backward pass: (n_labels, *h, *w), free
+ * with g_free; NULL with @error set. */
+static float *
+layer_gradcam (const PredictJob *job, const HlImage *image, int *h, int *w, GError **error)
+{
+  /* (input_channels, input_size, input_size) */
+  g_autofree float *input = g_new (float, hl_model_input_size (job->model));
+  hl_model_preprocess (job->model, image->pixels, image->height, image->width, input);
+  return hl_model_gradcam_layer (job->model, input, job->gradcam_layer, h, w, error);
+}
+
+/* Writes DIR/<stem>_<Label>.png for every label of @maps (n_labels, map_h, map_w), the Grad-CAM
+ * of @image. */
+static gboolean
+write_gradcams (const PredictJob *job, const float *maps, int map_h, int map_w,
+                const HlImage *image, const char *name, GError **error)
+{
+  int n_labels = job->info->n_labels;
+  gsize map_n = (gsize) map_h * map_w;
   gsize n_px = (gsize) image->width * image->height;
-  const float *maps = analysis->maps + (gsize) index * n_labels * map_n; /* (n_labels, map_n) */
   g_autofree float *up = g_new (float, n_px);      /* (height, width) */
   g_autofree guint8 *gray = g_new (guint8, n_px);  /* (height, width) */
   g_autofree char *stem = file_stem (name);
 
   for (int l = 0; l < n_labels; l++)
     {
-      hl_gradcam_upsample (maps + l * map_n, analysis->map_h, analysis->map_w, up, image->height,
-                           image->width);
+      hl_gradcam_upsample (maps + l * map_n, map_h, map_w, up, image->height, image->width);
       float max = 0.0f;
       for (gsize i = 0; i < n_px; i++)
         max = MAX (max, up[i]);
@@ -250,8 +296,8 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
 
   g_autoptr (GError) error = NULL;
   g_autoptr (HlAnalysis) analysis
-      = hl_model_analyze (job->model, planes, (int) images->len, job->gradcam_dir != NULL, NULL,
-                          NULL, NULL, &error);
+      = hl_model_analyze (job->model, planes, (int) images->len,
+                          job->gradcam_dir != NULL && job->gradcam_last, NULL, NULL, NULL, &error);
   if (analysis == NULL)
     {
       for (guint i = 0; i < images->len; i++)
@@ -268,12 +314,22 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
                          g_memdup2 (analysis->probs + (gsize) i * analysis->n_labels,
                                     (gsize) analysis->n_labels * sizeof (float)) };
       g_autoptr (GError) local = NULL;
-      if (job->gradcam_dir != NULL
-          && !write_gradcams (job, analysis, (int) i, g_ptr_array_index (images, i), row.name,
-                              &local))
+      if (job->gradcam_dir != NULL)
         {
-          fprintf (stderr, "hilum-cli predict: %s\n", local->message);
-          job->n_failed++;
+          const HlImage *image = g_ptr_array_index (images, i);
+          int map_h = analysis->map_h, map_w = analysis->map_w;
+          g_autofree float *layer_maps = NULL; /* (n_labels, map_h, map_w) */
+          const float *maps = analysis->maps;
+          if (maps != NULL)
+            maps += (gsize) i * analysis->n_labels * map_h * map_w;
+          else
+            maps = layer_maps = layer_gradcam (job, image, &map_h, &map_w, &local);
+          if (maps == NULL
+              || !write_gradcams (job, maps, map_h, map_w, image, row.name, &local))
+            {
+              fprintf (stderr, "hilum-cli predict: %s: %s\n", in->path, local->message);
+              job->n_failed++;
+            }
         }
       g_array_append_val (job->rows, row);
     }
@@ -328,6 +384,7 @@ int
 hl_cli_predict (int argc, char **argv)
 {
   g_autofree char *model_path = NULL, *csv_path = NULL, *gradcam_dir = NULL;
+  g_autofree char *gradcam_layer = NULL;
   gboolean json = FALSE;
   int threads = 0, batch = DEFAULT_BATCH;
   GOptionEntry entries[] = {
@@ -338,6 +395,10 @@ hl_cli_predict (int argc, char **argv)
       "FILE" },
     { "gradcam-dir", 0, 0, G_OPTION_ARG_FILENAME, &gradcam_dir,
       "Write a Grad-CAM PNG per image and label (<image>_<Label>.png) into DIR", "DIR" },
+    { "gradcam-layer", 0, 0, G_OPTION_ARG_STRING, &gradcam_layer,
+      "Grad-CAM target layer: features (default: the last feature map, one pass), denseblockN, "
+      "transitionN or pool0 (through the backward pass)",
+      "NAME" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Engine threads (default: OpenBLAS' own)",
       "N" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 4)", "N" },
@@ -360,6 +421,8 @@ hl_cli_predict (int argc, char **argv)
     usage_error = "--threads must be positive";
   else if (batch < 1 || batch > MAX_BATCH)
     usage_error = "--batch must be in 1..256";
+  else if (gradcam_layer != NULL && gradcam_dir == NULL)
+    usage_error = "--gradcam-layer needs --gradcam-dir";
   if (usage_error != NULL)
     {
       fprintf (stderr, "hilum-cli predict: %s (see --help)\n", usage_error);
@@ -384,6 +447,14 @@ hl_cli_predict (int argc, char **argv)
                  info->labels[l]);
         return 1;
       }
+  int layer = hl_model_gradcam_n_layers (model) - 1;
+  if (gradcam_layer != NULL && (layer = find_gradcam_layer (model, gradcam_layer)) < 0)
+    {
+      g_autofree char *names = gradcam_layer_names (model);
+      fprintf (stderr, "hilum-cli predict: --gradcam-layer: %s has no layer `%s` (it has: %s)\n",
+               model_path, gradcam_layer, names);
+      return 2;
+    }
   if (gradcam_dir != NULL && g_mkdir_with_parents (gradcam_dir, 0755) != 0)
     {
       fprintf (stderr, "hilum-cli predict: %s: cannot create the folder: %s\n", gradcam_dir,
@@ -404,8 +475,13 @@ hl_cli_predict (int argc, char **argv)
         }
     }
 
-  PredictJob job = { model, info, gradcam_dir,
-                     g_array_new (FALSE, TRUE, sizeof (PredictRow)), 0 };
+  PredictJob job = { model,
+                     info,
+                     gradcam_dir,
+                     layer,
+                     layer == hl_model_gradcam_n_layers (model) - 1,
+                     g_array_new (FALSE, TRUE, sizeof (PredictRow)),
+                     0 };
   g_array_set_clear_func (job.rows, predict_row_clear);
   for (guint start = 0; start < inputs->len; start += (guint) batch)
     predict_batch (&job, &g_array_index (inputs, PredictInput, start),
