@@ -3,7 +3,9 @@
  * opens ../shared/data/studies/patient-00003140, waits for the findings, selects a finding and
  * checks that the heatmap changed the rendered pixels and that hiding it restores the original,
  * exports the report and checks the files; a study with a corrupt file shows the error on that
- * thumbnail and analyses the rest; without a model the window says so.
+ * thumbnail and analyses the rest; without a model the window says so, naming the places the
+ * default model was looked for, and the default model is used when one is there; the model
+ * dialog shows the model card beside the model file.
  *
  * Times from launch to the first image on screen and to its first findings are printed as TAP
  * comments (the model is a tiny random one: the numbers show the mechanism, not DenseNet-121).
@@ -14,6 +16,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "hl-model-dialog.h"
 #include "hl-test-app-model.h"
 #include "hl-test-png.h"
 #include "hl-roc-view.h"
@@ -541,13 +544,34 @@ test_roc (Fixture *f, gconstpointer data)
 
 /* ---- no model ------------------------------------------------------------------------------- */
 
+/* Opens the model dialog and returns the card it shows (NULL: none), closing it again. */
+static char *
+model_dialog_card (Fixture *f)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "model-info", NULL);
+  settle ();
+  GtkWidget *dialog = NULL;
+  g_autoptr (GList) toplevels = gtk_window_list_toplevels ();
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    if (HL_IS_MODEL_DIALOG (l->data) && gtk_widget_get_visible (l->data))
+      dialog = l->data;
+  g_assert_nonnull (dialog);
+  char *card = g_strdup (hl_model_dialog_get_card (HL_MODEL_DIALOG (dialog)));
+  gtk_widget_destroy (dialog);
+  return card;
+}
+
 static void
 test_no_model (Fixture *f, gconstpointer data)
 {
   g_unsetenv ("HILUM_MODEL");
+  g_autofree char *defaults = g_build_filename (f->tmp, "defaults", NULL);
+  g_autofree char *default_model = g_build_filename (defaults, HL_DEFAULT_MODEL_FILE, NULL);
+  g_setenv ("HILUM_MODEL_DIRS", defaults, TRUE);
   launch (f, NULL);
   g_assert_null (hl_application_get_model (f->app));
-  g_assert_nonnull (hl_application_get_model_problem (f->app));
+  g_assert_null (hl_application_get_model_path (f->app));
+  g_assert_nonnull (strstr (hl_application_get_model_problem (f->app), default_model));
   g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "export-image"));
   g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "model-info"));
   screenshot (f, "welcome");
@@ -558,6 +582,15 @@ test_no_model (Fixture *f, gconstpointer data)
   g_assert_nonnull (hl_application_get_model (f->app));
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "model-info"));
   check_dialog (f, G_ACTION_GROUP (f->window), "model-info", GTK_TYPE_DIALOG, "model-info");
+  g_assert_cmpstr (hl_application_get_model_path (f->app), ==, model_path);
+  g_autofree char *no_card = model_dialog_card (f);
+  g_assert_null (no_card);
+  g_autofree char *card_path = hl_model_card_path (model_path);
+  const char *card_text = "# random 1.0\n\nNot for diagnostic use.\n";
+  g_assert_true (g_file_set_contents (card_path, card_text, -1, NULL));
+  g_autofree char *card = model_dialog_card (f);
+  g_assert_cmpstr (card, ==, card_text);
+  g_assert_cmpint (g_unlink (card_path), ==, 0);
   check_dialog (f, G_ACTION_GROUP (f->window), "show-help-overlay", GTK_TYPE_SHORTCUTS_WINDOW,
                 "shortcuts");
   check_dialog (f, G_ACTION_GROUP (f->app), "preferences", GTK_TYPE_DIALOG, "preferences");
@@ -565,7 +598,17 @@ test_no_model (Fixture *f, gconstpointer data)
   g_settings_set_string (settings, "model-file", "/nonexistent/model.safetensors");
   g_assert_null (hl_application_get_model (f->app));
   g_assert_nonnull (strstr (hl_application_get_model_problem (f->app), "nonexistent"));
+
+  /* No preference: the default model, found where HILUM_MODEL_DIRS says. */
+  g_autofree char *contents = NULL;
+  gsize size = 0;
+  g_assert_true (g_file_get_contents (model_path, &contents, &size, NULL));
+  g_assert_cmpint (g_mkdir (defaults, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (default_model, contents, (gssize) size, NULL));
   g_settings_reset (settings, "model-file");
+  g_assert_nonnull (hl_application_get_model (f->app));
+  g_assert_cmpstr (hl_application_get_model_path (f->app), ==, default_model);
+  g_unsetenv ("HILUM_MODEL_DIRS");
   quit (f);
 }
 

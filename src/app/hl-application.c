@@ -15,6 +15,7 @@ struct _HlApplication
   GSettings *settings;
   char *model_option; /* --model FILE, kept only by the primary instance */
   HlModel *model;
+  char *model_path; /* the file @model was loaded from */
   char *model_problem;
   gint64 launch_time;
 };
@@ -69,15 +70,24 @@ hl_application_load_model (HlApplication *app, const char *path, GError **error)
   g_return_val_if_fail (HL_IS_APPLICATION (app), FALSE);
 
   g_clear_pointer (&app->model, hl_model_unref);
+  g_clear_pointer (&app->model_path, g_free);
   g_clear_pointer (&app->model_problem, g_free);
   gboolean ok = TRUE;
+  g_autoptr (GError) not_found = NULL;
+  g_autofree char *default_path = NULL;
   if (path == NULL || *path == '\0')
-    app->model_problem = g_strdup (_ ("No model is configured. Choose a model file in the "
-                                      "preferences, or start Hilum with --model FILE."));
+    path = default_path = hl_model_find_default (&not_found);
+  if (path == NULL)
+    app->model_problem = g_strdup_printf (_ ("No model is configured and the default model was "
+                                             "not found. Choose a model file in the preferences, "
+                                             "or start Hilum with --model FILE.\n\n%s"),
+                                          not_found->message);
   else
     {
       g_autoptr (GError) local_error = NULL;
       app->model = hl_model_new_from_file (path, &local_error);
+      if (app->model != NULL)
+        app->model_path = g_strdup (path);
       if (app->model == NULL)
         {
           app->model_problem
@@ -90,7 +100,7 @@ hl_application_load_model (HlApplication *app, const char *path, GError **error)
   return ok;
 }
 
-/* --model, then HILUM_MODEL, then the preferences. */
+/* --model, then HILUM_MODEL, then the preferences, then the default model. */
 static void
 load_configured_model (HlApplication *self)
 {
@@ -296,6 +306,7 @@ hl_application_finalize (GObject *object)
   HlApplication *self = HL_APPLICATION (object);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->model, hl_model_unref);
+  g_free (self->model_path);
   g_free (self->model_problem);
   g_free (self->model_option);
   G_OBJECT_CLASS (hl_application_parent_class)->finalize (object);
@@ -345,6 +356,14 @@ hl_application_get_model (HlApplication *app)
 {
   g_return_val_if_fail (HL_IS_APPLICATION (app), NULL);
   return app->model;
+}
+
+const char *
+hl_application_get_model_path (HlApplication *app)
+{
+  g_return_val_if_fail (HL_IS_APPLICATION (app), NULL);
+
+  return app->model_path;
 }
 
 const char *

@@ -1,4 +1,6 @@
-/* hl-model-dialog.c — the model card dialog (template ui/hl-model-dialog.ui). */
+/* hl-model-dialog.c — the model card dialog (template ui/hl-model-dialog.ui): the card file
+ * beside the model (hl_model_card_path), as plain text, when there is one, and the details from
+ * the model file's metadata. */
 #include "hl-model-dialog.h"
 
 #include <glib/gi18n.h>
@@ -20,6 +22,10 @@ struct _HlModelDialog
   GtkDialog parent_instance;
 
   HlModel *model;
+  char *card; /* the model card's text, NULL when the model has none */
+  GtkNotebook *notebook;
+  GtkWidget *card_page;
+  GtkTextView *card_view;
   GtkLabel *name_label;
   GtkLabel *architecture_label;
   GtkLabel *input_label;
@@ -34,6 +40,7 @@ static void
 hl_model_dialog_finalize (GObject *object)
 {
   g_clear_pointer (&HL_MODEL_DIALOG (object)->model, hl_model_unref);
+  g_clear_pointer (&HL_MODEL_DIALOG (object)->card, g_free);
   G_OBJECT_CLASS (hl_model_dialog_parent_class)->finalize (object);
 }
 
@@ -44,6 +51,9 @@ hl_model_dialog_class_init (HlModelDialogClass *klass)
   G_OBJECT_CLASS (klass)->finalize = hl_model_dialog_finalize;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/hilum/Hilum/hl-model-dialog.ui");
+  gtk_widget_class_bind_template_child (widget_class, HlModelDialog, notebook);
+  gtk_widget_class_bind_template_child (widget_class, HlModelDialog, card_page);
+  gtk_widget_class_bind_template_child (widget_class, HlModelDialog, card_view);
   gtk_widget_class_bind_template_child (widget_class, HlModelDialog, name_label);
   gtk_widget_class_bind_template_child (widget_class, HlModelDialog, architecture_label);
   gtk_widget_class_bind_template_child (widget_class, HlModelDialog, input_label);
@@ -118,8 +128,26 @@ fill (HlModelDialog *self)
     }
 }
 
+/* The card beside @model_path (NULL: none): its text when it can be read, is at most
+ * MAX_CARD_BYTES and is UTF-8; NULL otherwise. */
+#define MAX_CARD_BYTES (1 << 20)
+
+static char *
+read_card (const char *model_path)
+{
+  if (model_path == NULL)
+    return NULL;
+  g_autofree char *path = hl_model_card_path (model_path);
+  g_autofree char *text = NULL;
+  gsize length = 0;
+  if (!g_file_get_contents (path, &text, &length, NULL) || length > MAX_CARD_BYTES
+      || !g_utf8_validate (text, (gssize) length, NULL))
+    return NULL;
+  return g_steal_pointer (&text);
+}
+
 GtkWidget *
-hl_model_dialog_new (GtkWindow *parent, HlModel *model)
+hl_model_dialog_new (GtkWindow *parent, HlModel *model, const char *model_path)
 {
   g_return_val_if_fail (model != NULL, NULL);
 
@@ -127,5 +155,21 @@ hl_model_dialog_new (GtkWindow *parent, HlModel *model)
       = g_object_new (HL_TYPE_MODEL_DIALOG, "transient-for", parent, "use-header-bar", TRUE, NULL);
   self->model = hl_model_ref (model);
   fill (self);
+  self->card = read_card (model_path);
+  if (self->card != NULL)
+    {
+      gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->card_view), self->card, -1);
+      gtk_widget_show (self->card_page);
+      gtk_notebook_set_current_page (self->notebook, 0);
+    }
+  gtk_notebook_set_show_tabs (self->notebook, self->card != NULL);
   return GTK_WIDGET (self);
+}
+
+const char *
+hl_model_dialog_get_card (HlModelDialog *self)
+{
+  g_return_val_if_fail (HL_IS_MODEL_DIALOG (self), NULL);
+
+  return self->card;
 }

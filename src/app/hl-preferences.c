@@ -22,7 +22,7 @@ static void
 update_model_label (HlPreferences *self)
 {
   g_autofree char *path = g_settings_get_string (self->settings, "model-file");
-  gtk_label_set_text (self->model_label, *path != '\0' ? path : _ ("None"));
+  gtk_label_set_text (self->model_label, *path != '\0' ? path : _ ("Default model"));
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_label), *path != '\0' ? path : NULL);
   if (*path != '\0')
     gtk_file_chooser_set_filename (GTK_FILE_CHOOSER (self->model_button), path);

@@ -8,6 +8,7 @@
 #include "hl-export.h"
 #include "hl-model-dialog.h"
 #include "hl-ranking.h"
+#include "hl-report.h"
 #include "hl-roc-view.h"
 #include "hl-study.h"
 
@@ -198,11 +199,11 @@ inference_progress (HlInference *inference, guint done, guint total, double frac
 
 /* ---- findings sidebar ---------------------------------------------------------------------- */
 
-/* The score bar of one finding: the score as a filled bar, the operating point as a tick. */
+/* The score bar of one finding (render's hl_render_score_bar) in the theme's colours, a score at
+ * or above its operating point in orange. */
 typedef struct
 {
   float score, threshold;
-  gboolean positive;
 } BarData;
 
 static void
@@ -218,25 +219,13 @@ bar_draw (GtkWidget *widget, cairo_t *cr, BarData *bar)
   int w = gtk_widget_get_allocated_width (widget), h = gtk_widget_get_allocated_height (widget);
   GdkRGBA fg;
   gtk_style_context_get_color (style, gtk_style_context_get_state (style), &fg);
-
-  cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, 0.12);
-  cairo_rectangle (cr, 0, 2, w, h - 4);
-  cairo_fill (cr);
-  if (bar->positive)
-    cairo_set_source_rgb (cr, 0.90, 0.38, 0.0);
-  else
-    cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, 0.55);
-  cairo_rectangle (cr, 0, 2, CLAMP (bar->score, 0.0f, 1.0f) * w, h - 4);
-  cairo_fill (cr);
-  if (!isnan (bar->threshold))
-    {
-      double x = round (CLAMP (bar->threshold, 0.0f, 1.0f) * (w - 2)) + 1;
-      cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, 0.9);
-      cairo_set_line_width (cr, 2);
-      cairo_move_to (cr, x, 0);
-      cairo_line_to (cr, x, h);
-      cairo_stroke (cr);
-    }
+  HlScoreBarStyle bar_style = {
+    { fg.red, fg.green, fg.blue, 0.12 }, { fg.red, fg.green, fg.blue, 0.55 },
+    { 0.90, 0.38, 0.0, 1 },              { fg.red, fg.green, fg.blue, 0.9 },
+    2,
+  };
+  /* The tick (2 px) stays inside the widget. */
+  hl_render_score_bar (cr, 1, 2, w - 2, h - 4, bar->score, bar->threshold, &bar_style);
   return FALSE;
 }
 
@@ -280,7 +269,6 @@ finding_row_new (const HlModelInfo *info, const HlRankedFinding *f)
   BarData *bar = g_new (BarData, 1);
   bar->score = f->score;
   bar->threshold = f->threshold;
-  bar->positive = f->positive;
   GtkWidget *area = gtk_drawing_area_new ();
   gtk_widget_set_size_request (area, -1, 10);
   g_signal_connect_data (area, "draw", G_CALLBACK (bar_draw), bar, bar_data_free, 0);
@@ -1202,7 +1190,8 @@ model_info_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
   HlModel *model = window_model (self);
   if (model == NULL)
     return;
-  GtkWidget *dialog = hl_model_dialog_new (GTK_WINDOW (self), model);
+  GtkWidget *dialog
+      = hl_model_dialog_new (GTK_WINDOW (self), model, hl_application_get_model_path (self->app));
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
