@@ -1,7 +1,7 @@
 /* test-render.c — tests of src/render: colormap tables against the published values (and against
  * matplotlib when Debian's python3-matplotlib is present), the overlay's threshold/opacity math on
- * single pixels and on surfaces at any transform, pinned surface hashes, ROC chart pixels, the
- * report page as PNG and PDF, and atomic writes that leave nothing behind on failure. */
+ * single pixels and on surfaces at any transform, pinned surface hashes, ROC chart pixels, score
+ * bars, the report page as PNG and PDF, and atomic writes that leave nothing behind on failure. */
 #include <cairo.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -535,6 +535,62 @@ test_roc_grid_png (void)
 
 /* ---- report ---- */
 
+/* A score bar on a 100x20 white surface: track, bar (coloured by the operating point), tick. */
+static void
+test_score_bar (void)
+{
+  static const HlScoreBarStyle style = {
+    { 0.8, 0.8, 0.8, 1 }, { 0, 0, 1, 1 }, { 1, 0, 0, 1 }, { 0, 1, 0, 1 }, 2,
+  };
+  struct
+  {
+    double score, threshold;
+    double bar_rgb[3]; /* the colour at x = 30 */
+    gboolean tick;     /* a tick is drawn */
+  } cases[] = {
+    { 0.5, 0.6, { 0, 0, 1 }, TRUE },
+    { 0.5, 0.4, { 1, 0, 0 }, TRUE },
+    { 0.5, 0.5, { 1, 0, 0 }, TRUE },
+    { 0.5, NAN, { 0, 0, 1 }, FALSE },
+    { NAN, 0.5, { 0.8, 0.8, 0.8 }, TRUE },
+    { 7.0, 0.5, { 1, 0, 0 }, TRUE },
+  };
+  for (gsize k = 0; k < G_N_ELEMENTS (cases); k++)
+    {
+      cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 100, 20);
+      cairo_t *cr = cairo_create (s);
+      cairo_set_source_rgb (cr, 1, 1, 1);
+      cairo_paint (cr);
+      hl_render_score_bar (cr, 0, 5, 80, 10, cases[k].score, cases[k].threshold, &style);
+      /* @cr's source is as it was. */
+      cairo_pattern_t *source = cairo_get_source (cr);
+      double r, g, b, a;
+      g_assert_cmpint (cairo_pattern_get_rgba (source, &r, &g, &b, &a), ==, CAIRO_STATUS_SUCCESS);
+      g_assert_true (r == 1 && g == 1 && b == 1);
+      cairo_destroy (cr);
+      double rgb[3];
+      pixel_rgb (s, 20, 10, rgb); /* inside the bar for a score of 0.5 (40 px) */
+      g_assert_true (is_close_rgb (rgb, cases[k].bar_rgb[0], cases[k].bar_rgb[1],
+                                   cases[k].bar_rgb[2], 0.01));
+      /* The track beyond the score, or the bar of a score clamped to 1. */
+      pixel_rgb (s, 70, 10, rgb);
+      if (cases[k].score > 1)
+        g_assert_true (is_close_rgb (rgb, 1, 0, 0, 0.01));
+      else
+        g_assert_true (is_close_rgb (rgb, 0.8, 0.8, 0.8, 0.01));
+      /* The tick at the threshold (x = 40 for 0.5, 48 for 0.6), 2 px above and below the bar. */
+      int tx = isnan (cases[k].threshold) ? 40 : (int) (80 * cases[k].threshold);
+      for (int y = 3; y < 17; y += 13)
+        {
+          pixel_rgb (s, tx, y, rgb);
+          g_assert_true (is_close_rgb (rgb, 0, 1, 0, 0.01) == cases[k].tick);
+        }
+      pixel_rgb (s, 50, 1, rgb); /* nothing outside */
+      g_assert_true (is_close_rgb (rgb, 1, 1, 1, 0.0));
+      cairo_surface_destroy (s);
+    }
+}
+
 typedef struct
 {
   float *pixels;
@@ -803,6 +859,7 @@ main (int argc, char **argv)
   g_test_add_func ("/render/overlay/colorbar", test_overlay_colorbar);
   g_test_add_func ("/render/roc/chart", test_roc_chart);
   g_test_add_func ("/render/roc/grid-png", test_roc_grid_png);
+  g_test_add_func ("/render/report/score-bar", test_score_bar);
   g_test_add_func ("/render/report/png", test_report_png);
   g_test_add_func ("/render/report/pdf", test_report_pdf);
   g_test_add_func ("/render/report/edge", test_report_edge);

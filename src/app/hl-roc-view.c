@@ -110,15 +110,10 @@ chart_draw (GtkWidget *widget, cairo_t *cr, HlRocWindow *self)
     return FALSE;
   const HlSummary *s = self->data->summary;
   g_autofree HlRocSeries *series = g_new (HlRocSeries, s->n_labels); /* (n_labels) */
+  /* The operating point drawn is the model's own, not one chosen on these images. */
   for (gsize i = 0; i < s->n_labels; i++)
-    {
-      hl_roc_series_init_from_label (&series[i], &s->labels[i], &self->data->ops[i],
-                                     self->data->model);
-      /* The operating point drawn is the model's own, not one chosen on these images. */
-      series[i].op_threshold = self->data->ops[i].threshold;
-      series[i].op_fpr = 1.0 - self->data->ops[i].specificity;
-      series[i].op_tpr = self->data->ops[i].sensitivity;
-    }
+    hl_roc_series_init_from_label (&series[i], &s->labels[i], &self->data->ops[i],
+                                   self->data->model);
   cairo_set_source_rgb (cr, 0, 0, 0);
   cairo_set_font_size (cr, 12);
   hl_render_roc_grid (cr, 8, 8, w - 16, h - 16, series, NULL, s->n_labels, 0);

@@ -196,9 +196,39 @@ draw_heatmaps (cairo_t *cr, const HlReport *report, cairo_surface_t *gray, const
     }
 }
 
+void
+hl_render_score_bar (cairo_t *cr, double x, double y, double width, double height, double score,
+                     double threshold, const HlScoreBarStyle *style)
+{
+  g_return_if_fail (cr != NULL && style != NULL);
+
+  const double *t = style->track;
+  const double *bar = !isnan (threshold) && score >= threshold ? style->above : style->below;
+  cairo_save (cr);
+  cairo_set_source_rgba (cr, t[0], t[1], t[2], t[3]);
+  cairo_rectangle (cr, x, y, width, height);
+  cairo_fill (cr);
+  cairo_set_source_rgba (cr, bar[0], bar[1], bar[2], bar[3]);
+  cairo_rectangle (cr, x, y, width * (isnan (score) ? 0 : CLAMP (score, 0, 1)), height);
+  cairo_fill (cr);
+  if (!isnan (threshold))
+    {
+      double tx = x + width * CLAMP (threshold, 0, 1);
+      cairo_set_source_rgba (cr, style->tick[0], style->tick[1], style->tick[2], style->tick[3]);
+      cairo_set_line_width (cr, style->tick_width);
+      cairo_move_to (cr, tx, y - 2);
+      cairo_line_to (cr, tx, y + height + 2);
+      cairo_stroke (cr);
+    }
+  cairo_restore (cr);
+}
+
 static void
 draw_findings (cairo_t *cr, const HlReport *report, const gsize *order)
 {
+  static const HlScoreBarStyle score_bar_style = {
+    { 0.88, 0.88, 0.88, 1 }, { 0.30, 0.45, 0.70, 1 }, { 0.78, 0.16, 0.16, 1 }, { 0, 0, 0, 1 }, 1.2,
+  };
   const double x_rank = MARGIN, x_label = MARGIN + 20, x_score = 228, x_bar = 240, w_bar = 170,
                x_op = 460, x_call = 475;
   cairo_set_source_rgb (cr, 0, 0, 0);
@@ -243,26 +273,8 @@ draw_findings (cairo_t *cr, const HlReport *report, const gsize *order)
                              x_score - x_label - 40);
       hl_render_text (cr, x_score, y, 1, 0, hl_render_format_number (f->score, 3, num, sizeof num));
 
-      /* Score bar with the operating point as a tick. */
-      double s = isnan (f->score) ? 0 : CLAMP (f->score, 0, 1);
-      cairo_set_source_rgb (cr, 0.88, 0.88, 0.88);
-      cairo_rectangle (cr, x_bar, y + 1, w_bar, ROW_H - 6);
-      cairo_fill (cr);
-      if (above)
-        cairo_set_source_rgb (cr, 0.78, 0.16, 0.16);
-      else
-        cairo_set_source_rgb (cr, 0.30, 0.45, 0.70);
-      cairo_rectangle (cr, x_bar, y + 1, w_bar * s, ROW_H - 6);
-      cairo_fill (cr);
-      if (has_op)
-        {
-          double tx = x_bar + w_bar * CLAMP (f->threshold, 0, 1);
-          cairo_set_source_rgb (cr, 0, 0, 0);
-          cairo_set_line_width (cr, 1.2);
-          cairo_move_to (cr, tx, y - 1);
-          cairo_line_to (cr, tx, y + ROW_H - 3);
-          cairo_stroke (cr);
-        }
+      hl_render_score_bar (cr, x_bar, y + 1, w_bar, ROW_H - 6, f->score, f->threshold,
+                           &score_bar_style);
       cairo_set_source_rgb (cr, 0, 0, 0);
       hl_render_text (cr, x_op, y, 1, 0,
                       hl_render_format_threshold (f->threshold, 3, num, sizeof num));

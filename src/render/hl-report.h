@@ -35,6 +35,24 @@ typedef struct
   gboolean show_map; /* lay this finding's map over the image (needs @map) */
 } HlReportFinding;
 
+/* The colours of a score bar, RGBA in [0, 1]. */
+typedef struct
+{
+  double track[4]; /* the whole 0..1 range behind the bar */
+  double below[4]; /* the bar of a score below its operating point, or without one */
+  double above[4]; /* the bar of a score at or above its operating point */
+  double tick[4];  /* the operating point's tick */
+  double tick_width;
+} HlScoreBarStyle;
+
+/* Draws one finding's score bar in the rectangle (x, y, width, height): the track, a bar from 0
+ * to @score (clamped to [0, 1]; none when NaN) in style->above when @score >= @threshold and
+ * style->below otherwise, and, unless @threshold is NaN, a vertical tick at @threshold (clamped)
+ * that reaches 2 units above and below the rectangle. The report's findings table and the
+ * viewer's sidebar draw their bars with it. */
+void hl_render_score_bar (cairo_t *cr, double x, double y, double width, double height,
+                          double score, double threshold, const HlScoreBarStyle *style);
+
 /* Everything on the page. Borrowed pointers; NULL strings print as "unknown". */
 typedef struct
 {
