@@ -5,7 +5,7 @@
  * failure paths: a folder file that is no image (skipped), a corrupt image given by name or a
  * name the CSV cannot hold (exit 1, the others still scored), usage errors; and the model used
  * when --model is not given: HILUM_MODEL, else the default model file found in HILUM_MODEL_DIRS,
- * else a failure that names every place searched. */
+ * else a failure that names every place searched; and `hilum-cli convert` to F16. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -358,6 +358,60 @@ test_default_model (Fixture *fx, gconstpointer data)
   g_unsetenv ("HILUM_MODEL_DIRS");
 }
 
+/* `hilum-cli convert` writes the model in F16 with the same metadata, and the scores stay within
+ * half precision's rounding of the F32 model's; usage errors exit 2, a missing model 1. */
+static void
+test_convert (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *good = g_build_filename (fx->in, png_names[0], NULL);
+  g_autofree char *half = g_build_filename (fx->dir, "half.safetensors", NULL);
+  g_autofree char *out32 = NULL, *out16 = NULL;
+
+  const char *args[] = { "convert", fx->model, half, NULL };
+  g_assert_cmpint (hl_test_run_cli (args, NULL, NULL), ==, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlModel) m32 = hl_model_new_from_file (fx->model, &error);
+  g_assert_no_error (error);
+  g_autoptr (HlModel) m16 = hl_model_new_from_file (half, &error);
+  g_assert_no_error (error);
+  const HlModelInfo *a = hl_model_get_info (m32), *b = hl_model_get_info (m16);
+  g_assert_cmpstr (a->name, ==, b->name);
+  g_assert_cmpstr (a->version, ==, b->version);
+  g_assert_true (g_strv_equal ((const char *const *) a->labels, (const char *const *) b->labels));
+  g_assert_cmpint (a->preprocess.resize, ==, b->preprocess.resize);
+  for (int l = 0; l < a->n_labels; l++)
+    g_assert_cmpfloat (a->thresholds[l], ==, b->thresholds[l]);
+  HlTensor *w32 = hl_model_get_tensor (m32, "features.conv0.weight");
+  HlTensor *w16 = hl_model_get_tensor (m16, "features.conv0.weight");
+  gboolean rounded = FALSE;
+  for (gsize i = 0; i < w32->numel; i++)
+    {
+      g_assert_cmpfloat_with_epsilon (w16->data[i], w32->data[i], fabsf (w32->data[i]) / 1024);
+      rounded |= w16->data[i] != w32->data[i];
+    }
+  g_assert_true (rounded);
+
+  const char *p32[] = { "predict", good, "--model", fx->model, NULL };
+  const char *p16[] = { "predict", good, "--model", half, NULL };
+  g_assert_cmpint (hl_test_run_cli (p32, &out32, NULL), ==, 0);
+  g_assert_cmpint (hl_test_run_cli (p16, &out16, NULL), ==, 0);
+  g_auto (GStrv) r32 = g_strsplit (strchr (out32, '\n') + 1, ",", -1);
+  g_auto (GStrv) r16 = g_strsplit (strchr (out16, '\n') + 1, ",", -1);
+  g_assert_cmpuint (g_strv_length (r32), ==, 4);
+  g_assert_cmpuint (g_strv_length (r16), ==, 4);
+  for (int l = 1; l < 4; l++)
+    g_assert_cmpfloat_with_epsilon (g_ascii_strtod (r16[l], NULL), g_ascii_strtod (r32[l], NULL),
+                                    2e-3);
+
+  const char *usage[] = { "convert", fx->model, NULL };
+  g_assert_cmpint (hl_test_run_cli (usage, NULL, NULL), ==, 2);
+  const char *bad_dtype[] = { "convert", fx->model, half, "--dtype", "bf16", NULL };
+  g_assert_cmpint (hl_test_run_cli (bad_dtype, NULL, NULL), ==, 2);
+  g_autofree char *none = g_build_filename (fx->dir, "none.safetensors", NULL);
+  const char *missing[] = { "convert", none, half, NULL };
+  g_assert_cmpint (hl_test_run_cli (missing, NULL, NULL), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -373,5 +427,6 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/cli/predict/default-model", Fixture, NULL, fixture_setup, test_default_model,
               fixture_teardown);
+  g_test_add ("/cli/convert/f16", Fixture, NULL, fixture_setup, test_convert, fixture_teardown);
   return g_test_run ();
 }

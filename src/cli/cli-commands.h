@@ -18,6 +18,7 @@ int hl_cli_report (int argc, char **argv);
 int hl_cli_check (int argc, char **argv);
 int hl_cli_split (int argc, char **argv);
 int hl_cli_train (int argc, char **argv);
+int hl_cli_convert (int argc, char **argv);
 
 /* Resolves the model file of @command (its name, for messages): *@model_path is the --model
  * option (owned, may be NULL); when NULL it becomes hl_model_find_default()'s answer. Returns

@@ -17,6 +17,7 @@ static const HlCliCommand commands[] = {
   { "eval", "Score predictions against labels: AUROC with CIs, ROC grid", hl_cli_eval },
   { "report", "Annotated report page per image (PNG/PDF) plus CSV/JSON of all scores",
     hl_cli_report },
+  { "convert", "Rewrite a model file in half (F16) or single (F32) precision", hl_cli_convert },
 };
 
 static void
