@@ -1,7 +1,8 @@
 /* test-app-gui.c — runs the real application under a display (Xvfb through xvfb-run) and drives it
  * through the window's public entry points, the ones its actions call after their dialogs:
  * opens ../shared/data/studies/patient-00003140, waits for the findings, selects a finding and
- * checks that the heatmap changed the rendered pixels and that hiding it restores the original,
+ * checks that the heatmap changed the rendered pixels, that an earlier heatmap layer changes them
+ * again and that hiding it restores the original,
  * exports the report and checks the files; a study with a corrupt file shows the error on that
  * thumbnail and analyses the rest; without a model the window says so, naming the places the
  * default model was looked for, and the default model is used when one is there; the model
@@ -298,6 +299,29 @@ test_study (Fixture *f, gconstpointer data)
   g_test_message ("the heatmap changed %.1f%% of the view's pixels", changed * 100);
   g_assert_cmpfloat (changed, >, 0.02);
   screenshot (f, "heatmap");
+
+  /* An earlier layer (the setting behind the Layer choice): a finer map, computed in the
+   * background, replaces the heatmap; back at the last feature map the view is as before. */
+  GSettings *settings = hl_application_get_settings (f->app);
+  g_settings_set_string (settings, "heatmap-layer", "denseblock1");
+  double layer_changed = 0.0;
+  for (gint64 end = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+       layer_changed == 0.0 && g_get_monotonic_time () < end;)
+    {
+      settle ();
+      cairo_surface_t *layer_overlay = render_widget (GTK_WIDGET (view));
+      layer_changed = fraction_changed (with_overlay, layer_overlay);
+      cairo_surface_destroy (layer_overlay);
+    }
+  g_test_message ("the denseblock1 heatmap changed %.1f%% of the view's pixels",
+                  layer_changed * 100);
+  g_assert_cmpfloat (layer_changed, >, 0.0);
+  screenshot (f, "heatmap-denseblock1");
+  g_settings_reset (settings, "heatmap-layer");
+  settle ();
+  cairo_surface_t *last_again = render_widget (GTK_WIDGET (view));
+  g_assert_cmpfloat (fraction_changed (with_overlay, last_again), ==, 0.0);
+  cairo_surface_destroy (last_again);
 
   /* One key hides it: the view is back to the original. */
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "show-overlay", NULL);

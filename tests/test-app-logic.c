@@ -14,6 +14,7 @@
 #include "hl-roc-view.h"
 #include "hl-test-app-model.h"
 #include "hl-test-png.h"
+#include "hl-train.h"
 #include "hl-view-transform.h"
 #include "hl-window-level.h"
 
@@ -318,6 +319,73 @@ test_inference_queue (Files *f, gconstpointer data)
 }
 
 static void
+count_layer_ready (HlInference *inference, const char *path, int layer, int *n)
+{
+  (*n)++;
+}
+
+/* Layer maps: computed on request in a worker thread, equal to the engine's
+ * hl_model_gradcam_layer of the preprocessed image, cached; a failure is cached as no maps; a
+ * cancelled request reports nothing. */
+static void
+test_inference_layer (Files *f, gconstpointer data)
+{
+  g_autoptr (HlInference) inference = hl_inference_new (f->model);
+  int n_ready = 0;
+  g_signal_connect (inference, "layer-ready", G_CALLBACK (count_layer_ready), &n_ready);
+  int layer = hl_model_gradcam_layer_find (f->model, "denseblock1");
+  g_assert_cmpint (layer, ==, 1);
+
+  g_assert_null (hl_inference_request_layer (inference, f->image, layer));
+  /* Asking again while it runs starts nothing more. */
+  g_assert_null (hl_inference_request_layer (inference, f->image, layer));
+  while (n_ready < 1)
+    g_main_context_iteration (NULL, TRUE);
+  const HlLayerMaps *lm = hl_inference_request_layer (inference, f->image, layer);
+  g_assert_nonnull (lm);
+  g_assert_nonnull (lm->maps);
+  g_assert_cmpint (lm->layer, ==, layer);
+  g_assert_cmpint (lm->n_labels, ==, 14);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = hl_image_load (f->image, &error);
+  g_assert_no_error (error);
+  g_autofree float *input = g_new (float, hl_model_input_size (f->model));
+  hl_model_preprocess (f->model, image->pixels, image->height, image->width, input);
+  int h, w;
+  g_autofree float *want = hl_model_gradcam_layer (f->model, input, layer, &h, &w, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lm->map_h, ==, h);
+  g_assert_cmpint (lm->map_w, ==, w);
+  g_assert_cmpmem (lm->maps, (gsize)14 * h * w * sizeof (float), want,
+                   (gsize)14 * h * w * sizeof (float));
+  /* Finer than the last feature map. */
+  g_autoptr (HlResult) r = hl_result_compute (f->model, f->image, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (h, ==, 2 * r->map_h);
+  /* Cached: the same maps, no new work. */
+  g_assert_true (hl_inference_request_layer (inference, f->image, layer) == lm);
+
+  /* A file that is not an image: cached as no maps. */
+  g_assert_null (hl_inference_request_layer (inference, f->model_path, layer));
+  while (n_ready < 2)
+    g_main_context_iteration (NULL, TRUE);
+  lm = hl_inference_request_layer (inference, f->model_path, layer);
+  g_assert_nonnull (lm);
+  g_assert_null (lm->maps);
+
+  /* Cancelled: nothing is reported or cached. */
+  g_assert_null (hl_inference_request_layer (inference, f->image, 0));
+  hl_inference_cancel (inference);
+  for (int i = 0; i < 100; i++)
+    {
+      g_usleep (2000);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_cmpint (n_ready, ==, 2);
+}
+
+static void
 test_export (Files *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -492,6 +560,8 @@ main (int argc, char **argv)
   g_test_add ("/app/inference/queue", Files, NULL, files_set_up, test_inference_queue,
               files_tear_down);
   g_test_add ("/app/roc/data", Files, NULL, files_set_up, test_roc_data, files_tear_down);
+  g_test_add ("/app/inference/layer", Files, NULL, files_set_up, test_inference_layer,
+              files_tear_down);
   g_test_add ("/app/export/files", Files, NULL, files_set_up, test_export, files_tear_down);
   g_test_add ("/app/export/refuses-source", Files, NULL, files_set_up, test_export_refuses_source,
               files_tear_down);

@@ -419,6 +419,11 @@ test_gradcam (gconstpointer test_case)
   g_assert_cmpstr (name0, ==, "pool0");
   g_assert_cmpstr (name1, ==, "denseblock1");
   g_assert_cmpstr (name2, ==, "transition1");
+  g_autofree char *id_last = hl_model_gradcam_layer_id (m, n_layers - 1);
+  g_assert_cmpstr (id_last, ==, "features");
+  g_assert_cmpint (hl_model_gradcam_layer_find (m, "transition1"), ==, 2);
+  g_assert_cmpint (hl_model_gradcam_layer_find (m, "features"), ==, n_layers - 1);
+  g_assert_cmpint (hl_model_gradcam_layer_find (m, "transition"), ==, -1);
   for (int k = 0; k < n_layers; k++)
     {
       g_autofree char *name = g_strdup_printf ("gradcam.%d", k);

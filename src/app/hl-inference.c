@@ -2,6 +2,7 @@
 #include "hl-inference.h"
 
 #include "hl-image.h"
+#include "hl-train.h"
 
 #define PROGRESS_INTERVAL_MS 100
 
@@ -58,6 +59,39 @@ hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress, gp
   return r;
 }
 
+void
+hl_layer_maps_free (HlLayerMaps *maps)
+{
+  if (maps == NULL)
+    return;
+  g_free (maps->maps);
+  g_free (maps);
+}
+
+/* One request for layer maps. */
+typedef struct
+{
+  char *path;
+  int layer;
+} LayerJob;
+
+static void
+layer_job_free (LayerJob *job)
+{
+  if (job == NULL)
+    return;
+  g_free (job->path);
+  g_free (job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LayerJob, layer_job_free)
+
+static char *
+layer_key (const char *path, int layer)
+{
+  return g_strdup_printf ("%d:%s", layer, path);
+}
+
 struct _HlInference
 {
   GObject parent_instance;
@@ -71,6 +105,11 @@ struct _HlInference
   guint done, total;
   gint progress_permille; /* written by the worker thread, read by the timer */
   guint progress_source;
+
+  GHashTable *layer_cache;         /* layer_key () -> HlLayerMaps* */
+  const LayerJob *layer_running;   /* the running task's (it owns it); NULL when idle */
+  LayerJob *layer_wanted;          /* the request waiting for the running one; NULL for none */
+  GCancellable *layer_cancellable; /* of the running layer job */
 };
 
 G_DEFINE_TYPE (HlInference, hl_inference, G_TYPE_OBJECT)
@@ -79,6 +118,7 @@ enum
 {
   SIGNAL_FINISHED,
   SIGNAL_PROGRESS,
+  SIGNAL_LAYER_READY,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -186,6 +226,107 @@ run_next (HlInference *self)
   emit_progress (self);
 }
 
+/* Decodes the image, preprocesses it and runs hl_model_gradcam_layer, in a worker thread. */
+static void
+layer_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  HlInference *self = source;
+  const LayerJob *job = task_data;
+  GError *error = NULL;
+  g_autoptr (HlImage) image = hl_image_load (job->path, &error);
+  if (image == NULL || g_cancellable_set_error_if_cancelled (cancellable, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* (input_channels, input_size, input_size) */
+  g_autofree float *input = g_new (float, hl_model_input_size (self->model));
+  hl_model_preprocess (self->model, image->pixels, image->height, image->width, input);
+  HlLayerMaps *maps = g_new0 (HlLayerMaps, 1);
+  maps->layer = job->layer;
+  maps->n_labels = hl_model_get_info (self->model)->n_labels;
+  maps->maps
+      = hl_model_gradcam_layer (self->model, input, job->layer, &maps->map_h, &maps->map_w, &error);
+  if (maps->maps == NULL)
+    {
+      hl_layer_maps_free (maps);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, maps, (GDestroyNotify)hl_layer_maps_free);
+}
+
+static void layer_start (HlInference *self, LayerJob *job);
+
+static void
+layer_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (HlInference) self = HL_INFERENCE (source);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlLayerMaps) maps = g_task_propagate_pointer (G_TASK (res), &error);
+
+  /* Cancelled: its request is gone. */
+  if (g_task_get_cancellable (G_TASK (res)) != self->layer_cancellable)
+    return;
+  g_clear_object (&self->layer_cancellable);
+  const LayerJob *job = g_task_get_task_data (G_TASK (res));
+  self->layer_running = NULL;
+  if (maps == NULL)
+    {
+      g_debug ("Grad-CAM of %s at layer %d: %s", job->path, job->layer, error->message);
+      maps = g_new0 (HlLayerMaps, 1);
+      maps->layer = job->layer;
+    }
+  g_hash_table_replace (self->layer_cache, layer_key (job->path, job->layer),
+                        g_steal_pointer (&maps));
+  g_signal_emit (self, signals[SIGNAL_LAYER_READY], 0, job->path, job->layer);
+  if (self->layer_wanted != NULL)
+    layer_start (self, g_steal_pointer (&self->layer_wanted));
+}
+
+/* Runs @job (taken: the task owns it) in a worker thread; nothing may be running. */
+static void
+layer_start (HlInference *self, LayerJob *job)
+{
+  self->layer_running = job;
+  self->layer_cancellable = g_cancellable_new ();
+  GTask *task = g_task_new (g_object_ref (self), self->layer_cancellable, layer_done, NULL);
+  g_task_set_source_tag (task, layer_start);
+  g_task_set_task_data (task, job, (GDestroyNotify)layer_job_free);
+  g_task_run_in_thread (task, layer_worker);
+  g_object_unref (task);
+}
+
+const HlLayerMaps *
+hl_inference_request_layer (HlInference *self, const char *path, int layer)
+{
+  g_return_val_if_fail (HL_IS_INFERENCE (self), NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (layer >= 0 && layer < hl_model_gradcam_n_layers (self->model), NULL);
+
+  g_autofree char *key = layer_key (path, layer);
+  const HlLayerMaps *maps = g_hash_table_lookup (self->layer_cache, key);
+  if (maps != NULL)
+    return maps;
+  if (self->layer_running != NULL && self->layer_running->layer == layer
+      && strcmp (self->layer_running->path, path) == 0)
+    {
+      g_clear_pointer (&self->layer_wanted, layer_job_free);
+      return NULL;
+    }
+  LayerJob *job = g_new0 (LayerJob, 1);
+  job->path = g_strdup (path);
+  job->layer = layer;
+  if (self->layer_running != NULL)
+    {
+      layer_job_free (self->layer_wanted);
+      self->layer_wanted = job;
+    }
+  else
+    layer_start (self, job);
+  return NULL;
+}
+
 static void
 hl_inference_dispose (GObject *object)
 {
@@ -201,6 +342,7 @@ hl_inference_finalize (GObject *object)
   g_clear_pointer (&self->model, hl_model_unref);
   g_hash_table_unref (self->cache);
   g_hash_table_unref (self->errors);
+  g_hash_table_unref (self->layer_cache);
   G_OBJECT_CLASS (hl_inference_parent_class)->finalize (object);
 }
 
@@ -216,6 +358,9 @@ hl_inference_class_init (HlInferenceClass *klass)
   signals[SIGNAL_PROGRESS]
       = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                       G_TYPE_NONE, 3, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_DOUBLE);
+  signals[SIGNAL_LAYER_READY]
+      = g_signal_new ("layer-ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT);
 }
 
 static void
@@ -226,6 +371,8 @@ hl_inference_init (HlInference *self)
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)hl_result_unref);
   self->errors
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_error_free);
+  self->layer_cache
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)hl_layer_maps_free);
 }
 
 HlInference *
@@ -298,6 +445,14 @@ hl_inference_cancel (HlInference *self)
   g_clear_pointer (&self->running, g_free);
   g_clear_handle_id (&self->progress_source, g_source_remove);
   self->done = self->total = 0;
+
+  g_clear_pointer (&self->layer_wanted, layer_job_free);
+  if (self->layer_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->layer_cancellable);
+      g_clear_object (&self->layer_cancellable);
+    }
+  self->layer_running = NULL; /* the task owns it */
 }
 
 HlResult *

@@ -1,7 +1,9 @@
 /* hl-inference.h — the inference worker: runs the model over a study's images in a background
  * thread (one GTask at a time, so the forward pass gets every OpenBLAS thread), newest image first,
  * reports progress through the main loop, caches every result so that returning to an image is
- * instant, and stops when cancelled (study or window closed).
+ * instant, and stops when cancelled (study or window closed). Grad-CAM maps at an earlier layer
+ * than the last feature map are computed on request, one image at a time, in a second worker
+ * thread, and cached too.
  *
  * All functions are called from the main thread; signals are emitted there.
  */
@@ -35,6 +37,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlResult, hl_result_unref)
 HlResult *hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress,
                              gpointer user_data, GCancellable *cancellable, GError **error);
 
+/* Grad-CAM maps of one image at an earlier layer, through the backward pass
+ * (hl_model_gradcam_layer). */
+typedef struct
+{
+  int layer;        /* the engine's layer index (hl-train.h) */
+  int n_labels;
+  int map_h, map_w; /* the layer's size */
+  float *maps;      /* (n_labels, map_h, map_w) ReLU'd, unnormalised; NULL when computing failed */
+} HlLayerMaps;
+
+void hl_layer_maps_free (HlLayerMaps *maps);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlLayerMaps, hl_layer_maps_free)
+
 #define HL_TYPE_INFERENCE (hl_inference_get_type ())
 G_DECLARE_FINAL_TYPE (HlInference, hl_inference, HL, INFERENCE, GObject)
 
@@ -50,7 +65,14 @@ void hl_inference_set_queue (HlInference *self, const char *const *paths);
 /* Moves @path to the front of the queue (the image on screen goes next). */
 void hl_inference_prioritize (HlInference *self, const char *path);
 
-/* Cancels the running pass and empties the queue; the cache is kept. */
+/* The Grad-CAM maps of @path at @layer (0 <= layer < hl_model_gradcam_n_layers) when they are
+ * cached (maps NULL when computing them failed; lent, valid while @self lives). Otherwise NULL,
+ * and the maps are computed in a worker thread: at once when no layer maps are being computed,
+ * else after the running ones, in place of any earlier request still waiting. "layer-ready"
+ * follows. */
+const HlLayerMaps *hl_inference_request_layer (HlInference *self, const char *path, int layer);
+
+/* Cancels the running pass and empties the queue, layer maps included; the caches are kept. */
 void hl_inference_cancel (HlInference *self);
 
 /* The cached result for @path, or NULL (lent). */
@@ -66,6 +88,7 @@ gboolean hl_inference_is_busy (HlInference *self);
  *   "finished" (const char *path): a result (or an error) for @path is now in the cache.
  *   "progress" (guint done, guint total, double fraction): @done of @total queued images finished
  *              since the last set_queue, the running one @fraction through its pass; emitted
- *              at most every 100 ms and once with done == total when the queue drains. */
+ *              at most every 100 ms and once with done == total when the queue drains.
+ *   "layer-ready" (const char *path, int layer): the maps of @path at @layer are now cached. */
 
 G_END_DECLS

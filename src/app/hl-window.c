@@ -11,6 +11,7 @@
 #include "hl-report.h"
 #include "hl-roc-view.h"
 #include "hl-study.h"
+#include "hl-train.h"
 
 #define THUMB_SIZE 96
 #define MAX_RECENT 8
@@ -66,6 +67,7 @@ struct _HlWindow
   GtkAdjustment *opacity_adjustment;
   GtkAdjustment *threshold_adjustment;
   GtkComboBoxText *colormap_combo;
+  GtkComboBoxText *layer_combo;
   GtkWidget *colorbar;
   GtkWidget *overlay_controls;
   GtkLabel *model_label;
@@ -96,6 +98,9 @@ struct _HlWindow
   int selected_label; /* in model order, -1 none; kept across images */
   gboolean filling_findings;
   HlOverlayStyle style;
+  int gradcam_layer;      /* the heatmap's engine layer (hl-train.h); -1: the last feature map,
+                           * the result's own maps */
+  gboolean filling_layers; /* layer_combo is being refilled */
   GCancellable *export_cancellable;
 };
 
@@ -401,14 +406,31 @@ update_overlay (HlWindow *self)
       hl_image_view_set_heatmap (self->view, NULL, 0, 0, NULL);
       return;
     }
-  const float *map = r->maps + (gsize)self->selected_label * r->map_h * r->map_w;
+  /* (n_labels, map_h, map_w) */
+  const float *maps = r->maps;
+  int map_h = r->map_h, map_w = r->map_w;
+  if (self->gradcam_layer >= 0)
+    {
+      /* An earlier layer: none until its maps are computed ("layer-ready" comes back here). */
+      const HlLayerMaps *lm
+          = hl_inference_request_layer (self->inference, item->path, self->gradcam_layer);
+      if (lm == NULL || lm->maps == NULL)
+        {
+          hl_image_view_set_heatmap (self->view, NULL, 0, 0, NULL);
+          return;
+        }
+      maps = lm->maps;
+      map_h = lm->map_h;
+      map_w = lm->map_w;
+    }
+  const float *map = maps + (gsize)self->selected_label * map_h * map_w;
   int w = MIN (image->width, HEATMAP_MAX_SIDE), h = MIN (image->height, HEATMAP_MAX_SIDE);
   gsize n_up = (gsize)w * h;
   g_autofree float *up = g_new (float, n_up); /* (h, w) */
-  hl_gradcam_upsample (map, r->map_h, r->map_w, up, h, w);
+  hl_gradcam_upsample (map, map_h, map_w, up, h, w);
   HlOverlayStyle style = self->style;
   style.vmin = 0;
-  style.vmax = hl_overlay_map_max (map, (gsize)r->map_h * r->map_w);
+  style.vmax = hl_overlay_map_max (map, (gsize)map_h * map_w);
   if (!(style.vmax > style.vmin))
     style.vmax = 1;
   hl_image_view_set_heatmap (self->view, up, w, h, &style);
@@ -445,6 +467,69 @@ style_setting_changed (GSettings *settings, const char *key, HlWindow *self)
 {
   read_style (self);
   update_overlay (self);
+}
+
+/* Resolves the "heatmap-layer" setting against the model (a layer it lacks is the last feature
+ * map) and shows the layer used in layer_combo. */
+static void
+read_layer (HlWindow *self)
+{
+  HlModel *model = window_model (self);
+  g_autofree char *id = g_settings_get_string (self->settings, "heatmap-layer");
+  int layer = model != NULL ? hl_model_gradcam_layer_find (model, id) : -1;
+  if (model == NULL || layer == hl_model_gradcam_n_layers (model) - 1)
+    layer = -1;
+  self->gradcam_layer = layer;
+  self->filling_layers = TRUE;
+  if (model != NULL)
+    {
+      g_autofree char *shown = hl_model_gradcam_layer_id (
+          model, layer >= 0 ? layer : hl_model_gradcam_n_layers (model) - 1);
+      gtk_combo_box_set_active_id (GTK_COMBO_BOX (self->layer_combo), shown);
+    }
+  self->filling_layers = FALSE;
+}
+
+/* Lists the model's layers in layer_combo, the last feature map first, then from the last block
+ * down to the first. */
+static void
+fill_layers (HlWindow *self)
+{
+  HlModel *model = window_model (self);
+  self->filling_layers = TRUE;
+  gtk_combo_box_text_remove_all (self->layer_combo);
+  for (int layer = model != NULL ? hl_model_gradcam_n_layers (model) - 1 : -1; layer >= 0; layer--)
+    {
+      g_autofree char *id = hl_model_gradcam_layer_id (model, layer);
+      gboolean last = layer == hl_model_gradcam_n_layers (model) - 1;
+      gtk_combo_box_text_append (self->layer_combo, id, last ? _ ("Last feature map") : id);
+    }
+  self->filling_layers = FALSE;
+  gtk_widget_set_sensitive (GTK_WIDGET (self->layer_combo), model != NULL);
+  read_layer (self);
+}
+
+static void
+layer_combo_changed (GtkComboBox *combo, HlWindow *self)
+{
+  const char *id = gtk_combo_box_get_active_id (combo);
+  if (!self->filling_layers && id != NULL)
+    g_settings_set_string (self->settings, "heatmap-layer", id);
+}
+
+static void
+layer_setting_changed (GSettings *settings, const char *key, HlWindow *self)
+{
+  read_layer (self);
+  update_overlay (self);
+}
+
+static void
+layer_ready (HlInference *inference, const char *path, int layer, HlWindow *self)
+{
+  StudyItem *item = current_item (self);
+  if (item != NULL && g_strcmp0 (item->path, path) == 0 && layer == self->gradcam_layer)
+    update_overlay (self);
 }
 
 /* ---- image on screen ----------------------------------------------------------------------- */
@@ -1114,10 +1199,12 @@ model_changed (HlWindow *self)
       self->inference = hl_inference_new (model);
       g_signal_connect (self->inference, "finished", G_CALLBACK (inference_finished), self);
       g_signal_connect (self->inference, "progress", G_CALLBACK (inference_progress), self);
+      g_signal_connect (self->inference, "layer-ready", G_CALLBACK (layer_ready), self);
       if (self->selected_label >= hl_model_get_info (model)->n_labels)
         self->selected_label = -1;
     }
   update_model_label (self);
+  fill_layers (self);
   if (self->items != NULL && self->items->len > 0)
     {
       show_findings (self);
@@ -1702,6 +1789,7 @@ hl_window_class_init (HlWindowClass *klass)
   CHILD (opacity_adjustment);
   CHILD (threshold_adjustment);
   CHILD (colormap_combo);
+  CHILD (layer_combo);
   CHILD (colorbar);
   CHILD (overlay_controls);
   CHILD (model_label);
@@ -1713,6 +1801,7 @@ hl_window_class_init (HlWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, recent_row_activated);
   gtk_widget_class_bind_template_callback (widget_class, finding_row_selected);
   gtk_widget_class_bind_template_callback (widget_class, colorbar_draw);
+  gtk_widget_class_bind_template_callback (widget_class, layer_combo_changed);
 }
 
 static void
@@ -1720,6 +1809,7 @@ hl_window_init (HlWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->selected_label = -1;
+  self->gradcam_layer = -1;
   hl_overlay_style_init (&self->style);
 
   self->view = HL_IMAGE_VIEW (hl_image_view_new ());
@@ -1784,6 +1874,8 @@ hl_window_new (HlApplication *app)
   g_signal_connect (self->settings, "changed::colormap", G_CALLBACK (style_setting_changed), self);
   g_signal_connect (self->settings, "changed::opacity", G_CALLBACK (style_setting_changed), self);
   g_signal_connect (self->settings, "changed::threshold", G_CALLBACK (style_setting_changed), self);
+  g_signal_connect (self->settings, "changed::heatmap-layer", G_CALLBACK (layer_setting_changed),
+                    self);
   g_signal_connect_swapped (self->settings, "changed::recent-studies", G_CALLBACK (fill_recent),
                             self);
 

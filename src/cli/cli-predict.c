@@ -176,31 +176,15 @@ file_stem (const char *name)
   return stem;
 }
 
-/* The layer of --gradcam-layer @name: a name hl_model_gradcam_layer_name() gives, up to its first
- * space (the last feature map is "features"). -1 when the model has no such layer. */
-static int
-find_gradcam_layer (HlModel *model, const char *name)
-{
-  for (int layer = 0; layer < hl_model_gradcam_n_layers (model); layer++)
-    {
-      g_autofree char *full = hl_model_gradcam_layer_name (model, layer);
-      full[strcspn (full, " ")] = '\0';
-      if (strcmp (full, name) == 0)
-        return layer;
-    }
-  return -1;
-}
-
-/* The names find_gradcam_layer() accepts, comma-separated; free with g_free. */
+/* The names hl_model_gradcam_layer_find() accepts, comma-separated; free with g_free. */
 static char *
 gradcam_layer_names (HlModel *model)
 {
   GString *names = g_string_new (NULL);
   for (int layer = 0; layer < hl_model_gradcam_n_layers (model); layer++)
     {
-      g_autofree char *full = hl_model_gradcam_layer_name (model, layer);
-      full[strcspn (full, " ")] = '\0';
-      g_string_append_printf (names, "%s%s", layer > 0 ? ", " : "", full);
+      g_autofree char *id = hl_model_gradcam_layer_id (model, layer);
+      g_string_append_printf (names, "%s%s", layer > 0 ? ", " : "", id);
     }
   return g_string_free (names, FALSE);
 }
@@ -448,7 +432,7 @@ hl_cli_predict (int argc, char **argv)
         return 1;
       }
   int layer = hl_model_gradcam_n_layers (model) - 1;
-  if (gradcam_layer != NULL && (layer = find_gradcam_layer (model, gradcam_layer)) < 0)
+  if (gradcam_layer != NULL && (layer = hl_model_gradcam_layer_find (model, gradcam_layer)) < 0)
     {
       g_autofree char *names = gradcam_layer_names (model);
       fprintf (stderr, "hilum-cli predict: --gradcam-layer: %s has no layer `%s` (it has: %s)\n",

@@ -813,6 +813,29 @@ hl_model_gradcam_layer_name (HlModel *model, int layer)
   return g_strdup_printf ("transition%d", b);
 }
 
+char *
+hl_model_gradcam_layer_id (HlModel *model, int layer)
+{
+  char *name = hl_model_gradcam_layer_name (model, layer);
+  if (name != NULL)
+    name[strcspn (name, " ")] = '\0';
+  return name;
+}
+
+int
+hl_model_gradcam_layer_find (HlModel *model, const char *id)
+{
+  g_return_val_if_fail (model != NULL && id != NULL, -1);
+
+  for (int layer = 0; layer < hl_model_gradcam_n_layers (model); layer++)
+    {
+      g_autofree char *layer_id = hl_model_gradcam_layer_id (model, layer);
+      if (strcmp (layer_id, id) == 0)
+        return layer;
+    }
+  return -1;
+}
+
 float *
 hl_model_gradcam_layer (HlModel *model, const float *input, int layer, int *h, int *w,
                         GError **error)

@@ -176,6 +176,14 @@ int hl_model_gradcam_n_layers (HlModel *model);
  * "features (after norm5 + ReLU)"); free with g_free. */
 char *hl_model_gradcam_layer_name (HlModel *model, int layer);
 
+/* The short name of @layer, for options and settings: hl_model_gradcam_layer_name() up to its
+ * first space ("pool0", "denseblock3", ..., "features" for the last feature map); free with
+ * g_free. */
+char *hl_model_gradcam_layer_id (HlModel *model, int layer);
+
+/* The layer whose short name (hl_model_gradcam_layer_id) is @id; -1 when there is none. */
+int hl_model_gradcam_layer_find (HlModel *model, const char *id);
+
 /* Grad-CAM of one image @input (input_channels, input_size, input_size), preprocessed, for every
  * label at target layer @layer, through the real backward pass of the evaluation-mode network
  * (one forward pass, then one backward pass per label down to the layer only):
