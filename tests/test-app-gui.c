@@ -124,24 +124,30 @@ fraction_changed (cairo_surface_t *a, cairo_surface_t *b)
   return (double)changed / ((double)w * h);
 }
 
+/* Saves @widget as HL_SCREENSHOT_DIR/@name.png when that variable is set. */
 static void
-screenshot (Fixture *f, const char *name)
+screenshot_widget (GtkWidget *widget, const char *name)
 {
   const char *dir = g_getenv ("HL_SCREENSHOT_DIR");
   if (dir == NULL)
     return;
   settle ();
-  cairo_surface_t *s = render_widget (GTK_WIDGET (f->window));
+  cairo_surface_t *s = render_widget (widget);
   g_autofree char *file = g_strdup_printf ("%s/%s.png", dir, name);
   g_assert_cmpint (cairo_surface_write_to_png (s, file), ==, CAIRO_STATUS_SUCCESS);
   cairo_surface_destroy (s);
   g_test_message ("screenshot %s", file);
 }
 
-/* Activates window action @action, checks that it opened a new window of @type, screenshots and
- * closes it. */
 static void
-check_dialog (Fixture *f, GActionGroup *group, const char *action, GType type, const char *name)
+screenshot (Fixture *f, const char *name)
+{
+  screenshot_widget (GTK_WIDGET (f->window), name);
+}
+
+/* Activates action @action of @group and returns the new window of @type it opened (lent). */
+static GtkWidget *
+open_dialog (GActionGroup *group, const char *action, GType type)
 {
   g_action_group_activate_action (group, action, NULL);
   settle ();
@@ -151,14 +157,16 @@ check_dialog (Fixture *f, GActionGroup *group, const char *action, GType type, c
     if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
       dialog = l->data;
   g_assert_nonnull (dialog);
-  const char *dir = g_getenv ("HL_SCREENSHOT_DIR");
-  if (dir != NULL)
-    {
-      cairo_surface_t *s = render_widget (dialog);
-      g_autofree char *file = g_strdup_printf ("%s/%s.png", dir, name);
-      g_assert_cmpint (cairo_surface_write_to_png (s, file), ==, CAIRO_STATUS_SUCCESS);
-      cairo_surface_destroy (s);
-    }
+  return dialog;
+}
+
+/* Activates window action @action, checks that it opened a new window of @type, screenshots and
+ * closes it. */
+static void
+check_dialog (Fixture *f, GActionGroup *group, const char *action, GType type, const char *name)
+{
+  GtkWidget *dialog = open_dialog (group, action, type);
+  screenshot_widget (dialog, name);
   gtk_widget_destroy (dialog);
 }
 
@@ -568,19 +576,15 @@ test_roc (Fixture *f, gconstpointer data)
 
 /* ---- no model ------------------------------------------------------------------------------- */
 
-/* Opens the model dialog and returns the card it shows (NULL: none), closing it again. */
+/* Opens the model dialog and returns the card it shows (NULL: none), closing it again; with a
+ * card, screenshots it as model-card. */
 static char *
 model_dialog_card (Fixture *f)
 {
-  g_action_group_activate_action (G_ACTION_GROUP (f->window), "model-info", NULL);
-  settle ();
-  GtkWidget *dialog = NULL;
-  g_autoptr (GList) toplevels = gtk_window_list_toplevels ();
-  for (GList *l = toplevels; l != NULL; l = l->next)
-    if (HL_IS_MODEL_DIALOG (l->data) && gtk_widget_get_visible (l->data))
-      dialog = l->data;
-  g_assert_nonnull (dialog);
+  GtkWidget *dialog = open_dialog (G_ACTION_GROUP (f->window), "model-info", HL_TYPE_MODEL_DIALOG);
   char *card = g_strdup (hl_model_dialog_get_card (HL_MODEL_DIALOG (dialog)));
+  if (card != NULL)
+    screenshot_widget (dialog, "model-card");
   gtk_widget_destroy (dialog);
   return card;
 }

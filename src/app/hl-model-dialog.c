@@ -161,6 +161,8 @@ hl_model_dialog_new (GtkWindow *parent, HlModel *model, const char *model_path)
       gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->card_view), self->card, -1);
       gtk_widget_show (self->card_page);
       gtk_notebook_set_current_page (self->notebook, 0);
+      /* The card's tables are about 150 characters wide. */
+      gtk_window_set_default_size (GTK_WINDOW (self), 960, 720);
     }
   gtk_notebook_set_show_tabs (self->notebook, self->card != NULL);
   return GTK_WIDGET (self);
