@@ -114,6 +114,29 @@ test_errors (void)
                                        "--predictions"));
   }
   {
+    /* --images without --model: the default model, and with none anywhere a runtime failure
+     * that names the places searched. */
+    const char *args[] = { "eval", "--labels", labels, "--images", dir, NULL };
+    g_auto (HlTestRun) run = { 0 };
+
+    g_unsetenv ("HILUM_MODEL");
+    g_setenv ("HILUM_MODEL_DIRS", dir, TRUE);
+    hl_test_run (&run, args);
+    g_unsetenv ("HILUM_MODEL_DIRS");
+    g_autofree char *looked_for = g_build_filename (dir, HL_DEFAULT_MODEL_FILE, NULL);
+    g_assert_cmpint (run.status, ==, 1);
+    g_assert_nonnull (strstr (run.err, looked_for));
+  }
+  {
+    /* --model needs --images */
+    const char *args[] = { "eval", "--labels", labels, "--predictions", good_preds, "--model",
+                           labels, NULL };
+    g_auto (HlTestRun) run = { 0 };
+
+    hl_test_run (&run, args);
+    g_assert_cmpint (run.status, ==, 2);
+  }
+  {
     const char *args[] = { "eval", "--labels", labels, "--predictions", good_preds, "--ci",
                            "wald", NULL };
     g_auto (HlTestRun) run = { 0 };
