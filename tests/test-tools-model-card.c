@@ -2,7 +2,8 @@
  * trains here for one epoch on a few NIH images (HL_SHARED_DATA), evaluated on the first twelve
  * test images: the card names the model and its file's SHA-256, counts the splits, carries every
  * label's test AUROC as hilum-cli eval computed it and their mean, and says "Not for diagnostic
- * use"; a missing model file fails with its name. Skips without the shared data or
+ * use"; --compare-with the same model reports no change; a missing model file fails with its
+ * name. Skips without the shared data or
  * /usr/bin/python3. */
 #include "hl-test-nih.h"
 #include "hl-test-png.h"
@@ -32,9 +33,9 @@ head_lines (const char *src, int n, const char *dir, const char *name)
 }
 
 /* Runs the tool with @args (NULL-terminated, after the script); returns its exit status and
- * hands over its stderr. */
+ * hands over its stdout and stderr. */
 static int
-run_tool (const char *const *args, char **err)
+run_tool_out (const char *const *args, char **out, char **err)
 {
   g_autofree char *tool = g_build_filename (g_getenv ("HL_TOOLS"), "make-model-card.py", NULL);
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
@@ -43,15 +44,22 @@ run_tool (const char *const *args, char **err)
   for (const char *const *a = args; *a != NULL; a++)
     g_ptr_array_add (argv, (gpointer) *a);
   g_ptr_array_add (argv, NULL);
-  g_autofree char *out = NULL;
   int status = 0;
   g_autoptr (GError) error = NULL;
   g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &out, err, &status, &error));
+                               out, err, &status, &error));
   g_assert_no_error (error);
-  g_test_message ("make-model-card: %s%s", out, *err);
+  g_test_message ("make-model-card: %s%s", *out, *err);
   g_assert_true (WIFEXITED (status));
   return WEXITSTATUS (status);
+}
+
+/* run_tool_out() for the exit status and stderr only. */
+static int
+run_tool (const char *const *args, char **err)
+{
+  g_autofree char *out = NULL;
+  return run_tool_out (args, &out, err);
 }
 
 static void
@@ -134,6 +142,18 @@ test_card (HlTestDir *f, gconstpointer data)
   g_autofree char *mean = g_strdup_printf ("over the %d findings with positives and negatives: "
                                            "**%.3f**", n_defined, sum / n_defined);
   g_assert_nonnull (strstr (card, mean));
+
+  /* --compare-with prints the largest change of each number: none against the same model. */
+  g_autofree char *other_card = g_build_filename (f->dir, "other.md", NULL);
+  g_autofree char *out = NULL, *err3 = NULL;
+  const char *args_compare[] = { model, "--labels", test, "--images", images, "--reference",
+                                 reference, "--cli", cli, "--compare-with", model, "--output",
+                                 other_card, NULL };
+  g_assert_cmpint (run_tool_out (args_compare, &out, &err3), ==, 0);
+  g_assert_nonnull (strstr (out, "Largest differences from "));
+  g_assert_nonnull (strstr (out, "  auroc      0.000000 (-)\n"));
+  g_assert_nonnull (strstr (out, "  p_value    0.000000 (-)\n"));
+  g_assert_nonnull (strstr (out, "  mean AUROC 0.000000\n"));
 
   /* A missing model is named. */
   g_autofree char *missing = g_build_filename (f->dir, "none.safetensors", NULL);

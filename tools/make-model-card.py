@@ -16,6 +16,7 @@ depends on the date, so the same inputs give the same card.
 
 Usage: tools/make-model-card.py MODEL.safetensors [--labels CSV] [--images DIR]
            [--reference PREDS.csv] [--cli HILUM_CLI] [--output CARD.md] [--eval-dir DIR]
+           [--compare-with OTHER_MODEL]
 """
 
 import argparse
@@ -175,6 +176,28 @@ EPOCH_PATTERN = re.compile(r"this is epoch (?P<epoch>\d+) \(validation mean AURO
                            r"(?P<val_mean>[0-9.]+)\)")
 
 
+COMPARED = ("auroc", "ci_low", "ci_high", "ref_auroc", "p_value")
+
+
+def print_comparison(rows, other_rows, other):
+    """Prints, per eval.csv column of COMPARED and for the mean AUROC, the largest absolute
+    difference between @rows and @other_rows (the same labels) and where it is."""
+    other_by_label = {r["label"]: r for r in other_rows}
+    print(f"Largest differences from {other} (test split):")
+    for column in COMPARED:
+        worst, where = 0.0, "-"
+        for r in rows:
+            a, b = number(r[column]), number(other_by_label[r["label"]][column])
+            if math.isnan(a) and math.isnan(b):
+                continue
+            d = abs(a - b) if not (math.isnan(a) or math.isnan(b)) else math.inf
+            if d > worst:
+                worst, where = d, r["label"]
+        print(f"  {column:10s} {worst:.6f} ({where})")
+    means = [mean([number(r["auroc"]) for r in rs]) for rs in (rows, other_rows)]
+    print(f"  {'mean AUROC':10s} {abs(means[0] - means[1]):.6f}")
+
+
 def shown_path(arg):
     """@arg relative to the repository when it lies in it or beside it (../shared), else as is."""
     if not os.path.isabs(arg):
@@ -288,7 +311,9 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
         if pos < FEW_POSITIVES:
             few.append(f"{label} ({pos})")
         if not math.isnan(p) and p < 0.05 and diff < 0:
-            worse.append(f"{label} ({fmt(a)} vs {fmt(ra)}, p {fmt_p(p)})")
+            shown_p = fmt_p(p)
+            worse.append(f"{label} ({fmt(a)} vs {fmt(ra)}, p "
+                         f"{shown_p if shown_p.startswith('<') else '= ' + shown_p})")
         if math.isnan(va):
             unvalidated.append(label)
         w(f"| {label} | {pos} | {fmt(a)} ({fmt(lo)}–{fmt(hi)}) | {fmt(ra)} ({fmt(rlo)}–{fmt(rhi)}) "
@@ -352,6 +377,9 @@ def main():
                         help="reference predictions CSV (default: CheXNet's on the test split)")
     parser.add_argument("--cli", help="hilum-cli to run (default: $HILUM_CLI, build/, PATH)")
     parser.add_argument("--output", help="card to write (default: MODEL.md beside the model)")
+    parser.add_argument("--compare-with", metavar="OTHER_MODEL",
+                        help="also evaluate OTHER_MODEL (e.g. the F32 original of an F16 model) "
+                        "and print the largest change of every reported test number")
     parser.add_argument("--eval-dir", help="keep hilum-cli eval's output here (default: "
                         "a temporary folder, removed)")
     args = parser.parse_args()
@@ -374,6 +402,12 @@ def main():
     try:
         cmd, rows, preds = run_eval(cli, os.path.abspath(args.model), args.labels, args.images,
                                     args.reference, eval_dir)
+        if args.compare_with:
+            other_dir = os.path.join(eval_dir, "compare-with")
+            os.makedirs(other_dir, exist_ok=True)
+            _, other_rows, _ = run_eval(cli, os.path.abspath(args.compare_with), args.labels,
+                                        args.images, args.reference, other_dir)
+            print_comparison(rows, other_rows, args.compare_with)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp)
