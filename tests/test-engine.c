@@ -3,7 +3,8 @@
  * seeded random inputs plus tiny hand-computed cases; preprocessing; the whole DenseNet forward
  * pass of small random models against a naive reference forward (dense blocks by explicit
  * concatenation, transitions in PyTorch's order: conv then pool); batching, threads sharing one
- * model, cancellation and progress; Grad-CAM against its definition by finite differences.
+ * model, cancellation and progress; Grad-CAM against its definition by finite differences; and
+ * the portable convolution path (HILUM_ENGINE_PORTABLE=1) that AVX-512 CPUs otherwise skip.
  */
 #include "engine/hl-kernels.h"
 
@@ -1030,6 +1031,29 @@ test_gradcam_upsample (void)
     g_assert_cmpfloat_with_epsilon (dst[i], hand[i], 1e-6);
 }
 
+/* The portable path (OpenBLAS sgemm on the im2col), which an AVX-512 CPU never takes by itself:
+ * in a subprocess with HILUM_ENGINE_PORTABLE=1, the convolutions through hl_conv2d() and the
+ * whole network (one and two engine threads) against the references, and Grad-CAM. */
+static void
+test_portable (void)
+{
+  if (g_test_subprocess ())
+    {
+      /* Set before this process's first engine call, which decides the path once. */
+      g_setenv ("HILUM_ENGINE_PORTABLE", "1", TRUE);
+      g_assert_false (hl_conv_direct_available ());
+      test_conv_1x1 ();
+      test_conv_3x3 ();
+      test_conv_7x7 ();
+      test_densenet_reference ();
+      test_densenet_threads ();
+      test_gradcam_definition ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 static void
 test_threads_setting (void)
 {
@@ -1066,6 +1090,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/densenet/too-small", test_densenet_too_small);
   g_test_add_func ("/engine/gradcam/definition", test_gradcam_definition);
   g_test_add_func ("/engine/gradcam/upsample", test_gradcam_upsample);
+  g_test_add_func ("/engine/portable", test_portable);
   g_test_add_func ("/engine/threads", test_threads_setting);
   return g_test_run ();
 }

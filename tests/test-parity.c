@@ -12,13 +12,15 @@
  *                                 per-image normalisation
  *   /engine/parity/densenet121    DenseNet-121 on real NIH X-rays, generated at test time into
  *                                 $HL_BUILD_DIR/parity; skipped without torch or without the data
+ *   /engine/parity/portable       the three again with HILUM_ENGINE_PORTABLE=1: the OpenBLAS
+ *                                 convolution path that AVX-512 CPUs otherwise never take
  *
  * Tolerances: preprocessed input, logits and probabilities within 1e-4 absolute; the feature map
  * and each Grad-CAM map within 1e-4 times their largest torch value. The forward pass is checked on
  * torch's own preprocessed tensor so that resize and network errors are told apart; the end-to-end
  * logits (engine preprocessing, then engine forward) must agree within 1e-3.
  */
-#include "hl-engine.h"
+#include "engine/hl-kernels.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -424,6 +426,25 @@ test_parity_densenet121 (void)
   check_case (out, "densenet121");
 }
 
+/* The same cases on the portable convolution path (OpenBLAS sgemm on the im2col), which an
+ * AVX-512 CPU never takes by itself: in a subprocess with HILUM_ENGINE_PORTABLE=1. */
+static void
+test_parity_portable (void)
+{
+  if (g_test_subprocess ())
+    {
+      /* Set before this process's first engine call, which decides the path once. */
+      g_setenv ("HILUM_ENGINE_PORTABLE", "1", TRUE);
+      g_assert_false (hl_conv_direct_available ());
+      test_parity_tiny ();
+      test_parity_tiny_gray_f16 ();
+      test_parity_densenet121 ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -431,5 +452,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/parity/tiny", test_parity_tiny);
   g_test_add_func ("/engine/parity/tiny-gray-f16", test_parity_tiny_gray_f16);
   g_test_add_func ("/engine/parity/densenet121", test_parity_densenet121);
+  g_test_add_func ("/engine/parity/portable", test_parity_portable);
   return g_test_run ();
 }

@@ -293,7 +293,14 @@ gboolean
 hl_conv_direct_available (void)
 {
 #ifdef HL_DIRECT
-  return __builtin_cpu_supports ("avx512f") != 0;
+  static gsize answer; /* 0 until decided, then 1 (no) or 2 (yes) */
+
+  if (g_once_init_enter (&answer))
+    {
+      gboolean portable = g_strcmp0 (g_getenv ("HILUM_ENGINE_PORTABLE"), "1") == 0;
+      g_once_init_leave (&answer, !portable && __builtin_cpu_supports ("avx512f") ? 2 : 1);
+    }
+  return answer == 2;
 #else
   return FALSE;
 #endif

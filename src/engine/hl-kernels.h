@@ -63,11 +63,12 @@ void hl_im2col (const float *x, int c, int h, int w, int k_h, int k_w, int strid
 
 /* Floats of workspace hl_conv2d() needs for @conv on an (h, w) input; @bn_relu says whether a
  * BatchNorm + ReLU is fused in front. 0 when the convolution reads its input in place. Also
- * enough for hl_conv2d_im2col() except for 3x3 stride-1 pad-1 convolutions on AVX-512 CPUs. */
+ * enough for hl_conv2d_im2col() except for 3x3 stride-1 pad-1 convolutions when
+ * hl_conv_direct_available(). */
 gsize hl_conv2d_work_size (const HlConv *conv, int h, int w, gboolean bn_relu);
 
 /* y (c_out, h_out, w_out) = conv (act (x)), x (c_in, h, w), act = BatchNorm + ReLU with
- * @scale/@shift or identity with NULL. Where the CPU has AVX-512 (hl_conv_direct_available())
+ * @scale/@shift or identity with NULL. Where hl_conv_direct_available() (AVX-512)
  * every shape runs through the engine's own register-tiled kernel, split over
  * hl_engine_get_threads() threads (3x3 stride-1 pad-1 directly on a padded copy of the input,
  * others on the activated input or its im2col); elsewhere as hl_conv2d_im2col(). @work holds
@@ -80,7 +81,10 @@ void hl_conv2d (const HlConv *conv, const float *x, int h, int w, const float *s
 void hl_conv2d_im2col (const HlConv *conv, const float *x, int h, int w, const float *scale,
                        const float *shift, float *work, float *y);
 
-/* Whether this CPU runs the direct kernel (x86-64 with AVX-512F). */
+/* Whether hl_conv2d() runs the direct kernel: on x86-64 CPUs with AVX-512F, unless the
+ * environment sets HILUM_ENGINE_PORTABLE=1 (then every CPU takes the portable path, so that
+ * AVX-512 machines can test it). Decided once per process, at the first call, so workspace
+ * sizes and convolutions always agree. */
 gboolean hl_conv_direct_available (void);
 
 /* Max pooling of act (x (c, h, w)) with a k x k window, padding counted as -inf:
