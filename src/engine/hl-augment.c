@@ -34,6 +34,15 @@ hl_rng_symmetric (HlRng *rng, double amplitude)
   return (2.0 * hl_rng_uniform (rng) - 1.0) * amplitude;
 }
 
+double
+hl_rng_normal (HlRng *rng, double std)
+{
+  double u1 = 1.0 - hl_rng_uniform (rng); /* (0, 1]: log stays finite */
+  double u2 = hl_rng_uniform (rng);
+
+  return std * sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2);
+}
+
 void
 hl_rng_shuffle (HlRng *rng, guint *items, gsize n)
 {

@@ -1,5 +1,6 @@
-/* hl-augment.h — training-time augmentation of grayscale X-ray planes, and the seeded random
- * numbers that drive it and the shuffling of a training run.
+/* hl-augment.h — training-time augmentation of grayscale X-ray planes, and the engine's seeded
+ * random numbers: they drive augmentation, the shuffling of a training run and the weights of
+ * new models (hl-init.c, hl_model_new_random).
  *
  * Augmentation works on the float plane (values in [0, 1]) BEFORE hl_model_preprocess(), so the
  * model file's preprocessing stays the one path from a plane to the network's input. It is what
@@ -31,6 +32,10 @@ double hl_rng_uniform (HlRng *rng);
 
 /* Uniform in [-@amplitude, @amplitude). */
 double hl_rng_symmetric (HlRng *rng, double amplitude);
+
+/* Normal with mean 0 and standard deviation @std (Box-Muller, one of the pair: every value
+ * consumes exactly two draws). */
+double hl_rng_normal (HlRng *rng, double std);
 
 /* Puts @items (n) in a uniformly random order (Fisher-Yates). */
 void hl_rng_shuffle (HlRng *rng, guint *items, gsize n);

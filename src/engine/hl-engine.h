@@ -2,11 +2,12 @@
  *
  * The engine loads a DenseNet model file (safetensors, see README "Model file format"),
  * preprocesses grayscale X-ray planes exactly as the file says, runs the forward pass on the CPU
- * (OpenBLAS sgemm underneath) and derives Grad-CAM maps for every label from the same pass.
+ * (the engine's own AVX-512 convolution kernel where the CPU has one, OpenBLAS sgemm elsewhere)
+ * and derives Grad-CAM maps for every label from the same pass.
  *
  * Threading: an HlModel is immutable after load and may be shared by any number of threads; each
- * call to hl_model_forward() uses its own workspace. OpenBLAS' thread count is process-wide and set
- * with hl_engine_set_threads().
+ * call to hl_model_forward() uses its own workspace. The thread count (OpenBLAS' and the engine's
+ * own kernels') is process-wide and set with hl_engine_set_threads().
  *
  * Depends on GLib, GIO (GCancellable), json-glib and cblas only.
  */
@@ -81,7 +82,7 @@ typedef struct
   int n_labels;
   char **labels;         /* (n_labels), NULL-terminated */
   HlPreprocess preprocess;
-  float *thresholds;     /* (n_labels) operating points on the probability; 0.5 if the file has none */
+  float *thresholds;     /* (n_labels) operating points on the probability; 0.5 if none given */
   float *val_auroc;      /* (n_labels) validation AUROC; NAN where the file has none */
   char *training_data;   /* free text, "" if absent */
   char *intended_use;    /* free text, "" if absent */
@@ -104,7 +105,8 @@ void hl_model_unref (HlModel *model);
 /* Lends the model's metadata; valid while the model lives. */
 const HlModelInfo *hl_model_get_info (HlModel *model);
 
-/* Sets / gets OpenBLAS' thread count for the whole process (n >= 1). */
+/* Sets / gets the thread count for the whole process (n >= 1): OpenBLAS' and the number of
+ * threads the engine's own kernels split their work over. */
 void hl_engine_set_threads (int n);
 int hl_engine_get_threads (void);
 

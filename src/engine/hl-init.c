@@ -9,26 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-/* A standard normal deviate by Box-Muller (one of the pair; the other is discarded so that every
- * value consumes exactly two draws). */
-static double
-normal (HlRng *rng)
-{
-  double u1 = 1.0 - hl_rng_uniform (rng); /* (0, 1] */
-  double u2 = hl_rng_uniform (rng);
-  return sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2);
-}
-
-static void
-set_folding (HlBatchNorm *bn, float scale)
-{
-  for (int c = 0; c < bn->c; c++)
-    {
-      bn->scale[c] = scale;
-      bn->shift[c] = 0.0f;
-    }
-}
-
 HlModel *
 hl_model_new_initialized (const HlModelInfo *info, guint64 seed)
 {
@@ -51,7 +31,7 @@ hl_model_new_initialized (const HlModelInfo *info, guint64 seed)
           double fan_in = (double) (tensor->shape[1] * tensor->shape[2] * tensor->shape[3]);
           double std = sqrt (2.0 / fan_in);
           for (gsize i = 0; i < tensor->numel; i++)
-            tensor->data[i] = (float) (std * normal (&rng));
+            tensor->data[i] = (float) hl_rng_normal (&rng, std);
         }
       else if (strcmp (name, "classifier.weight") == 0)
         {
@@ -62,29 +42,15 @@ hl_model_new_initialized (const HlModelInfo *info, guint64 seed)
         }
       else
         {
-          float value = g_str_has_suffix (name, ".running_var")
-                                || (g_str_has_suffix (name, ".weight")
-                                    && strcmp (name, "classifier.weight") != 0)
-                            ? 1.0f
-                            : 0.0f;
+          /* BatchNorm: weight and running_var 1, bias and running_mean 0; classifier.bias 0 */
+          gboolean one = g_str_has_suffix (name, ".running_var")
+                         || g_str_has_suffix (name, ".weight");
           for (gsize i = 0; i < tensor->numel; i++)
-            tensor->data[i] = value;
+            tensor->data[i] = one ? 1.0f : 0.0f;
         }
     }
   /* Every BatchNorm is now the identity on normalised values: fold it for inference as the
-   * loader does, scale = 1 / sqrt (1 + eps), shift = 0. */
-  float scale = 1.0f / sqrtf (1.0f + info->arch.bn_eps);
-  set_folding (&model->norm0, scale);
-  for (int b = 0; b < info->arch.n_blocks; b++)
-    {
-      for (int l = 0; l < model->blocks[b].n_layers; l++)
-        {
-          set_folding (&model->blocks[b].layers[l].norm1, scale);
-          set_folding (&model->blocks[b].layers[l].norm2, scale);
-        }
-      if (b < info->arch.n_blocks - 1)
-        set_folding (&model->transitions[b].norm, scale);
-    }
-  set_folding (&model->norm5, scale);
+   * loader does (scale = 1 / sqrt (1 + eps), shift = 0). */
+  hl_model_fold_bn (model);
   return model;
 }

@@ -103,7 +103,8 @@ void hl_global_avgpool (const float *x, int c, gsize hw, float *y);
 /* Resizes one plane src (h, w) to dst (out_h, out_w) exactly as PyTorch's
  * F.interpolate (mode='bilinear', align_corners=False, antialias=@antialias) does on float32:
  * without antialias a 2x2 bilinear tap; with it a separable triangle filter whose support grows
- * with the downscale factor, weights normalised per output pixel, the horizontal pass first, then the vertical one. */
+ * with the downscale factor, weights normalised per output pixel, the horizontal pass first,
+ * then the vertical one. */
 void hl_resize_bilinear (const float *src, int h, int w, float *dst, int out_h, int out_w,
                          gboolean antialias);
 

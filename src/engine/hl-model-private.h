@@ -85,6 +85,12 @@ struct _HlModel
 /* Looks up a tensor by its torchvision name; NULL if absent. */
 HlTensor *hl_model_get_tensor (HlModel *model, const char *name);
 
+/* Re-derives every BatchNorm's scale and shift from its current weight, bias and running
+ * statistics with the model's bn_eps: scale = weight / sqrt (running_var + eps), shift = bias -
+ * running_mean * scale. Returns FALSE if any of them is not finite (huge weights over a tiny
+ * variance). For the loader and for code that changes a model's BatchNorm tensors. */
+gboolean hl_model_fold_bn (HlModel *model);
+
 /* Builds a model with the given architecture and deterministic pseudo-random weights (He-normal
  * convolutions, BN weight ~ U(0.5, 1.5), bias, mean ~ N(0, 0.1), var ~ U(0.5, 1.5), classifier
  * ~ N(0, 0.01)), through the same code that lays out a loaded file. For tests and benchmarks. */

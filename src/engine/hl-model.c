@@ -8,6 +8,7 @@
  * kinds of model therefore go through the same layout code.
  */
 #include "hl-model-private.h"
+#include "hl-augment.h"
 #include "hl-safetensors.h"
 
 #include <math.h>
@@ -123,40 +124,6 @@ hl_model_get_tensor (HlModel *model, const char *name)
   return g_hash_table_lookup (model->by_name, name);
 }
 
-/* ---- seeded pseudo-random numbers (splitmix64 + Box-Muller) ---- */
-
-typedef struct
-{
-  guint64 state;
-} HlRng;
-
-static guint64
-rng_next (HlRng *rng)
-{
-  guint64 z = (rng->state += G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
-
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xBF58476D1CE4E5B9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94D049BB133111EB);
-  return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1). */
-static double
-rng_uniform (HlRng *rng)
-{
-  return (double) (rng_next (rng) >> 11) * 0x1.0p-53;
-}
-
-/* Normal with mean 0 and standard deviation @std. */
-static double
-rng_normal (HlRng *rng, double std)
-{
-  double u1 = 1.0 - rng_uniform (rng); /* (0, 1]: log stays finite */
-  double u2 = rng_uniform (rng);
-
-  return std * sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2);
-}
-
 /* ---- the layout walk ---- */
 
 typedef enum
@@ -213,19 +180,19 @@ fill_random (HlRng *rng, TensorRole role, const HlTensor *t)
       switch (role)
         {
         case ROLE_CONV:
-          v = rng_normal (rng, sqrt (2.0 / fan_in));
+          v = hl_rng_normal (rng, sqrt (2.0 / fan_in));
           break;
         case ROLE_BN_WEIGHT:
         case ROLE_BN_VAR:
-          v = 0.5 + rng_uniform (rng);
+          v = 0.5 + hl_rng_uniform (rng);
           break;
         case ROLE_BN_BIAS:
         case ROLE_BN_MEAN:
-          v = rng_normal (rng, 0.1);
+          v = hl_rng_normal (rng, 0.1);
           break;
         case ROLE_FC_WEIGHT:
         case ROLE_FC_BIAS:
-          v = rng_normal (rng, 0.01);
+          v = hl_rng_normal (rng, 0.01);
           break;
         }
       t->data[i] = (float) v;
@@ -383,50 +350,78 @@ model_bind (HlModel *model, Binder *b)
                                         0, 0, 0);
 }
 
-/* Returns FALSE if a scale or shift overflows float (huge weights over a tiny variance). */
-static gboolean
-derive_bn (HlBatchNorm *bn, float eps, float **cursor)
+/* Calls @func (bn, data) on every BatchNorm of @model in state_dict order. */
+static void
+model_foreach_bn (HlModel *model, void (*func) (HlBatchNorm *bn, gpointer data), gpointer data)
 {
-  gboolean finite = TRUE;
-
-  bn->scale = *cursor;
-  bn->shift = *cursor + align_floats (bn->c);
-  *cursor += 2 * align_floats (bn->c);
-  for (int i = 0; i < bn->c; i++)
-    {
-      bn->scale[i] = bn->weight[i] / sqrtf (bn->running_var[i] + eps);
-      bn->shift[i] = bn->bias[i] - bn->running_mean[i] * bn->scale[i];
-      finite &= isfinite (bn->scale[i]) && isfinite (bn->shift[i]);
-    }
-  return finite;
-}
-
-/* Allocates model->bn_arena (@n_bn_floats, as counted by model_bind) and derives every
- * BatchNorm's scale and shift with the model's bn_eps; running variances must be >= 0.
- * Returns FALSE if any of them is not finite. */
-static gboolean
-model_derive_bn (HlModel *model, gsize n_bn_floats)
-{
-  const float eps = model->info.arch.bn_eps;
-  gboolean finite = TRUE;
-  float *cursor;
-
-  model->bn_arena = g_aligned_alloc (MAX (n_bn_floats, 1), sizeof (float), HL_ALIGN_BYTES);
-  cursor = model->bn_arena;
-  finite &= derive_bn (&model->norm0, eps, &cursor);
+  func (&model->norm0, data);
   for (int bi = 0; bi < model->info.arch.n_blocks; bi++)
     {
       for (int l = 0; l < model->blocks[bi].n_layers; l++)
         {
-          finite &= derive_bn (&model->blocks[bi].layers[l].norm1, eps, &cursor);
-          finite &= derive_bn (&model->blocks[bi].layers[l].norm2, eps, &cursor);
+          func (&model->blocks[bi].layers[l].norm1, data);
+          func (&model->blocks[bi].layers[l].norm2, data);
         }
       if (bi < model->info.arch.n_blocks - 1)
-        finite &= derive_bn (&model->transitions[bi].norm, eps, &cursor);
+        func (&model->transitions[bi].norm, data);
     }
-  finite &= derive_bn (&model->norm5, eps, &cursor);
+  func (&model->norm5, data);
+}
+
+/* Gives @bn its scale and shift slots at *@cursor (a float ** into bn_arena) and advances it. */
+static void
+place_bn (HlBatchNorm *bn, gpointer cursor)
+{
+  float **next = cursor;
+
+  bn->scale = *next;
+  bn->shift = *next + align_floats (bn->c);
+  *next += 2 * align_floats (bn->c);
+}
+
+typedef struct
+{
+  float eps;
+  gboolean finite;
+} FoldJob;
+
+static void
+fold_bn (HlBatchNorm *bn, gpointer data)
+{
+  FoldJob *job = data;
+
+  for (int i = 0; i < bn->c; i++)
+    {
+      bn->scale[i] = bn->weight[i] / sqrtf (bn->running_var[i] + job->eps);
+      bn->shift[i] = bn->bias[i] - bn->running_mean[i] * bn->scale[i];
+      job->finite &= isfinite (bn->scale[i]) && isfinite (bn->shift[i]);
+    }
+}
+
+gboolean
+hl_model_fold_bn (HlModel *model)
+{
+  FoldJob job = { model->info.arch.bn_eps, TRUE };
+
+  g_return_val_if_fail (model != NULL && model->bn_arena != NULL, FALSE);
+
+  model_foreach_bn (model, fold_bn, &job);
+  return job.finite;
+}
+
+/* Allocates model->bn_arena (@n_bn_floats, as counted by model_bind), places every BatchNorm's
+ * scale and shift in it and derives them (hl_model_fold_bn). Returns FALSE if any of them is not
+ * finite. */
+static gboolean
+model_derive_bn (HlModel *model, gsize n_bn_floats)
+{
+  float *cursor;
+
+  model->bn_arena = g_aligned_alloc (MAX (n_bn_floats, 1), sizeof (float), HL_ALIGN_BYTES);
+  cursor = model->bn_arena;
+  model_foreach_bn (model, place_bn, &cursor);
   g_assert (cursor == model->bn_arena + n_bn_floats);
-  return finite;
+  return hl_model_fold_bn (model);
 }
 
 /* ---- random models ---- */
@@ -485,7 +480,7 @@ hl_model_new_random (const HlModelInfo *info, guint32 seed)
 
   b.mode = BIND_CREATE;
   b.n_floats = 0;
-  b.rng.state = seed;
+  hl_rng_init (&b.rng, seed);
   model_bind (model, &b);
   /* random BN weights and variances lie in [0.5, 1.5): every scale and shift is finite */
   model_derive_bn (model, b.n_bn_floats);

@@ -142,37 +142,6 @@ model_copy (HlModel *model)
   return copy;
 }
 
-/* Re-derives the inference folding of one BatchNorm as the loader does (hl-model.c). */
-static void
-refold_bn (HlBatchNorm *bn, float eps)
-{
-  for (int i = 0; i < bn->c; i++)
-    {
-      bn->scale[i] = bn->weight[i] / sqrtf (bn->running_var[i] + eps);
-      bn->shift[i] = bn->bias[i] - bn->running_mean[i] * bn->scale[i];
-    }
-}
-
-/* Re-derives every BatchNorm's inference folding from its current parameters and statistics. */
-static void
-refold_all (HlModel *m)
-{
-  float eps = m->info.arch.bn_eps;
-
-  refold_bn (&m->norm0, eps);
-  for (int b = 0; b < m->info.arch.n_blocks; b++)
-    {
-      for (int l = 0; l < m->blocks[b].n_layers; l++)
-        {
-          refold_bn (&m->blocks[b].layers[l].norm1, eps);
-          refold_bn (&m->blocks[b].layers[l].norm2, eps);
-        }
-      if (b < m->info.arch.n_blocks - 1)
-        refold_bn (&m->transitions[b].norm, eps);
-    }
-  refold_bn (&m->norm5, eps);
-}
-
 static HlTrainNet *
 net_create (HlModel *model, int max_batch, gboolean training, GError **error)
 {
@@ -359,7 +328,7 @@ hl_train_net_get_model (HlTrainNet *net)
 {
   g_return_val_if_fail (net != NULL && net->training, NULL);
 
-  refold_all (net->model);
+  hl_model_fold_bn (net->model);
   return net->model;
 }
 
