@@ -17,33 +17,10 @@
  */
 #include "hl-model-private.h"
 
+#include "bench-common.h"
+
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-
-/* Resident set size of this process now, in MiB, from /proc/self/status; -1 if unknown. */
-static double
-current_rss_mib (void)
-{
-  g_autofree char *status = NULL;
-  const char *line;
-
-  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
-    return -1;
-  line = strstr (status, "VmRSS:");
-  if (line == NULL)
-    return -1;
-  return g_ascii_strtod (line + strlen ("VmRSS:"), NULL) / 1024.0;
-}
-
-static int
-compare_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
 
 /* DenseNet-121 at @size with seeded weights. */
 static HlModel *
@@ -93,7 +70,6 @@ main (int argc, char **argv)
   g_autoptr (HlModel) model = NULL;
   g_autofree float *input = NULL;
   g_autofree double *times = NULL;
-  struct rusage usage;
   double rss_base;
   gsize per_image;
 
@@ -111,7 +87,7 @@ main (int argc, char **argv)
       return 2;
     }
 
-  rss_base = current_rss_mib ();
+  rss_base = bench_current_rss_mib ();
   hl_engine_set_threads (threads);
   if (model_path != NULL)
     {
@@ -150,16 +126,6 @@ main (int argc, char **argv)
       if (r >= 0)
         times[r] = (g_get_monotonic_time () - start) / 1000.0;
     }
-  qsort (times, runs, sizeof (double), compare_double);
-  {
-    double median = runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
-
-    getrusage (RUSAGE_SELF, &usage);
-    printf ("{\"impl\": \"hilum\", \"size\": %d, \"batch\": %d, \"threads\": %d, \"runs\": %d, "
-            "\"median_ms\": %.3f, \"min_ms\": %.3f, \"images_per_s\": %.3f, "
-            "\"rss_base_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
-            size, batch, hl_engine_get_threads (), runs, median, times[0],
-            batch * 1000.0 / median, rss_base, usage.ru_maxrss / 1024.0);
-  }
+  bench_print_result ("hilum", "", size, batch, hl_engine_get_threads (), times, runs, rss_base);
   return 0;
 }

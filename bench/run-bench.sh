@@ -36,14 +36,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ ! -d "$build" ]; then
-  # shellcheck disable=SC2086
-  meson setup "$build" "$root" -Dbuildtype=release -Dgui=false ${MESON_ARGS:-} >/dev/null
-fi
-ninja -C "$build" bench/bench-engine >/dev/null
-
-if [ "$torch" = yes ] && ! /usr/bin/python3 -c "import torch, torchvision" 2>/dev/null; then
-  echo "run-bench.sh: /usr/bin/python3 has no torch/torchvision: timing Hilum only" >&2
+# shellcheck source=bench/bench-lib.sh
+. "$here/bench-lib.sh"
+bench_build "$build" "$root" bench/bench-engine
+if [ "$torch" = yes ] && ! bench_have_torch run-bench.sh; then
   torch=no
 fi
 
@@ -65,8 +61,6 @@ for size in $sizes; do
   done
 done
 
-echo "DenseNet-121, 14 outputs, median of $runs runs after $warmup warm-up, on" \
-  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-  "($(nproc) CPUs), $(date -u +%Y-%m-%d)."
+echo "DenseNet-121, 14 outputs, median of $runs runs after $warmup warm-up, on $(bench_machine)."
 echo
 /usr/bin/python3 "$here/bench_torch.py" table "$results"

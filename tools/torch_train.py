@@ -136,6 +136,30 @@ def weighted_loss(logits, y, w_pos, w_neg):
     return per.mean(dim=0).sum()
 
 
+def class_weights(y):
+    """The notebook's loss weights from training labels y (n, labels) of 0/1: w_pos = fraction
+    of negatives, w_neg = fraction of positives, per label (torch tensors)."""
+    freq_pos = y.mean(axis=0)
+    return torch.tensor(1.0 - freq_pos), torch.tensor(freq_pos)
+
+
+def make_optimizer(model, name, lr, weight_decay):
+    """hilum-cli train's optimisers: Adam (L2 weight decay) or SGD with momentum 0.9."""
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+
+
+def train_step(model, opt, x, y, w_pos, w_neg):
+    """One training step on a preprocessed batch x (n, 1, s, s) with targets y (n, labels):
+    forward, the weighted loss, backward, optimiser step. Returns the loss tensor."""
+    opt.zero_grad()
+    loss = weighted_loss(model(x), y, w_pos, w_neg)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def aurocs(y, p):
     out = []
     for k in range(y.shape[1]):
@@ -193,19 +217,13 @@ def main():
     print("decoded %d train, %d valid images in %.1f s (working side %d)"
           % (len(train_names), len(valid_names), time.time() - t0, work))
 
-    freq_pos = y_train.mean(axis=0)
-    w_pos = torch.tensor(1.0 - freq_pos)
-    w_neg = torch.tensor(freq_pos)
+    w_pos, w_neg = class_weights(y_train)
     print("loss weights (positive / negative):")
     for k, lab in enumerate(LABELS):
         print("  %-20s %.4f / %.4f" % (lab, w_pos[k], w_neg[k]))
 
     model = build_model(args.arch)
-    if args.optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9,
-                              weight_decay=args.weight_decay)
+    opt = make_optimizer(model, args.optimizer, args.lr, args.weight_decay)
     # as hilum-cli train: a last mini-batch of one image is dropped
     steps_per_epoch = len(train_names) // args.batch + (len(train_names) % args.batch >= 2)
     total_steps = steps_per_epoch * args.epochs
@@ -226,10 +244,7 @@ def main():
                       for i in idx]
             x = torch.stack([preprocess(p, side) for p in planes])
             y = y_train_t[idx]
-            opt.zero_grad()
-            loss = weighted_loss(model(x), y, w_pos, w_neg)
-            loss.backward()
-            opt.step()
+            loss = train_step(model, opt, x, y, w_pos, w_neg)
             sched.step()
             loss_sum += loss.item() * len(idx)
             seen += len(idx)
