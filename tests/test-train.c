@@ -599,6 +599,11 @@ test_lr_schedule (void)
   g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&step, 30), 0.01f, 1e-9);
   g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&step, 65), 0.001f, 1e-9);
   g_assert_cmpfloat (hl_lr_schedule_at (&cst, 1000), ==, 0.5f);
+  /* the step decay counts from the end of the warm-up */
+  step.warmup_steps = 5;
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&step, 4), 0.1f, 1e-9);
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&step, 34), 0.1f, 1e-9);
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (&step, 35), 0.01f, 1e-9);
 }
 
 static void

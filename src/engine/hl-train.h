@@ -142,7 +142,7 @@ typedef enum
 {
   HL_LR_CONSTANT,
   HL_LR_COSINE, /* cosine from base_lr down to min_lr over total_steps (after the warm-up) */
-  HL_LR_STEP,   /* base_lr * gamma ^ floor (step / step_size) */
+  HL_LR_STEP,   /* base_lr * gamma ^ floor ((step - warmup_steps) / step_size) */
 } HlLrKind;
 
 typedef struct
