@@ -170,6 +170,21 @@ check_dialog (Fixture *f, GActionGroup *group, const char *action, GType type, c
   gtk_widget_destroy (dialog);
 }
 
+/* The first widget under @widget (itself included) that carries style class @class, or NULL. */
+static GtkWidget *
+find_styled (GtkWidget *widget, const char *class)
+{
+  if (gtk_style_context_has_class (gtk_widget_get_style_context (widget), class))
+    return widget;
+  if (!GTK_IS_CONTAINER (widget))
+    return NULL;
+  g_autoptr (GList) children = gtk_container_get_children (GTK_CONTAINER (widget));
+  GtkWidget *found = NULL;
+  for (GList *l = children; l != NULL && found == NULL; l = l->next)
+    found = find_styled (l->data, class);
+  return found;
+}
+
 static gboolean
 image_shown (Fixture *f)
 {
@@ -297,6 +312,19 @@ test_study (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_suffix (r->path, "00003140_017.png"));
   settle ();
   screenshot (f, "study");
+  /* Its thumbnail, the last of twelve in a strip too narrow for all, is scrolled into sight. */
+  GtkWidget *strip = find_styled (GTK_WIDGET (f->window), "thumb-strip");
+  g_assert_nonnull (strip);
+  GtkWidget *current = find_styled (strip, "current");
+  g_assert_nonnull (current);
+  GtkAdjustment *hadj = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (strip));
+  double left = gtk_adjustment_get_value (hadj);
+  double right = left + gtk_adjustment_get_page_size (hadj);
+  GtkAllocation thumb;
+  gtk_widget_get_allocation (current, &thumb);
+  g_assert_cmpfloat (gtk_adjustment_get_upper (hadj), >, right - left);
+  g_assert_cmpfloat (thumb.x, >=, left);
+  g_assert_cmpfloat (thumb.x + thumb.width, <=, right);
 
   HlImageView *view = hl_window_get_image_view (f->window);
   cairo_surface_t *before = render_widget (GTK_WIDGET (view));

@@ -135,8 +135,7 @@ about_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
   gtk_show_about_dialog (gtk_application_get_active_window (GTK_APPLICATION (self)), "program-name",
                          _ ("Hilum"), "version", PACKAGE_VERSION, "comments", comments,
                          "logo-icon-name", HL_APPLICATION_ID, "license-type", GTK_LICENSE_GPL_3_0,
-                         "authors", authors, "translator-credits", _ ("translator-credits"),
-                         "website", "https://hilum.org", NULL);
+                         "authors", authors, "translator-credits", _ ("translator-credits"), NULL);
 }
 
 static void

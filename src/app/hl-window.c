@@ -91,6 +91,7 @@ struct _HlWindow
   char *study_title;
   guint current;                   /* index in items; valid when items is non-empty */
   GCancellable *study_cancellable; /* decoding and thumbnails of the open study */
+  gboolean reveal_pending;         /* the current thumbnail is to be scrolled into sight */
   gboolean image_shown;
   gint64 open_time; /* monotonic time the study was opened */
   gboolean first_findings_logged;
@@ -695,6 +696,33 @@ hl_window_get_prior_view (HlWindow *self)
   return self->prior_view;
 }
 
+/* Scrolls the strip to the current thumbnail, or, when the strip has not been laid out yet (a new
+ * study), as soon as it is (thumb_box_allocated). */
+static void
+reveal_current_thumbnail (HlWindow *self)
+{
+  StudyItem *item = current_item (self);
+  GtkAllocation a;
+  self->reveal_pending = FALSE;
+  if (item == NULL)
+    return;
+  gtk_widget_get_allocation (item->button, &a);
+  if (a.x < 0)
+    {
+      self->reveal_pending = TRUE;
+      return;
+    }
+  gtk_adjustment_clamp_page (gtk_scrolled_window_get_hadjustment (self->thumb_scroll), a.x,
+                             a.x + a.width);
+}
+
+static void
+thumb_box_allocated (GtkWidget *box, GdkRectangle *allocation, HlWindow *self)
+{
+  if (self->reveal_pending)
+    reveal_current_thumbnail (self);
+}
+
 void
 hl_window_show_image (HlWindow *self, guint index)
 {
@@ -716,12 +744,7 @@ hl_window_show_image (HlWindow *self, guint index)
   gtk_widget_hide (GTK_WIDGET (self->image_message));
   hl_image_view_set_image (self->view, NULL);
 
-  /* Keep the thumbnail in sight. */
-  GtkAllocation a;
-  gtk_widget_get_allocation (item->button, &a);
-  GtkAdjustment *adj = gtk_scrolled_window_get_hadjustment (self->thumb_scroll);
-  if (a.x >= 0)
-    gtk_adjustment_clamp_page (adj, a.x, a.x + a.width);
+  reveal_current_thumbnail (self);
 
   GTask *task = g_task_new (self, self->study_cancellable, decode_done, NULL);
   g_task_set_task_data (task, g_strdup (item->path), g_free);
@@ -1843,6 +1866,8 @@ hl_window_init (HlWindow *self)
   gtk_container_add (GTK_CONTAINER (self->view_box), overlay);
   gtk_widget_hide (overlay);
   g_signal_connect_after (self->view, "draw", G_CALLBACK (view_drawn), self);
+  g_signal_connect_after (self->thumb_box, "size-allocate", G_CALLBACK (thumb_box_allocated),
+                          self);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
                                    self);
