@@ -6,6 +6,15 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
 
 static HlPredictions *
 load_text (const char *text, GError **error)
@@ -52,6 +61,7 @@ test_refused (void)
     { "Image\na.png\n", "header must be" },
     { "Image,Hernia,Flu\na.png,0.5,0.1\n", "`Flu` is not one of" },
     { "Image,Hernia,hernia\na.png,0.5,0.1\n", "appears twice" },
+    { "Image,a,b,c,d,e,f,g,h,i,j,k,l,m,n,o\na.png\n", "preds.csv:1: the header has 16 columns" },
     { "Image,Hernia\na.png,0.5\nb.png\n", "preds.csv:3: 1 fields" },
     { "Image,Hernia\na.png,0.5,0.7\n", "preds.csv:2: 3 fields" },
     { "Image,Hernia\na.png,nan\n", "preds.csv:2: score `nan`" },
@@ -89,6 +99,51 @@ test_refused (void)
     g_assert_null (p);
     g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO);
   }
+}
+
+/* 64 MiB of line breaks around one row, and a row of 64 Mi commas: the first loads and the second
+ * is refused, both in a child whose address space is capped at 512 MiB (a reader that allocates
+ * per line or per field would need gigabytes). */
+static void
+test_many_lines (void)
+{
+#ifdef UNDER_ASAN
+  g_test_message ("address-space cap skipped under AddressSanitizer (it reserves terabytes)");
+#else
+  if (g_test_subprocess ())
+    {
+      const gsize n = (gsize) 64 << 20;
+      struct rlimit limit = { 512u << 20, 512u << 20 };
+      g_autoptr (GString) text = g_string_sized_new (n + 64);
+      g_autoptr (GError) error = NULL;
+
+      g_assert_cmpint (setrlimit (RLIMIT_AS, &limit), ==, 0);
+      g_string_append (text, "Image,Hernia\n");
+      for (gsize i = 0; i < n; i++)
+        g_string_append_c (text, '\n');
+      g_string_append (text, "a.png,0.5\n");
+      {
+        g_autoptr (HlPredictions) p = load_text (text->str, &error);
+
+        g_assert_no_error (error);
+        g_assert_cmpuint (p->n_images, ==, 1);
+      }
+      g_string_truncate (text, 0);
+      g_string_append (text, "Image,Hernia\na.png");
+      for (gsize i = 0; i < n; i++)
+        g_string_append_c (text, ',');
+      {
+        g_autoptr (HlPredictions) p = load_text (text->str, &error);
+
+        g_assert_null (p);
+        g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV);
+        g_assert_nonnull (strstr (error->message, "preds.csv:2: 67108865 fields"));
+      }
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+#endif
 }
 
 static void
@@ -210,6 +265,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/study/predictions/read", test_read);
   g_test_add_func ("/study/predictions/refused", test_refused);
+  g_test_add_func ("/study/predictions/many-lines", test_many_lines);
   g_test_add_func ("/study/predictions/write", test_write_round_trip);
   g_test_add_func ("/study/predictions/match", test_match);
   g_test_add_func ("/study/predictions/shared-reference", test_shared_reference);

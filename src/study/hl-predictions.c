@@ -65,16 +65,30 @@ hl_predictions_new (const char *name, const char *const *images, gsize n_images,
   return predictions;
 }
 
-/* Parses the header fields @fields (n_fields) into @predictions' label columns. */
+/* The most fields a line can usefully have: `Image` and each label once. */
+#define MAX_FIELDS (HL_N_LABELS + 1)
+
+/* Parses the header fields @fields (n_fields; only read when n_fields <= MAX_FIELDS) on @line into
+ * @predictions' label columns. */
 static gboolean
-parse_header (HlPredictions *predictions, char **fields, gsize n_fields, GError **error)
+parse_header (HlPredictions *predictions, char **fields, gsize n_fields, gsize line,
+              GError **error)
 {
   gboolean seen[HL_N_LABELS] = { FALSE };
 
+  if (n_fields > MAX_FIELDS)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                   "%s:%" G_GSIZE_FORMAT ": the header has %" G_GSIZE_FORMAT " columns, more "
+                   "than `Image` and the %d labels",
+                   predictions->path, line, n_fields, HL_N_LABELS);
+      return FALSE;
+    }
   if (n_fields < 2 || strcmp (fields[0], "Image") != 0)
     {
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
-                   "%s:1: the header must be `Image` then one column per label", predictions->path);
+                   "%s:%" G_GSIZE_FORMAT ": the header must be `Image` then one column per label",
+                   predictions->path, line);
       return FALSE;
     }
   predictions->n_labels = n_fields - 1;
@@ -86,14 +100,15 @@ parse_header (HlPredictions *predictions, char **fields, gsize n_fields, GError 
       if (index < 0)
         {
           g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
-                       "%s:1: column `%s` is not one of the %d labels", predictions->path,
-                       fields[c], HL_N_LABELS);
+                       "%s:%" G_GSIZE_FORMAT ": column `%s` is not one of the %d labels",
+                       predictions->path, line, fields[c], HL_N_LABELS);
           return FALSE;
         }
       if (seen[index])
         {
-          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s:1: label `%s` appears twice",
-                       predictions->path, hl_label_names[index]);
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                       "%s:%" G_GSIZE_FORMAT ": label `%s` appears twice", predictions->path, line,
+                       hl_label_names[index]);
           return FALSE;
         }
       seen[index] = TRUE;
@@ -102,12 +117,15 @@ parse_header (HlPredictions *predictions, char **fields, gsize n_fields, GError 
   return TRUE;
 }
 
-/* Parses data row @fields (n_fields) on @line into row @row of @predictions. */
+/* Parses data row @fields (n_fields; only read when it is the header's count) on @line of
+ * @predictions; on success appends its image name to @images and its scores to @scores
+ * (n_labels doubles). */
 static gboolean
-parse_row (HlPredictions *predictions, char **fields, gsize n_fields, gsize line, gsize row,
-           GError **error)
+parse_row (HlPredictions *predictions, char **fields, gsize n_fields, gsize line,
+           GPtrArray *images, GArray *scores, GError **error)
 {
   const char *path = predictions->path;
+  double values[HL_N_LABELS]; /* (n_labels) */
 
   if (n_fields != predictions->n_labels + 1)
     {
@@ -133,22 +151,21 @@ parse_row (HlPredictions *predictions, char **fields, gsize n_fields, gsize line
   for (gsize c = 1; c < n_fields; c++)
     {
       char *end;
-      double value;
 
       errno = 0;
-      value = g_ascii_strtod (fields[c], &end);
-      if (end == fields[c] || *end != '\0' || !isfinite (value) || errno == ERANGE)
+      values[c - 1] = g_ascii_strtod (fields[c], &end);
+      if (end == fields[c] || *end != '\0' || !isfinite (values[c - 1]) || errno == ERANGE)
         {
           g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
                        "%s:%" G_GSIZE_FORMAT ": score `%s` for %s is not a finite number", path,
                        line, fields[c], hl_label_names[predictions->label_index[c - 1]]);
           return FALSE;
         }
-      predictions->scores[row * predictions->n_labels + c - 1] = value;
     }
-  predictions->images[row] = g_strdup (fields[0]);
-  g_hash_table_insert (predictions->by_image, predictions->images[row],
-                       GSIZE_TO_POINTER (row + 1));
+  g_array_append_vals (scores, values, predictions->n_labels);
+  g_ptr_array_add (images, g_strdup (fields[0]));
+  g_hash_table_insert (predictions->by_image, g_ptr_array_index (images, images->len - 1),
+                       GSIZE_TO_POINTER (images->len));
   return TRUE;
 }
 
@@ -157,8 +174,9 @@ hl_predictions_load_from_data (const char *data, gsize length, const char *name,
 {
   g_autoptr (HlPredictions) predictions = NULL;
   g_autofree char *text = NULL;
-  g_auto (GStrv) lines = NULL;
-  gsize n_lines, row = 0;
+  /* grown row by row, so memory follows the rows accepted, not the line count */
+  g_autoptr (GPtrArray) images = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) scores = g_array_new (FALSE, FALSE, sizeof (double));
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
   g_return_val_if_fail (name != NULL, NULL);
@@ -182,47 +200,64 @@ hl_predictions_load_from_data (const char *data, gsize length, const char *name,
       return NULL;
     }
   text = g_strndup (data, length);
-  lines = g_strsplit (text, "\n", -1);
-  n_lines = g_strv_length (lines);
 
   predictions = g_new0 (HlPredictions, 1);
   predictions->path = g_strdup (name);
   predictions->by_image = g_hash_table_new (g_str_hash, g_str_equal);
 
-  /* a data row takes at least 2 bytes ("x\n"), so n_lines bounds the rows */
-  for (gsize i = 0; i < n_lines; i++)
+  /* Lines and fields are cut in place, and a line is split only when it has no more fields than
+   * any valid line: no allocation grows with the number of line breaks or commas. */
+  gsize line = 0;
+  for (char *start = text, *next; start != NULL; start = next)
     {
-      g_auto (GStrv) fields = NULL;
-      gsize len = strlen (lines[i]);
+      char *end = strchr (start, '\n');
+      char *fields[MAX_FIELDS];
+      gsize n_fields = 1;
 
-      if (len > 0 && lines[i][len - 1] == '\r')
-        lines[i][--len] = '\0';
-      if (len == 0)
+      next = end != NULL ? end + 1 : NULL;
+      if (end == NULL)
+        end = start + strlen (start);
+      line++;
+      if (end > start && end[-1] == '\r')
+        end--;
+      *end = '\0';
+      if (end == start)
         continue;
-      fields = g_strsplit (lines[i], ",", -1);
+      for (const char *p = start; *p != '\0'; p++)
+        n_fields += *p == ',';
+      if (n_fields <= MAX_FIELDS)
+        {
+          fields[0] = start;
+          for (gsize f = 1; f < n_fields; f++)
+            {
+              char *comma = strchr (fields[f - 1], ',');
+              *comma = '\0';
+              fields[f] = comma + 1;
+            }
+        }
       if (predictions->label_index == NULL)
         {
-          if (!parse_header (predictions, fields, g_strv_length (fields), error))
+          if (!parse_header (predictions, fields, n_fields, line, error))
             return NULL;
-          predictions->images = g_new0 (char *, n_lines);
-          predictions->scores = g_new (double, n_lines * predictions->n_labels);
           continue;
         }
-      if (!parse_row (predictions, fields, g_strv_length (fields), i + 1, row, error))
+      if (!parse_row (predictions, fields, n_fields, line, images, scores, error))
         return NULL;
-      row++;
     }
   if (predictions->label_index == NULL)
     {
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: empty, no header", name);
       return NULL;
     }
-  if (row == 0)
+  if (images->len == 0)
     {
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: a header but no rows", name);
       return NULL;
     }
-  predictions->n_images = row;
+  predictions->n_images = images->len;
+  g_ptr_array_add (images, NULL);
+  predictions->images = (char **) g_ptr_array_steal (images, NULL);
+  predictions->scores = (double *) g_array_steal (scores, NULL);
   return g_steal_pointer (&predictions);
 }
 
