@@ -28,7 +28,7 @@ hl_image_sniff_data (const guint8 *head, gsize length, HlImageFormat *format)
       *format = HL_IMAGE_PNG;
       return TRUE;
     }
-  if (length >= 132 && memcmp (head + 128, "DICM", 4) == 0)
+  if (length >= HL_IMAGE_SNIFF_BYTES && memcmp (head + 128, "DICM", 4) == 0)
     {
       *format = HL_IMAGE_DICOM;
       return TRUE;

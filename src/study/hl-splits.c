@@ -1,6 +1,7 @@
 /* hl-splits.c — patient-level leakage check, class counts and the stratified split maker
  * (see hl-splits.h for the placement rule). */
 #include "hl-splits.h"
+#include "hl-study-private.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,10 +10,7 @@
 static int
 compare_natural (gconstpointer a, gconstpointer b)
 {
-  g_autofree char *ka = g_utf8_collate_key_for_filename (*(const char *const *) a, -1);
-  g_autofree char *kb = g_utf8_collate_key_for_filename (*(const char *const *) b, -1);
-
-  return strcmp (ka, kb);
+  return hl_study_compare_natural (*(const char *const *) a, *(const char *const *) b);
 }
 
 GPtrArray *

@@ -13,4 +13,8 @@ G_BEGIN_DECLS
 gboolean hl_study_read_file (const char *path, gsize max_bytes, char **contents, gsize *length,
                              GError **error);
 
+/* strcmp-style comparison of two file names or patient ids in natural order ("2" before "10"),
+ * by g_utf8_collate_key_for_filename. */
+int hl_study_compare_natural (const char *a, const char *b);
+
 G_END_DECLS

@@ -1,6 +1,7 @@
 /* hl-study.c — scanning a study folder (see hl-study.h): a read-only recursive walk that sniffs
  * every file, groups the images by patient and orders them, and reads the label files at the top. */
 #include "hl-study.h"
+#include "hl-study-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -229,8 +230,8 @@ read_label_files (Scan *s)
     }
 }
 
-static int
-compare_natural (const char *a, const char *b)
+int
+hl_study_compare_natural (const char *a, const char *b)
 {
   g_autofree char *ka = g_utf8_collate_key_for_filename (a, -1);
   g_autofree char *kb = g_utf8_collate_key_for_filename (b, -1);
@@ -253,7 +254,7 @@ compare_images (gconstpointer pa, gconstpointer pb)
     return a->follow_up < 0 ? 1 : -1;
   if (a->follow_up != b->follow_up)
     return a->follow_up < b->follow_up ? -1 : 1;
-  return compare_natural (a->relative_path, b->relative_path);
+  return hl_study_compare_natural (a->relative_path, b->relative_path);
 }
 
 static int
@@ -262,7 +263,7 @@ compare_patients (gconstpointer pa, gconstpointer pb)
   const HlStudyPatient *a = *(const HlStudyPatient *const *) pa;
   const HlStudyPatient *b = *(const HlStudyPatient *const *) pb;
 
-  return compare_natural (a->patient_id, b->patient_id);
+  return hl_study_compare_natural (a->patient_id, b->patient_id);
 }
 
 static void
