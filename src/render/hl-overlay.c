@@ -24,14 +24,21 @@ style_is_valid (const HlOverlayStyle *style)
          && style->vmax > style->vmin;
 }
 
-double
-hl_overlay_normalize (const HlOverlayStyle *style, double value)
+/* hl_overlay_normalize() without the check, for the per-pixel loops of callers that made it. */
+static double
+normalize (const HlOverlayStyle *style, double value)
 {
-  g_return_val_if_fail (style_is_valid (style), 0.0);
   double t = (value - style->vmin) / (style->vmax - style->vmin);
   if (!(t > 0.0)) /* also NaN */
     return 0.0;
   return t < 1.0 ? t : 1.0;
+}
+
+double
+hl_overlay_normalize (const HlOverlayStyle *style, double value)
+{
+  g_return_val_if_fail (style_is_valid (style), 0.0);
+  return normalize (style, value);
 }
 
 void
@@ -128,7 +135,7 @@ hl_render_heatmap_surface_new (const float *map, int width, int height, const Hl
       const float *src = map + (gsize)y * width;
       for (int x = 0; x < width; x++)
         {
-          double t = hl_overlay_normalize (style, src[x]);
+          double t = normalize (style, src[x]);
           int index = t >= 1.0 ? HL_COLORMAP_SIZE - 1 : (int)floor (t * HL_COLORMAP_SIZE);
           row[x] = t < style->threshold ? 0u : lut[index];
         }

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-G_DEFINE_QUARK (hl - render - error - quark, hl_render_error)
+G_DEFINE_QUARK (hl-render-error-quark, hl_render_error)
 
 typedef struct
 {
