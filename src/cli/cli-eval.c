@@ -354,7 +354,7 @@ run_eval (const EvalArgs *args, GError **error)
         {
           g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
                        "%s and %s do not predict the same labels in the same order",
-                       args->predictions, args->reference);
+                       args->model != NULL ? args->model : args->predictions, args->reference);
           return FALSE;
         }
       reference = hl_summary_new (ref_set->labels, ref_set->n_labels, ref_set->scores,
@@ -417,16 +417,16 @@ hl_cli_eval (int argc, char **argv)
   GOptionEntry entries[] = {
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &args.labels, "Label CSV (required)", "CSV" },
     { "images", 0, 0, G_OPTION_ARG_FILENAME, &args.images,
-      "Folder of the labelled images (with --model)", "DIR" },
+      "Run the model on the labelled images in DIR", "DIR" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &args.model,
-      "Model file to run on the images (default: HILUM_MODEL, then the default model)", "FILE" },
+      "Model file to run with --images (default: HILUM_MODEL, then the default model)", "FILE" },
     { "predictions", 0, 0, G_OPTION_ARG_FILENAME, &args.predictions,
       "Saved predictions CSV to score instead of running a model (Image + one column per label)",
       "PREDS.csv" },
     { "reference", 0, 0, G_OPTION_ARG_FILENAME, &args.reference,
       "Reference predictions CSV to compare against (DeLong's paired test)", "PREDS.csv" },
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &args.out,
-      "Write eval.csv and roc-grid.png into DIR", "DIR" },
+      "Write eval.csv, roc-grid.png and, with --images, predictions.csv into DIR", "DIR" },
     { "ci", 0, 0, G_OPTION_ARG_STRING, &args.ci, "DeLong interval: logit (default) or plain",
       "METHOD" },
     { "bootstrap", 0, 0, G_OPTION_ARG_INT, &args.bootstrap,
@@ -438,7 +438,7 @@ hl_cli_eval (int argc, char **argv)
       "Sensitivity of the second operating point (default 0.9)", "S" },
     { NULL },
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("- score predictions against labels");
+  g_autoptr (GOptionContext) context = g_option_context_new ("- score a model against a label CSV");
   g_autoptr (GError) error = NULL;
   int status = 0;
 

@@ -23,7 +23,8 @@ static const HlCliCommand commands[] = {
 static void
 print_usage (FILE *out)
 {
-  fprintf (out, "Usage: hilum-cli COMMAND [OPTION...]\n\nCommands:\n");
+  fprintf (out, "Usage: hilum-cli COMMAND [OPTION...]\n       hilum-cli --version\n\n"
+                "Commands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf (out, "\nRun `hilum-cli COMMAND --help` for a command's options.\n");
@@ -38,9 +39,19 @@ main (int argc, char **argv)
       print_usage (argc < 2 ? stderr : stdout);
       return argc < 2 ? 2 : 0;
     }
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      printf ("hilum-cli %s\n", PACKAGE_VERSION);
+      return 0;
+    }
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     if (strcmp (argv[1], commands[i].name) == 0)
-      return commands[i].run (argc - 1, argv + 1);
+      {
+        /* GOptionContext's --help and messages say "hilum-cli predict", not "predict" */
+        g_autofree char *prgname = g_strdup_printf ("hilum-cli %s", commands[i].name);
+        g_set_prgname (prgname);
+        return commands[i].run (argc - 1, argv + 1);
+      }
   fprintf (stderr, "hilum-cli: unknown command '%s'\n\n", argv[1]);
   print_usage (stderr);
   return 2;
