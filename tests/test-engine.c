@@ -382,6 +382,33 @@ test_bn_relu (void)
 }
 
 static void
+test_pad1 (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (15);
+  int c = 3, h = 4, w = 5, hp = h + 2, wp = w + 2;
+  g_autofree float *x = random_floats (rand, (gsize) c * h * w, -2, 2);
+  g_autofree float *scale = random_floats (rand, c, -1.5, 1.5);
+  g_autofree float *shift = random_floats (rand, c, -1, 1);
+  g_autofree float *xp = g_new (float, (gsize) c * hp * wp);
+  g_autofree double *want = g_new (double, (gsize) c * hp * wp);
+
+  for (int bn = 0; bn < 2; bn++)
+    {
+      for (int ch = 0; ch < c; ch++)
+        for (int r = 0; r < hp; r++)
+          for (int q = 0; q < wp; q++)
+            {
+              gboolean inside = r >= 1 && r <= h && q >= 1 && q <= w;
+              double v = inside ? x[((gsize) ch * h + r - 1) * w + q - 1] : 0.0;
+              want[((gsize) ch * hp + r) * wp + q] = inside ? ref_act (v, bn ? scale : NULL,
+                                                                         shift, ch) : 0.0;
+            }
+      hl_pad1 (x, c, h, w, bn ? scale : NULL, bn ? shift : NULL, xp);
+      assert_close (xp, want, (gsize) c * hp * wp, 1e-6, bn ? "pad1 with BN+ReLU" : "pad1");
+    }
+}
+
+static void
 test_pool_max (void)
 {
   g_autoptr (GRand) rand = g_rand_new_with_seed (21);
@@ -1075,6 +1102,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/conv/3x3", test_conv_3x3);
   g_test_add_func ("/engine/conv/7x7", test_conv_7x7);
   g_test_add_func ("/engine/bn-relu", test_bn_relu);
+  g_test_add_func ("/engine/pad1", test_pad1);
   g_test_add_func ("/engine/pool/max", test_pool_max);
   g_test_add_func ("/engine/pool/avg", test_pool_avg);
   g_test_add_func ("/engine/pool/global", test_pool_global);

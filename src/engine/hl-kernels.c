@@ -256,6 +256,60 @@ hl_im2col (const float *x, int c, int h, int w, int k_h, int k_w, int stride, in
   hl_parallel_for (c * k_h * k_w, im2col_row, &job);
 }
 
+typedef struct
+{
+  const float *x;
+  int c, h, w;
+  const float *scale, *shift;
+  float *xp;
+  gsize plane;
+  int per_chunk;
+} PadJob;
+
+/* Channels [i * per_chunk, (i + 1) * per_chunk) of hl_pad1(). */
+static void
+pad_chunk (gpointer data, int i)
+{
+  const PadJob *job = data;
+  int h = job->h, w = job->w, wp = w + 2;
+  int end = MIN ((i + 1) * job->per_chunk, job->c);
+
+  for (int c = i * job->per_chunk; c < end; c++)
+    {
+      const float *xc = job->x + (gsize) c * h * w;
+      float *pc = job->xp + (gsize) c * job->plane;
+      gboolean activate = job->scale != NULL;
+      float s = activate ? job->scale[c] : 1.0f, b = activate ? job->shift[c] : 0.0f;
+      memset (pc, 0, (gsize) wp * sizeof (float));
+      for (int r = 0; r < h; r++)
+        {
+          float *row = pc + (gsize) (r + 1) * wp;
+          const float *src = xc + (gsize) r * w;
+          row[0] = 0.0f;
+          if (activate)
+            for (int k = 0; k < w; k++)
+              {
+                float v = src[k] * s + b;
+                row[k + 1] = v > 0.0f ? v : 0.0f;
+              }
+          else
+            memcpy (row + 1, src, (gsize) w * sizeof (float));
+          row[w + 1] = 0.0f;
+        }
+      memset (pc + (gsize) (h + 1) * wp, 0, (gsize) wp * sizeof (float));
+    }
+}
+
+void
+hl_pad1 (const float *x, int c, int h, int w, const float *scale, const float *shift,
+         float *xp)
+{
+  g_return_if_fail (x != NULL && xp != NULL && (scale == NULL) == (shift == NULL));
+
+  PadJob job = { x, c, h, w, scale, shift, xp, (gsize) (h + 2) * (w + 2), 1 };
+  hl_parallel_for (hl_channel_chunks (c, job.plane, &job.per_chunk), pad_chunk, &job);
+}
+
 static gboolean
 is_pointwise (const HlConv *conv)
 {
@@ -488,50 +542,6 @@ direct_run (DirectJob *job)
 
 typedef struct
 {
-  const float *x;
-  int c, h, w;
-  const float *scale, *shift;
-  float *xp;
-  gsize plane;
-  int per_chunk;
-} PadJob;
-
-/* xp[c] (h + 2, w + 2) = act (x[c]) (h, w) with a zero border. */
-static void
-pad_chunk (gpointer data, int i)
-{
-  const PadJob *job = data;
-  int h = job->h, w = job->w, wp = w + 2;
-  int end = MIN ((i + 1) * job->per_chunk, job->c);
-
-  for (int c = i * job->per_chunk; c < end; c++)
-    {
-      const float *xc = job->x + (gsize) c * h * w;
-      float *pc = job->xp + (gsize) c * job->plane;
-      gboolean activate = job->scale != NULL;
-      float s = activate ? job->scale[c] : 1.0f, b = activate ? job->shift[c] : 0.0f;
-      memset (pc, 0, (gsize) wp * sizeof (float));
-      for (int r = 0; r < h; r++)
-        {
-          float *row = pc + (gsize) (r + 1) * wp;
-          const float *src = xc + (gsize) r * w;
-          row[0] = 0.0f;
-          if (activate)
-            for (int k = 0; k < w; k++)
-              {
-                float v = src[k] * s + b;
-                row[k + 1] = v > 0.0f ? v : 0.0f;
-              }
-          else
-            memcpy (row + 1, src, (gsize) w * sizeof (float));
-          row[w + 1] = 0.0f;
-        }
-      memset (pc + (gsize) (h + 1) * wp, 0, (gsize) wp * sizeof (float));
-    }
-}
-
-typedef struct
-{
   const float *wide;
   gsize n_wide;
   int h, w;
@@ -587,15 +597,14 @@ conv_direct (const HlConv *conv, const float *x, int h, int w, const float *scal
   float *xp = work;               /* (c_in, h + 2, w + 2) + slack */
   float *wide = work + xp_floats; /* (c_out, h, w + 2) */
 
-  PadJob pad_job = { x, conv->c_in, h, w, scale, shift, xp, (gsize) (h + 2) * wp, 1 };
-  hl_parallel_for (hl_channel_chunks (conv->c_in, pad_job.plane, &pad_job.per_chunk), pad_chunk,
-                   &pad_job);
-  memset (xp + (gsize) conv->c_in * pad_job.plane, 0,
-          (xp_floats - (gsize) conv->c_in * pad_job.plane) * sizeof (float));
+  gsize plane = (gsize) (h + 2) * wp;
+  hl_pad1 (x, conv->c_in, h, w, scale, shift, xp);
+  memset (xp + (gsize) conv->c_in * plane, 0,
+          (xp_floats - (gsize) conv->c_in * plane) * sizeof (float));
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++)
       offs[i * 3 + j] = i * wp + j;
-  job = (DirectJob) { xp, pad_job.plane, offs, 9, conv->weight, conv->c_in, conv->c_out, n_wide,
+  job = (DirectJob) { xp, plane, offs, 9, conv->weight, conv->c_in, conv->c_out, n_wide,
                       wide, n_wide, 0 };
   direct_run (&job);
 

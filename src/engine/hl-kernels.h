@@ -61,6 +61,11 @@ void hl_bn_relu (const float *x, int c, gsize hw, const float *scale, const floa
 void hl_im2col (const float *x, int c, int h, int w, int k_h, int k_w, int stride, int pad,
                 const float *scale, const float *shift, float *col);
 
+/* xp (c, h + 2, w + 2) = act (x (c, h, w)) inside a one-pixel zero border, act as in
+ * hl_conv2d(): a 3x3 stride-1 pad-1 convolution's input, padded once. */
+void hl_pad1 (const float *x, int c, int h, int w, const float *scale, const float *shift,
+              float *xp);
+
 /* Floats of workspace hl_conv2d() needs for @conv on an (h, w) input; @bn_relu says whether a
  * BatchNorm + ReLU is fused in front. 0 when the convolution reads its input in place. Also
  * enough for hl_conv2d_im2col() except for 3x3 stride-1 pad-1 convolutions when

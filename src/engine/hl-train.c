@@ -544,25 +544,7 @@ conv3x3_weight_grad (HlTrainNet *net, const float *x, int c_mid, int h, int w,
   int wp = w + 2;
   gsize plane = (gsize) (h + 2) * wp, k = (gsize) h * wp;
 
-  for (int ci = 0; ci < c_mid; ci++)
-    {
-      const float *src = x + (gsize) ci * h * w;
-      float *dst = net->xpad + ci * plane;
-      float s = scale[ci], b = shift[ci];
-      memset (dst, 0, wp * sizeof (float));
-      for (int r = 0; r < h; r++)
-        {
-          float *row = dst + (gsize) (r + 1) * wp;
-          row[0] = 0.0f;
-          for (int q = 0; q < w; q++)
-            {
-              float v = src[(gsize) r * w + q] * s + b;
-              row[q + 1] = v > 0.0f ? v : 0.0f;
-            }
-          row[w + 1] = 0.0f;
-        }
-      memset (dst + (gsize) (h + 1) * wp, 0, wp * sizeof (float));
-    }
+  hl_pad1 (x, c_mid, h, w, scale, shift, net->xpad);
   memset (net->xpad + c_mid * plane, 0, PAD_SLACK * sizeof (float));
   for (int co = 0; co < growth; co++)
     for (int r = 0; r < h; r++)
