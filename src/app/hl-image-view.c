@@ -104,18 +104,24 @@ view_size (HlImageView *self, int *w, int *h)
   *h = MAX (gtk_widget_get_allocated_height (GTK_WIDGET (self)), 1);
 }
 
+/* Fits the image to the widget's size when fitting, else keeps it in view. */
+static void
+place_image (HlImageView *self)
+{
+  if (self->image == NULL)
+    return;
+  int vw, vh;
+  view_size (self, &vw, &vh);
+  if (self->fitting)
+    hl_view_transform_fit (&self->t, self->image->width, self->image->height, vw, vh);
+  else
+    hl_view_transform_clamp (&self->t, self->image->width, self->image->height, vw, vh);
+}
+
 static void
 changed (HlImageView *self)
 {
-  if (self->image != NULL)
-    {
-      int vw, vh;
-      view_size (self, &vw, &vh);
-      if (self->fitting)
-        hl_view_transform_fit (&self->t, self->image->width, self->image->height, vw, vh);
-      else
-        hl_view_transform_clamp (&self->t, self->image->width, self->image->height, vw, vh);
-    }
+  place_image (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
   g_signal_emit (self, signals[SIGNAL_VIEW_CHANGED], 0);
 }
@@ -181,18 +187,10 @@ hl_image_view_size_allocate (GtkWidget *widget, GtkAllocation *allocation)
 {
   GTK_WIDGET_CLASS (hl_image_view_parent_class)->size_allocate (widget, allocation);
   HlImageView *self = HL_IMAGE_VIEW (widget);
-  if (self->image != NULL)
-    {
-      double old_scale = self->t.scale;
-      if (self->fitting)
-        hl_view_transform_fit (&self->t, self->image->width, self->image->height,
-                               MAX (allocation->width, 1), MAX (allocation->height, 1));
-      else
-        hl_view_transform_clamp (&self->t, self->image->width, self->image->height,
-                                 MAX (allocation->width, 1), MAX (allocation->height, 1));
-      if (self->t.scale != old_scale)
-        g_signal_emit (self, signals[SIGNAL_VIEW_CHANGED], 0);
-    }
+  double old_scale = self->t.scale;
+  place_image (self);
+  if (self->t.scale != old_scale)
+    g_signal_emit (self, signals[SIGNAL_VIEW_CHANGED], 0);
 }
 
 static void
