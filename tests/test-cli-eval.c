@@ -270,6 +270,24 @@ test_model (void)
     }
 
   {
+    /* a reference whose columns are in another order than the model's labels: refused, naming
+     * the model file and the reference */
+    g_autofree char *reordered = hl_test_add_text (dir, "reordered.csv",
+                                                   "Image,Edema,Atelectasis,Hernia\n"
+                                                   "p1_000.png,0.1,0.2,0.3\np2_000.png,0.4,0.5,0.6\n"
+                                                   "p3_000.png,0.1,0.2,0.3\np4_000.png,0.4,0.5,0.6\n"
+                                                   "p5_000.png,0.1,0.2,0.3\np6_000.png,0.4,0.5,0.6\n");
+    const char *args[] = { "eval", "--labels", labels, "--model", model_path, "--images", dir,
+                           "--reference", reordered, NULL };
+    g_auto (HlTestRun) run = { 0 };
+    g_autofree char *expected = g_strdup_printf ("%s and %s do not predict the same labels",
+                                                 model_path, reordered);
+
+    hl_test_run (&run, args);
+    g_assert_cmpint (run.status, ==, 1);
+    g_assert_nonnull (strstr (run.err, expected));
+  }
+  {
     /* a missing image names the file */
     g_autofree char *gone = g_build_filename (dir, "p4_000.png", NULL);
     const char *args[] = { "eval", "--labels", labels, "--model", model_path, "--images", dir,
