@@ -244,8 +244,6 @@ test_result_compute (Files *f, gconstpointer data)
   g_autoptr (HlResult) r = hl_result_compute (f->model, f->image, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (r->n_labels, ==, 14);
-  g_assert_cmpint (r->image_w, ==, 200);
-  g_assert_cmpint (r->image_h, ==, 160);
   g_assert_cmpint (r->map_h, >, 0);
   for (int l = 0; l < 14; l++)
     g_assert_true (r->probs[l] > 0.0f && r->probs[l] < 1.0f);

@@ -32,7 +32,6 @@ hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress, gp
   g_return_val_if_fail (model != NULL, NULL);
   g_return_val_if_fail (path != NULL, NULL);
 
-  gint64 start = g_get_monotonic_time ();
   g_autoptr (HlImage) image = hl_image_load (path, error);
   if (image == NULL)
     return NULL;
@@ -53,9 +52,6 @@ hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress, gp
   r->map_h = analysis->map_h;
   r->map_w = analysis->map_w;
   r->maps = g_steal_pointer (&analysis->maps);
-  r->image_w = image->width;
-  r->image_h = image->height;
-  r->seconds = (g_get_monotonic_time () - start) / 1e6;
   return r;
 }
 

@@ -21,11 +21,9 @@ typedef struct
   gint ref_count;
   char *path; /* the image file */
   int n_labels;
-  float *probs;         /* (n_labels) */
-  int map_h, map_w;     /* Grad-CAM resolution: the last feature map's */
-  float *maps;          /* (n_labels, map_h, map_w) Grad-CAM, ReLU'd, unnormalised */
-  int image_w, image_h; /* the decoded image's size */
-  double seconds;       /* decode + forward + Grad-CAM wall time */
+  float *probs;     /* (n_labels) */
+  int map_h, map_w; /* Grad-CAM resolution: the last feature map's */
+  float *maps;      /* (n_labels, map_h, map_w) Grad-CAM, ReLU'd, unnormalised */
 } HlResult;
 
 HlResult *hl_result_ref (HlResult *result);
@@ -41,7 +39,7 @@ HlResult *hl_result_compute (HlModel *model, const char *path, HlProgressFunc pr
  * (hl_model_gradcam_layer). */
 typedef struct
 {
-  int layer;        /* the engine's layer index (hl-train.h) */
+  int layer; /* the engine's layer index (hl-train.h) */
   int n_labels;
   int map_h, map_w; /* the layer's size */
   float *maps;      /* (n_labels, map_h, map_w) ReLU'd, unnormalised; NULL when computing failed */

@@ -99,8 +99,8 @@ struct _HlWindow
   int selected_label; /* in model order, -1 none; kept across images */
   gboolean filling_findings;
   HlOverlayStyle style;
-  int gradcam_layer;      /* the heatmap's engine layer (hl-train.h); -1: the last feature map,
-                           * the result's own maps */
+  int gradcam_layer;       /* the heatmap's engine layer (hl-train.h); -1: the last feature map,
+                            * the result's own maps */
   gboolean filling_layers; /* layer_combo is being refilled */
   GCancellable *export_cancellable;
 };
@@ -226,8 +226,10 @@ bar_draw (GtkWidget *widget, cairo_t *cr, BarData *bar)
   GdkRGBA fg;
   gtk_style_context_get_color (style, gtk_style_context_get_state (style), &fg);
   HlScoreBarStyle bar_style = {
-    { fg.red, fg.green, fg.blue, 0.12 }, { fg.red, fg.green, fg.blue, 0.55 },
-    { 0.90, 0.38, 0.0, 1 },              { fg.red, fg.green, fg.blue, 0.9 },
+    { fg.red, fg.green, fg.blue, 0.12 },
+    { fg.red, fg.green, fg.blue, 0.55 },
+    { 0.90, 0.38, 0.0, 1 },
+    { fg.red, fg.green, fg.blue, 0.9 },
     2,
   };
   /* The tick (2 px) stays inside the widget. */
@@ -1866,8 +1868,7 @@ hl_window_init (HlWindow *self)
   gtk_container_add (GTK_CONTAINER (self->view_box), overlay);
   gtk_widget_hide (overlay);
   g_signal_connect_after (self->view, "draw", G_CALLBACK (view_drawn), self);
-  g_signal_connect_after (self->thumb_box, "size-allocate", G_CALLBACK (thumb_box_allocated),
-                          self);
+  g_signal_connect_after (self->thumb_box, "size-allocate", G_CALLBACK (thumb_box_allocated), self);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
                                    self);
