@@ -315,6 +315,27 @@ test_failures (Fixture *fx, gconstpointer data)
   g_assert_cmpint (hl_test_run_cli (args_model, NULL, NULL), ==, 1);
   const char *args_usage[] = { "predict", "--model", fx->model, NULL };
   g_assert_cmpint (hl_test_run_cli (args_usage, NULL, NULL), ==, 2);
+
+  /* A model whose label the CSV cannot hold as a column name is refused before any scoring. */
+  {
+    static char *labels[] = { "Atelectasis", "Pleural,Thickening", NULL };
+    HlModelInfo info;
+    g_autofree char *path = g_build_filename (fx->dir, "comma-label.safetensors", NULL);
+    g_autofree char *out3 = NULL, *err3 = NULL;
+
+    hl_test_tiny_info (&info);
+    info.labels = labels;
+    info.n_labels = 2;
+    g_autoptr (HlModel) model = hl_model_new_random (&info, 5);
+    g_autoptr (HlTestModelFile) file = hl_test_model_file_new_from_model (model, "F32");
+    g_autoptr (GBytes) bytes = hl_test_model_file_build (file);
+    g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
+                                        (gssize) g_bytes_get_size (bytes), NULL));
+    const char *args_label[] = { "predict", good, "--model", path, NULL };
+    g_assert_cmpint (hl_test_run_cli (args_label, &out3, &err3), ==, 1);
+    g_assert_nonnull (strstr (err3, "label `Pleural,Thickening` cannot be a CSV column"));
+    g_assert_cmpstr (out3, ==, "");
+  }
   const char *args_batch[] = { "predict", good, "--model", fx->model, "--batch", "0", NULL };
   g_assert_cmpint (hl_test_run_cli (args_batch, NULL, NULL), ==, 2);
 }

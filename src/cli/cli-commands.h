@@ -5,6 +5,8 @@
 
 #include <glib.h>
 
+#include "hl-engine.h"
+
 typedef struct
 {
   const char *name;
@@ -24,3 +26,8 @@ int hl_cli_convert (int argc, char **argv);
  * option (owned, may be NULL); when NULL it becomes hl_model_find_default()'s answer. Returns
  * FALSE, after printing why on stderr (every place searched), when no model can be found. */
 gboolean hl_cli_model_path (const char *command, char **model_path);
+
+/* hl_cli_model_path(), then loads the model, refusing one whose label names cannot be CSV column
+ * names (the scores CSV has no quoting). Returns a new model, or NULL after printing why on
+ * stderr. */
+HlModel *hl_cli_load_model (const char *command, char **model_path);

@@ -402,7 +402,7 @@ hl_cli_predict (int argc, char **argv)
   if (argc < 2)
     usage_error = "give at least one IMAGE_OR_FOLDER";
   else if (threads < 0)
-    usage_error = "--threads must be positive";
+    usage_error = "--threads must be 0 (the default) or more";
   else if (batch < 1 || batch > MAX_BATCH)
     usage_error = "--batch must be in 1..256";
   else if (gradcam_layer != NULL && gradcam_dir == NULL)
@@ -415,22 +415,10 @@ hl_cli_predict (int argc, char **argv)
   if (threads > 0)
     hl_engine_set_threads (threads);
 
-  if (!hl_cli_model_path ("predict", &model_path))
-    return 1;
-  g_autoptr (HlModel) model = hl_model_new_from_file (model_path, &error);
+  g_autoptr (HlModel) model = hl_cli_load_model ("predict", &model_path);
   if (model == NULL)
-    {
-      fprintf (stderr, "hilum-cli predict: %s\n", error->message);
-      return 1;
-    }
+    return 1;
   const HlModelInfo *info = hl_model_get_info (model);
-  for (int l = 0; l < info->n_labels; l++)
-    if (!hl_predictions_field_is_safe (info->labels[l]))
-      {
-        fprintf (stderr, "hilum-cli predict: %s: label `%s` cannot be a CSV column\n", model_path,
-                 info->labels[l]);
-        return 1;
-      }
   int layer = hl_model_gradcam_n_layers (model) - 1;
   if (gradcam_layer != NULL && (layer = hl_model_gradcam_layer_find (model, gradcam_layer)) < 0)
     {

@@ -370,7 +370,7 @@ hl_cli_report (int argc, char **argv)
   else if (threshold != -1 && !(threshold >= 0 && threshold <= 1))
     usage_error = "--threshold must be in [0, 1]";
   else if (threads < 0)
-    usage_error = "--threads must be positive";
+    usage_error = "--threads must be 0 (the default) or more";
   if (usage_error != NULL)
     {
       fprintf (stderr, "hilum-cli report: %s (see --help)\n", usage_error);
@@ -383,14 +383,9 @@ hl_cli_report (int argc, char **argv)
   if (threads > 0)
     hl_engine_set_threads (threads);
 
-  if (!hl_cli_model_path ("report", &model_path))
-    return 1;
-  g_autoptr (HlModel) model = hl_model_new_from_file (model_path, &error);
+  g_autoptr (HlModel) model = hl_cli_load_model ("report", &model_path);
   if (model == NULL)
-    {
-      fprintf (stderr, "hilum-cli report: %s\n", error->message);
-      return 1;
-    }
+    return 1;
   job.model = model;
   job.info = hl_model_get_info (model);
   for (guint i = 0; labels != NULL && labels[i] != NULL; i++)
@@ -399,13 +394,6 @@ hl_cli_report (int argc, char **argv)
         fprintf (stderr, "hilum-cli report: --label %s: model %s has no such label\n", labels[i],
                  job.info->name);
         return 2;
-      }
-  for (int l = 0; l < job.info->n_labels; l++)
-    if (!hl_predictions_field_is_safe (job.info->labels[l]))
-      {
-        fprintf (stderr, "hilum-cli report: %s: label `%s` cannot be a CSV column\n", model_path,
-                 job.info->labels[l]);
-        return 1;
       }
   job.labels = labels;
   job.pdf = pdf;
