@@ -1,13 +1,14 @@
 /* test-app-logic.c — the viewer's logic that needs no display: image <-> widget transforms (fit,
- * zoom about a point, clamping), window/level (range, drag, presets), ranking of findings, the
- * inference pipeline on a random model, and exports (files, atomicity, refusing to overwrite a
- * source image). */
+ * zoom about a point, clamping), window/level (range, drag, presets), ranking of findings and
+ * their display names, the inference pipeline on a random model, and exports (files,
+ * atomicity, refusing to overwrite a source image). */
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 
 #include "hl-export.h"
+#include "hl-finding-name.h"
 #include "hl-inference.h"
 #include "hl-labels.h"
 #include "hl-ranking.h"
@@ -173,6 +174,19 @@ test_wl_presets (void)
 }
 
 /* ---- ranking -------------------------------------------------------------------------------- */
+
+/* Untranslated (the tests run in the C locale): ChestX-ray14 labels and any other label are shown
+ * with spaces for underscores. */
+static void
+test_finding_name (void)
+{
+  g_autofree char *edema = hl_finding_name_dup ("Edema");
+  g_assert_cmpstr (edema, ==, "Edema");
+  g_autofree char *thickening = hl_finding_name_dup ("Pleural_Thickening");
+  g_assert_cmpstr (thickening, ==, "Pleural Thickening");
+  g_autofree char *other = hl_finding_name_dup ("Lung_Lesion");
+  g_assert_cmpstr (other, ==, "Lung Lesion");
+}
 
 static void
 test_ranking (void)
@@ -552,6 +566,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/window-level/drag", test_wl_drag);
   g_test_add_func ("/app/window-level/presets", test_wl_presets);
   g_test_add_func ("/app/ranking/order-and-flags", test_ranking);
+  g_test_add_func ("/app/finding-name", test_finding_name);
   g_test_add_func ("/app/export/report-name", test_report_name);
   g_test_add ("/app/inference/compute", Files, NULL, files_set_up, test_result_compute,
               files_tear_down);

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <math.h>
 
+#include "hl-finding-name.h"
 #include "hl-ranking.h"
 
 enum
@@ -117,12 +118,13 @@ fill (HlModelDialog *self)
       g_autofree char *auroc = isnan (info->val_auroc[l])
                                    ? g_strdup ("—")
                                    : g_strdup_printf ("%.3f", info->val_auroc[l]);
+      g_autofree char *finding = hl_finding_name_dup (info->labels[l]);
       const char *note = "";
       if (isnan (info->val_auroc[l]))
         note = _ ("not validated");
       else if (info->val_auroc[l] < HL_WEAK_AUROC)
         note = _ ("weak: do not rely on it");
-      gtk_list_store_insert_with_values (self->label_store, NULL, -1, COL_LABEL, info->labels[l],
+      gtk_list_store_insert_with_values (self->label_store, NULL, -1, COL_LABEL, finding,
                                          COL_THRESHOLD, threshold, COL_AUROC, auroc, COL_NOTE, note,
                                          -1);
     }
@@ -141,7 +143,7 @@ read_card (const char *model_path)
   g_autofree char *text = NULL;
   gsize length = 0;
   if (!g_file_get_contents (path, &text, &length, NULL) || length > MAX_CARD_BYTES
-      || !g_utf8_validate (text, (gssize) length, NULL))
+      || !g_utf8_validate (text, (gssize)length, NULL))
     return NULL;
   return g_steal_pointer (&text);
 }

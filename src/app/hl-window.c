@@ -6,6 +6,7 @@
 
 #include "hl-colormap.h"
 #include "hl-export.h"
+#include "hl-finding-name.h"
 #include "hl-model-dialog.h"
 #include "hl-ranking.h"
 #include "hl-report.h"
@@ -246,7 +247,7 @@ finding_row_new (const HlModelInfo *info, const HlRankedFinding *f)
   g_object_set (grid, "margin-start", 12, "margin-end", 12, "margin-top", 5, "margin-bottom", 5,
                 NULL);
 
-  g_autofree char *display_name = g_strdelimit (g_strdup (info->labels[f->label]), "_", ' ');
+  g_autofree char *display_name = hl_finding_name_dup (info->labels[f->label]);
   GtkWidget *name = gtk_label_new (display_name);
   gtk_label_set_xalign (GTK_LABEL (name), 0);
   gtk_widget_set_hexpand (name, TRUE);
@@ -449,8 +450,7 @@ colorbar_draw (GtkWidget *widget, cairo_t *cr, HlWindow *self)
   if (model != NULL && self->selected_label >= 0
       && self->selected_label < hl_model_get_info (model)->n_labels)
     {
-      name = g_strdelimit (g_strdup (hl_model_get_info (model)->labels[self->selected_label]), "_",
-                           ' ');
+      name = hl_finding_name_dup (hl_model_get_info (model)->labels[self->selected_label]);
       title = name;
     }
   HlOverlayStyle style = self->style;
