@@ -508,6 +508,12 @@ two_files_analysed (Fixture *f)
          && hl_window_get_current_result (f->window) != NULL;
 }
 
+static gboolean
+no_images (Fixture *f)
+{
+  return hl_window_get_n_images (f->window) == 0;
+}
+
 static void
 test_broken_file (Fixture *f, gconstpointer data)
 {
@@ -558,6 +564,17 @@ test_broken_file (Fixture *f, gconstpointer data)
   g_assert_true (wait_for (two_files_analysed, f));
   g_assert_true (
       g_str_has_suffix (hl_window_get_current_result (f->window)->path, "00000001_001.png"));
+
+  /* A folder without images: the strip of the files before is gone. */
+  g_autofree char *empty = g_build_filename (f->tmp, "empty", NULL);
+  g_assert_cmpint (g_mkdir (empty, 0755), ==, 0);
+  g_autoptr (GFile) empty_folder = g_file_new_for_path (empty);
+  hl_window_open_files (f->window, &empty_folder, 1);
+  g_assert_true (wait_for (no_images, f));
+  settle ();
+  GtkWidget *strip = find_styled (GTK_WIDGET (f->window), "thumb-strip");
+  g_assert_nonnull (strip);
+  g_assert_null (find_styled (strip, "thumbnail"));
   quit (f);
 }
 

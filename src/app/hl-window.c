@@ -987,6 +987,7 @@ set_study (HlWindow *self, GPtrArray *items, const char *title, gboolean folder)
   gtk_header_bar_set_subtitle (self->header_bar, title);
   self->image_shown = FALSE;
   self->first_findings_logged = FALSE;
+  build_strip (self);
 
   if (self->items->len == 0)
     {
@@ -1001,7 +1002,6 @@ set_study (HlWindow *self, GPtrArray *items, const char *title, gboolean folder)
       update_actions (self);
       return;
     }
-  build_strip (self);
   gtk_stack_set_visible_child_name (self->stack, "study");
   /* The newest image of the first patient: the current study, which the radiologist reads. */
   StudyItem *first = g_ptr_array_index (self->items, 0);
