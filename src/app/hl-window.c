@@ -93,6 +93,7 @@ struct _HlWindow
   guint current;                   /* index in items; valid when items is non-empty */
   GCancellable *study_cancellable; /* decoding and thumbnails of the open study */
   gboolean reveal_pending;         /* the current thumbnail is to be scrolled into sight */
+  guint reveal_source;             /* reveal_idle, once laid out */
   gboolean image_shown;
   gint64 open_time; /* monotonic time the study was opened */
   gboolean first_findings_logged;
@@ -699,7 +700,7 @@ hl_window_get_prior_view (HlWindow *self)
 }
 
 /* Scrolls the strip to the current thumbnail, or, when the strip has not been laid out yet (a new
- * study), as soon as it is (thumb_box_allocated). */
+ * study), once it is (thumb_box_allocated). */
 static void
 reveal_current_thumbnail (HlWindow *self)
 {
@@ -718,11 +719,22 @@ reveal_current_thumbnail (HlWindow *self)
                              a.x + a.width);
 }
 
+static gboolean
+reveal_idle (gpointer data)
+{
+  HlWindow *self = data;
+  self->reveal_source = 0;
+  reveal_current_thumbnail (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Scrolling inside a size allocation would leave the scrollbar's own allocation pending: it waits
+ * for the main loop. */
 static void
 thumb_box_allocated (GtkWidget *box, GdkRectangle *allocation, HlWindow *self)
 {
-  if (self->reveal_pending)
-    reveal_current_thumbnail (self);
+  if (self->reveal_pending && self->reveal_source == 0)
+    self->reveal_source = g_idle_add (reveal_idle, self);
 }
 
 void
@@ -1765,6 +1777,7 @@ hl_window_destroy (GtkWidget *widget)
   if (self->app != NULL)
     g_signal_handlers_disconnect_by_data (self->app, self);
   /* Closing the window cancels everything it started. */
+  g_clear_handle_id (&self->reveal_source, g_source_remove);
   cancel_study_work (self);
   if (self->export_cancellable != NULL)
     g_cancellable_cancel (self->export_cancellable);
