@@ -532,6 +532,8 @@ test_roc_data (Files *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (roc->model, "hilum-test-random"));
   for (gsize i = 0; i < roc->summary->n_labels; i++)
     g_assert_cmpstr (roc->summary->labels[i].name, !=, "Pneumothorax");
+  /* The charts name the findings as the sidebar does. */
+  g_assert_cmpstr (roc->summary->labels[11].name, ==, "Pleural Thickening");
 
   /* No label carried by every file: nothing to draw. */
   for (int i = 0; i < 4; i++)

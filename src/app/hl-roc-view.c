@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 #include <math.h>
 
+#include "hl-finding-name.h"
 #include "hl-labels.h"
 #include "hl-roc-chart.h"
 
@@ -29,7 +30,7 @@ hl_roc_data_new (HlModel *model, const HlLabelledResult *cases, gsize n, GError 
   /* The model labels every case's file carries: (n_cols) model indices, file indices. */
   g_autofree int *model_index = g_new (int, info->n_labels);
   g_autofree int *file_index = g_new (int, info->n_labels);
-  g_autofree const char **names = g_new0 (const char *, info->n_labels + 1);
+  g_auto (GStrv) names = g_new0 (char *, info->n_labels + 1); /* display names */
   gsize n_cols = 0;
   for (int l = 0; l < info->n_labels; l++)
     {
@@ -41,7 +42,7 @@ hl_roc_data_new (HlModel *model, const HlLabelledResult *cases, gsize n, GError 
         continue;
       model_index[n_cols] = l;
       file_index[n_cols] = li;
-      names[n_cols] = info->labels[l];
+      names[n_cols] = hl_finding_name_dup (info->labels[l]);
       n_cols++;
     }
   if (n_cols == 0)
@@ -60,7 +61,8 @@ hl_roc_data_new (HlModel *model, const HlLabelledResult *cases, gsize n, GError 
         scores[i * n_cols + c] = cases[i].result->probs[model_index[c]];
         truth[i * n_cols + c] = cases[i].truth[file_index[c]];
       }
-  g_autoptr (HlSummary) summary = hl_summary_new (names, n_cols, scores, truth, n, NULL, error);
+  g_autoptr (HlSummary) summary
+      = hl_summary_new ((const char *const *)names, n_cols, scores, truth, n, NULL, error);
   if (summary == NULL)
     return NULL;
 
