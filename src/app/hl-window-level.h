@@ -9,7 +9,7 @@
 
 G_BEGIN_DECLS
 
-/* The narrowest window allowed: one 12-bit grey step wide would make everything black or white. */
+/* The narrowest window allowed, a 10-bit grey step: narrower shows little but black and white. */
 #define HL_WL_MIN_WIDTH (1.0 / 1024.0)
 
 typedef struct
