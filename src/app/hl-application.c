@@ -64,15 +64,15 @@ apply_threads (HlApplication *self)
   hl_engine_set_threads (n > 0 ? n : (int)g_get_num_processors ());
 }
 
-gboolean
-hl_application_load_model (HlApplication *app, const char *path, GError **error)
+/* Loads @path as the model and notifies "model"; NULL or "" loads the default model
+ * (hl_model_find_default). Without a model, model_problem says why: the file was refused, or no
+ * default model is in the places searched. */
+static void
+load_model (HlApplication *app, const char *path)
 {
-  g_return_val_if_fail (HL_IS_APPLICATION (app), FALSE);
-
   g_clear_pointer (&app->model, hl_model_unref);
   g_clear_pointer (&app->model_path, g_free);
   g_clear_pointer (&app->model_problem, g_free);
-  gboolean ok = TRUE;
   g_autoptr (GError) not_found = NULL;
   g_autofree char *default_path = NULL;
   if (path == NULL || *path == '\0')
@@ -84,20 +84,15 @@ hl_application_load_model (HlApplication *app, const char *path, GError **error)
                                           not_found->message);
   else
     {
-      g_autoptr (GError) local_error = NULL;
-      app->model = hl_model_new_from_file (path, &local_error);
+      g_autoptr (GError) error = NULL;
+      app->model = hl_model_new_from_file (path, &error);
       if (app->model != NULL)
         app->model_path = g_strdup (path);
-      if (app->model == NULL)
-        {
-          app->model_problem
-              = g_strdup_printf (_ ("The model could not be loaded: %s"), local_error->message);
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          ok = FALSE;
-        }
+      else
+        app->model_problem
+            = g_strdup_printf (_ ("The model could not be loaded: %s"), error->message);
     }
   g_object_notify_by_pspec (G_OBJECT (app), props[PROP_MODEL]);
-  return ok;
 }
 
 /* --model, then HILUM_MODEL, then the preferences, then the default model. */
@@ -110,7 +105,7 @@ load_configured_model (HlApplication *self)
   g_autofree char *setting = NULL;
   if (path == NULL || *path == '\0')
     path = setting = g_settings_get_string (self->settings, "model-file");
-  hl_application_load_model (self, path, NULL);
+  load_model (self, path);
 }
 
 static void
@@ -119,7 +114,7 @@ model_setting_changed (GSettings *settings, const char *key, HlApplication *self
   /* The preference wins from now on: the user chose it in this session. */
   g_clear_pointer (&self->model_option, g_free);
   g_autofree char *path = g_settings_get_string (settings, "model-file");
-  hl_application_load_model (self, path, NULL);
+  load_model (self, path);
 }
 
 static void

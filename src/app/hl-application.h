@@ -29,11 +29,6 @@ GSettings *hl_application_get_settings (HlApplication *app);
 /* The file the current model was loaded from (lent); NULL while no model is loaded. */
 const char *hl_application_get_model_path (HlApplication *app);
 
-/* Loads @path as the model and notifies "model"; NULL or "" loads the default model
- * (hl_model_find_default) or, when there is none, leaves no model and a problem naming the
- * places searched. Returns FALSE and sets @error when the file is refused; the previous model is
- * then dropped too. */
-gboolean hl_application_load_model (HlApplication *app, const char *path, GError **error);
 
 /* When the application object was made (g_get_monotonic_time), for launch timings. */
 gint64 hl_application_get_launch_time (HlApplication *app);
