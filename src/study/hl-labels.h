@@ -58,7 +58,8 @@ typedef struct
   HlLabelLayout layout;
   gboolean has_label[HL_N_LABELS];   /* which labels the file carries (NIH: all 14) */
   GPtrArray *rows;                   /* (HlLabelRow *), file order, duplicates dropped */
-  GPtrArray *warnings;               /* (char *) "FILE:LINE: message"; at most 1000 kept */
+  GPtrArray *warnings;               /* (char *) "FILE:LINE: message": the first 1000, then
+                                      * one saying that more were not listed */
   guint n_warnings;                  /* all warnings, including those not kept */
   GHashTable *by_image;              /* image -> HlLabelRow * (borrowed); use hl_label_set_lookup */
 } HlLabelSet;

@@ -84,8 +84,8 @@ add_file (Scan *s, const char *path, const char *relative, const char *name,
 
   if (!hl_image_sniff (path, &format, &error))
     {
-      if (error->code == HL_STUDY_ERROR_FORMAT && depth == 0
-          && (has_suffix_ci (name, ".csv") || has_suffix_ci (name, ".csv.gz")))
+      /* a label file that cannot be read is reported by read_label_files(), not as an image */
+      if (depth == 0 && (has_suffix_ci (name, ".csv") || has_suffix_ci (name, ".csv.gz")))
         {
           g_ptr_array_add (s->label_paths, g_strdup (path));
           g_error_free (error);
