@@ -4,8 +4,17 @@
 #include "study/hl-labels.h"
 
 #include <string.h>
+#include <sys/resource.h>
 
 #include <glib/gstdio.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
 
 static const char notebook_header[]
     = "Image,Atelectasis,Cardiomegaly,Consolidation,Edema,Effusion,Emphysema,Fibrosis,Hernia,"
@@ -246,6 +255,59 @@ test_warnings (void)
   g_assert_cmpuint (set->n_warnings, ==, 6);
 }
 
+/* A text of @prefix, @n commas, then @suffix. */
+static GString *
+with_commas (const char *prefix, gsize n, const char *suffix)
+{
+  GString *text = g_string_new (prefix);
+
+  for (gsize i = 0; i < n; i++)
+    g_string_append_c (text, ',');
+  g_string_append (text, suffix);
+  return text;
+}
+
+/* A row of many fields is skipped with its true count and the rest loads; a header of more than
+ * 1024 columns is refused; and a row of 64 Mi commas loads in a child whose address space is
+ * capped at 512 MiB (fields past the header's count are counted, not kept). */
+static void
+test_many_fields (void)
+{
+#ifndef UNDER_ASAN
+  if (g_test_subprocess ())
+    {
+      struct rlimit limit = { 512u << 20, 512u << 20 };
+      g_autoptr (GString) text = NULL;
+
+      g_assert_cmpint (setrlimit (RLIMIT_AS, &limit), ==, 0);
+      text = with_commas ("Image,Mass\na.png", (gsize) 64 << 20, "\nb.png,1\n");
+      g_autoptr (HlLabelSet) set = parse_ok (text->str);
+      g_assert_cmpuint (set->rows->len, ==, 1);
+      g_assert_true (has_warning (set, "labels.csv:2: 67108865 fields where the header has 2"));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+#endif
+  {
+    g_autoptr (GString) text = with_commas ("Image,Mass\na.png", 5000, "\nb.png,1\n");
+    g_autoptr (HlLabelSet) set = parse_ok (text->str);
+
+    g_assert_cmpuint (set->rows->len, ==, 1);
+    g_assert_true (has_warning (set, "labels.csv:2: 5001 fields where the header has 2"));
+  }
+  {
+    g_autoptr (GString) text = with_commas ("Image,Mass", 1023, "\na.png,1\n");
+    g_autoptr (GError) error = NULL;
+    g_autoptr (HlLabelSet) set
+        = hl_label_set_load_from_data (text->str, text->len, "labels.csv", &error);
+
+    g_assert_null (set);
+    g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV);
+    g_assert_cmpstr (error->message, ==, "labels.csv:1: the header has 1025 columns, more than 1024");
+  }
+}
+
 static void
 test_refused (void)
 {
@@ -390,6 +452,7 @@ main (int argc, char **argv)
   g_test_add_func ("/study/labels/quoting", test_quoting);
   g_test_add_func ("/study/labels/unsafe", test_unsafe);
   g_test_add_func ("/study/labels/warnings", test_warnings);
+  g_test_add_func ("/study/labels/many-fields", test_many_fields);
   g_test_add_func ("/study/labels/refused", test_refused);
   g_test_add_func ("/study/labels/gzip", test_gzip);
   g_test_add_func ("/study/labels/files", test_files);

@@ -107,12 +107,17 @@ hl_nih_name_parse (const char *name, char **patient_id, int *follow_up)
 
 /* ---- CSV records ---- */
 
+/* The most fields of one record that are kept (a header that needs more is refused), so that a
+ * line of commas costs no memory per comma. */
+#define CSV_MAX_FIELDS 1024
+
 typedef struct
 {
   const char *p, *end;
   guint line;      /* line of the next character */
   guint start;     /* line where the last record started */
-  GPtrArray *fields; /* (char *) of the last record */
+  GPtrArray *fields; /* (char *) of the last record: its first CSV_MAX_FIELDS */
+  guint n_fields;  /* fields of the last record, kept or not */
 } CsvReader;
 
 /* Reads the next record into r->fields. Returns 1, 0 at the end, -1 (error set) for an
@@ -123,6 +128,7 @@ csv_next (CsvReader *r, const char *name, GError **error)
   g_autoptr (GString) field = g_string_new (NULL);
 
   g_ptr_array_set_size (r->fields, 0);
+  r->n_fields = 0;
   if (r->p >= r->end)
     return 0;
   r->start = r->line;
@@ -160,7 +166,8 @@ csv_next (CsvReader *r, const char *name, GError **error)
       /* unquoted text, or what follows a closing quote, up to the delimiter */
       while (r->p < r->end && *r->p != ',' && *r->p != '\n' && *r->p != '\r')
         g_string_append_c (field, *r->p++);
-      g_ptr_array_add (r->fields, g_strdup (field->str));
+      if (r->n_fields++ < CSV_MAX_FIELDS)
+        g_ptr_array_add (r->fields, g_strdup (field->str));
       if (r->p >= r->end)
         return 1;
       if (*r->p == ',')
@@ -323,10 +330,11 @@ parse_findings (HlLabelSet *set, guint line, const char *findings, HlLabelRow *r
     warn (set, line, "`No Finding` together with findings: the findings are kept");
 }
 
-/* Returns FALSE with @error only for fatal problems; a bad row is a warning and *row stays NULL. */
+/* Parses the record @fields (@n_fields in all; only read when that is the header's count).
+ * Returns FALSE with @error only for fatal problems; a bad row is a warning and *row stays NULL. */
 static gboolean
-parse_row (HlLabelSet *set, const Columns *c, GPtrArray *fields, guint line, HlLabelRow **out,
-           GError **error)
+parse_row (HlLabelSet *set, const Columns *c, GPtrArray *fields, guint n_fields, guint line,
+           HlLabelRow **out, GError **error)
 {
   HlLabelRow *row;
   char *name_patient = NULL;
@@ -334,10 +342,9 @@ parse_row (HlLabelSet *set, const Columns *c, GPtrArray *fields, guint line, HlL
   const char *image;
 
   *out = NULL;
-  if (fields->len != c->n_columns)
+  if (n_fields != c->n_columns)
     {
-      warn (set, line, "%u fields where the header has %u: row skipped", fields->len,
-            c->n_columns);
+      warn (set, line, "%u fields where the header has %u: row skipped", n_fields, c->n_columns);
       return TRUE;
     }
   image = g_strstrip ((char *) fields->pdata[c->image]);
@@ -414,7 +421,7 @@ parse_text (HlLabelSet *set, const char *text, gsize length, GError **error)
 
   if (text == NULL) /* an empty file, e.g. a gzip stream that inflates to nothing */
     text = "";
-  r = (CsvReader) { text, text + length, 1, 1, fields };
+  r = (CsvReader) { text, text + length, 1, 1, fields, 0 };
 
   if (length >= 3 && memcmp (text, "\xEF\xBB\xBF", 3) == 0)
     r.p += 3;
@@ -426,12 +433,19 @@ parse_text (HlLabelSet *set, const char *text, gsize length, GError **error)
         continue; /* blank line */
       if (!have_header)
         {
+          if (r.n_fields > fields->len)
+            {
+              g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                           "%s:%u: the header has %u columns, more than %d", set->path, r.start,
+                           r.n_fields, CSV_MAX_FIELDS);
+              goto out;
+            }
           if (!read_header (set, fields, r.start, &c, error))
             goto out;
           have_header = TRUE;
           continue;
         }
-      if (!parse_row (set, &c, fields, r.start, &row, error))
+      if (!parse_row (set, &c, fields, r.n_fields, r.start, &row, error))
         goto out;
       if (row == NULL)
         continue;
