@@ -11,8 +11,8 @@
  *
  * Fatal (NULL with a GError in HL_STUDY_ERROR naming the file): cannot read (_IO), no usable
  * header (or one of more than 1024 columns), unterminated quote, not valid gzip, or over
- * HL_LABELS_MAX_BYTES (_CSV), an image name that
- * leaves the folder: absolute, `..` component, backslash, drive letter (_UNSAFE_PATH).
+ * HL_LABELS_MAX_BYTES (_CSV), an image name that leaves the folder: absolute, `..` component,
+ * backslash, drive letter (_UNSAFE_PATH).
  * Not fatal, reported in `warnings` as "FILE:LINE: ...": duplicate rows (the first is kept),
  * unknown label names or columns (ignored), rows with the wrong number of fields or a value other
  * than 0/1 (skipped).
