@@ -2,6 +2,7 @@
  * scikit-learn / numpy numbers (tools/sklearn_reference.py: committed fixtures for fixed vectors,
  * and a live run on the shared reference CheXNet predictions), plus hand-checked cases, cross
  * checks between independent code paths, bootstrap determinism and the failure paths. */
+#include "analysis/hl-analysis-private.h"
 #include "hl-summary.h"
 #include "hl-test-nih.h"
 
@@ -624,6 +625,23 @@ test_bootstrap_determinism (void)
                   a.low, a.high);
 }
 
+/* The interval's percentiles as numpy.percentile computes them (values from numpy 1.24). */
+static void
+test_bootstrap_percentile (void)
+{
+  const double four[] = { 1.0, 2.0, 3.0, 4.0 };
+  const double two[] = { 0.0, 10.0 };
+  const double one[] = { 0.7 };
+
+  g_assert_cmpfloat_with_epsilon (hl_percentile_linear (four, 4, 2.5), 1.075, 1e-12);
+  g_assert_cmpfloat_with_epsilon (hl_percentile_linear (four, 4, 97.5), 3.925, 1e-12);
+  g_assert_cmpfloat (hl_percentile_linear (four, 4, 0.0), ==, 1.0);
+  g_assert_cmpfloat (hl_percentile_linear (four, 4, 100.0), ==, 4.0);
+  g_assert_cmpfloat_with_epsilon (hl_percentile_linear (two, 2, 25.0), 2.5, 1e-12);
+  g_assert_cmpfloat (hl_percentile_linear (one, 1, 2.5), ==, 0.7);
+  g_assert_cmpfloat (hl_percentile_linear (one, 1, 97.5), ==, 0.7);
+}
+
 static void
 test_bootstrap_skips (void)
 {
@@ -824,6 +842,7 @@ main (int argc, char **argv)
   g_test_add_func ("/analysis/delong/brute-force", test_delong_brute_force);
   g_test_add_func ("/analysis/delong/ci", test_delong_ci);
   g_test_add_func ("/analysis/bootstrap/determinism", test_bootstrap_determinism);
+  g_test_add_func ("/analysis/bootstrap/percentile", test_bootstrap_percentile);
   g_test_add_func ("/analysis/bootstrap/skips", test_bootstrap_skips);
   g_test_add_func ("/analysis/failures", test_failures);
   g_test_add_func ("/analysis/summary", test_summary);

@@ -1,6 +1,6 @@
-/* hl-analysis-private.h — helpers shared by the analysis sources, not part of the API: one label's
- * cases sorted by score, and the ROC points of a sorted set, which the curve, the AUROC and the
- * bootstrap all build on. */
+/* hl-analysis-private.h — helpers shared by the analysis sources (and checked by its tests), not
+ * part of the API: one label's cases sorted by score, and the ROC points of a sorted set, which the
+ * curve, the AUROC and the bootstrap all build on; the bootstrap's percentile. */
 #pragma once
 
 #include "hl-roc.h"
@@ -33,5 +33,9 @@ gsize hl_cases_roc_points (const HlCase *cases, gsize n, gboolean drop_intermedi
  * tp / n_positive, summed left to right as numpy.trapz. */
 double hl_roc_points_area (const gsize *fp, const gsize *tp, gsize n_points, gsize n_positive,
                            gsize n_negative);
+
+/* numpy.percentile's default (linear interpolation between order statistics) of @sorted (n >= 1,
+ * ascending) at @q, 0 <= q <= 100. */
+double hl_percentile_linear (const double *sorted, gsize n, double q);
 
 G_END_DECLS

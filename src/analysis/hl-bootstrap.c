@@ -17,9 +17,8 @@ compare_doubles (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-/* numpy.percentile's default (linear) on @sorted (n >= 1, ascending), 0 <= q <= 100. */
-static double
-percentile_linear (const double *sorted, gsize n, double q)
+double
+hl_percentile_linear (const double *sorted, gsize n, double q)
 {
   double position = q / 100.0 * (double) (n - 1);
   gsize below = (gsize) floor (position);
@@ -113,7 +112,7 @@ hl_bootstrap_auroc_ci (const double *scores, const guint8 *truth, gsize n, guint
       return FALSE;
     }
   qsort (aurocs, out->n_used, sizeof *aurocs, compare_doubles);
-  out->low = percentile_linear (aurocs, out->n_used, 2.5);
-  out->high = percentile_linear (aurocs, out->n_used, 97.5);
+  out->low = hl_percentile_linear (aurocs, out->n_used, 2.5);
+  out->high = hl_percentile_linear (aurocs, out->n_used, 97.5);
   return TRUE;
 }
