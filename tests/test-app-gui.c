@@ -1,10 +1,12 @@
 /* test-app-gui.c — runs the real application under a display (Xvfb through xvfb-run) and drives it
  * through the window's public entry points, the ones its actions call after their dialogs:
- * opens ../shared/data/studies/patient-00003140, waits for the findings, selects a finding and
- * checks that the heatmap changed the rendered pixels, that an earlier heatmap layer changes them
- * again and that hiding it restores the original,
- * exports the report and checks the files; a study with a corrupt file shows the error on that
- * thumbnail and analyses the rest; without a model the window says so, naming the places the
+ * opens ../shared/data/studies/patient-00003140, waits for the findings, checks that the status
+ * bar says "Not for diagnostic use" and names the model, that the weak labels carry their badge
+ * and that the current thumbnail is in sight, selects a finding and checks that the heatmap
+ * changed the rendered pixels, that an earlier heatmap layer changes them again and that hiding
+ * it restores the original, exports the report and checks the files; a study with a corrupt file
+ * shows the error on that thumbnail and analyses the rest, and a folder without images then
+ * empties the strip; without a model the window says so, naming the places the
  * default model was looked for, and the default model is used when one is there; the model
  * dialog shows the model card beside the model file.
  *
@@ -170,18 +172,52 @@ check_dialog (Fixture *f, GActionGroup *group, const char *action, GType type, c
   gtk_widget_destroy (dialog);
 }
 
-/* The first widget under @widget (itself included) that carries style class @class, or NULL. */
+/* How many visible widgets under @widget (itself included) carry style class @class; the first
+ * in @first when it is not NULL. */
+static guint
+count_styled (GtkWidget *widget, const char *class, GtkWidget **first)
+{
+  if (!gtk_widget_get_visible (widget))
+    return 0;
+  guint n = 0;
+  if (gtk_style_context_has_class (gtk_widget_get_style_context (widget), class))
+    {
+      if (first != NULL && *first == NULL)
+        *first = widget;
+      n++;
+    }
+  if (GTK_IS_CONTAINER (widget))
+    {
+      g_autoptr (GList) children = gtk_container_get_children (GTK_CONTAINER (widget));
+      for (GList *l = children; l != NULL; l = l->next)
+        n += count_styled (l->data, class, first);
+    }
+  return n;
+}
+
+/* The first visible widget under @widget (itself included) with style class @class, or NULL. */
 static GtkWidget *
 find_styled (GtkWidget *widget, const char *class)
 {
-  if (gtk_style_context_has_class (gtk_widget_get_style_context (widget), class))
-    return widget;
+  GtkWidget *first = NULL;
+  count_styled (widget, class, &first);
+  return first;
+}
+
+/* The first visible label under @widget whose text starts with @prefix, or NULL. */
+static GtkLabel *
+find_label (GtkWidget *widget, const char *prefix)
+{
+  if (!gtk_widget_get_visible (widget))
+    return NULL;
+  if (GTK_IS_LABEL (widget) && g_str_has_prefix (gtk_label_get_text (GTK_LABEL (widget)), prefix))
+    return GTK_LABEL (widget);
   if (!GTK_IS_CONTAINER (widget))
     return NULL;
   g_autoptr (GList) children = gtk_container_get_children (GTK_CONTAINER (widget));
-  GtkWidget *found = NULL;
+  GtkLabel *found = NULL;
   for (GList *l = children; l != NULL && found == NULL; l = l->next)
-    found = find_styled (l->data, class);
+    found = find_label (l->data, prefix);
   return found;
 }
 
@@ -312,6 +348,11 @@ test_study (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_suffix (r->path, "00003140_017.png"));
   settle ();
   screenshot (f, "study");
+  /* Every score on screen says which model made it and that it is not a diagnosis; the two
+   * labels with a validation AUROC below 0.7 carry the weak badge. */
+  g_assert_nonnull (find_label (GTK_WIDGET (f->window), "Not for diagnostic use"));
+  g_assert_nonnull (find_label (GTK_WIDGET (f->window), "Model: hilum-test-random 0"));
+  g_assert_cmpuint (count_styled (GTK_WIDGET (f->window), "weak-badge", NULL), ==, 2);
   /* Its thumbnail, the last of twelve in a strip too narrow for all, is scrolled into sight. */
   GtkWidget *strip = find_styled (GTK_WIDGET (f->window), "thumb-strip");
   g_assert_nonnull (strip);
