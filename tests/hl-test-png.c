@@ -2,6 +2,7 @@
 #include "hl-test-png.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <glib/gstdio.h>
@@ -196,6 +197,34 @@ hl_test_run_clear (HlTestRun *run)
 {
   g_clear_pointer (&run->out, g_free);
   g_clear_pointer (&run->err, g_free);
+}
+
+gboolean
+hl_test_in_capped_child (guint mib)
+{
+#if defined(__SANITIZE_ADDRESS__)
+#define HL_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HL_TEST_UNDER_ASAN 1
+#endif
+#endif
+#ifdef HL_TEST_UNDER_ASAN
+  g_test_message ("address-space cap of %u MiB skipped under AddressSanitizer (it reserves "
+                  "terabytes)", mib);
+  return FALSE;
+#else
+  if (g_test_subprocess ())
+    {
+      struct rlimit limit = { (rlim_t) mib << 20, (rlim_t) mib << 20 };
+
+      g_assert_cmpint (setrlimit (RLIMIT_AS, &limit), ==, 0);
+      return TRUE;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+  return FALSE;
+#endif
 }
 
 void

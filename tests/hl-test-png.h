@@ -1,6 +1,6 @@
 /* hl-test-png.h — test-only helpers for the study and CLI tests: PNG files written with
  * libpng from known samples (so that the tests make their inputs instead of shipping binary
- * files), temporary folders, and running the hilum-cli binary. */
+ * files), temporary folders, running the hilum-cli binary, and a memory-capped child process. */
 #pragma once
 
 #include <glib.h>
@@ -64,6 +64,17 @@ void hl_test_run (HlTestRun *run, const char *const *args);
 void hl_test_run_clear (HlTestRun *run);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HlTestRun, hl_test_run_clear)
+
+/* For a test that must not allocate memory in proportion to a hostile input: in the parent,
+ * runs the calling test again in a child process and asserts that it passes, then returns FALSE;
+ * in that child, caps the address space at @mib MiB (RLIMIT_AS) and returns TRUE, so the test
+ * runs its capped part and returns:
+ *
+ *   if (hl_test_in_capped_child (512)) { ...load the hostile input...; return; }
+ *
+ * Under AddressSanitizer, which reserves terabytes of address space, it says so and returns
+ * FALSE without a child. */
+gboolean hl_test_in_capped_child (guint mib);
 
 /* A g_test fixture holding a fresh temporary folder, removed with its contents afterwards. */
 typedef struct
