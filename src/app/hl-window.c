@@ -447,12 +447,16 @@ colorbar_draw (GtkWidget *widget, cairo_t *cr, HlWindow *self)
   int w = gtk_widget_get_allocated_width (widget);
   HlModel *model = window_model (self);
   const char *title = _ ("No finding selected");
-  g_autofree char *name = NULL;
+  g_autofree char *relative = NULL;
   if (model != NULL && self->selected_label >= 0
       && self->selected_label < hl_model_get_info (model)->n_labels)
     {
-      name = hl_finding_name_dup (hl_model_get_info (model)->labels[self->selected_label]);
-      title = name;
+      /* Each map is scaled to its own maximum (update_overlay): the colours compare places, not
+       * findings. */
+      g_autofree char *name
+          = hl_finding_name_dup (hl_model_get_info (model)->labels[self->selected_label]);
+      relative = g_strdup_printf (_ ("%s · relative to its peak"), name);
+      title = relative;
     }
   HlOverlayStyle style = self->style;
   style.vmin = 0;
