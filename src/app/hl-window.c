@@ -1743,8 +1743,10 @@ update_actions (HlWindow *self)
   enable (self, "next-patient", open);
   enable (self, "previous-patient", open);
   gtk_widget_set_sensitive (self->overlay_controls, model);
-  enable (self, "next-finding", open && model);
-  enable (self, "previous-finding", open && model);
+  static const char *const finding_actions[]
+      = { "next-finding", "previous-finding", "show-overlay", "cycle-colormap" };
+  for (gsize i = 0; i < G_N_ELEMENTS (finding_actions); i++)
+    enable (self, finding_actions[i], open && model);
   static const char *const view_actions[] = { "zoom-in", "zoom-out",   "zoom-1to1", "zoom-fit",
                                               "invert",  "reset-view", "wl-preset", "compare" };
   for (gsize i = 0; i < G_N_ELEMENTS (view_actions); i++)
