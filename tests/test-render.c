@@ -719,6 +719,53 @@ test_report_pdf (void)
   remove_dir (dir);
 }
 
+/* Pixels of the "weak" orange in rows @y0..@y1 of @s. */
+static int
+count_weak_orange (cairo_surface_t *s, int y0, int y1)
+{
+  int n = 0;
+  for (int y = y0; y < y1; y++)
+    for (int x = 0; x < cairo_image_surface_get_width (s); x++)
+      {
+        double rgb[3];
+        pixel_rgb (s, x, y, rgb);
+        n += rgb[0] > rgb[1] + 0.2 && rgb[1] > rgb[2] + 0.15; /* orange, not red, gray or blue */
+      }
+  return n;
+}
+
+/* A finding marked weak gets an orange "weak" tag in its table row and the page a footnote saying
+ * what weak means; without one, neither is drawn. */
+static void
+test_report_weak (void)
+{
+  int table_y = 2 * 520, footnote_y = 2 * ((int) HL_REPORT_HEIGHT - 78 + 44); /* at scale 2 */
+  int counts[2][2]; /* [weak][table rows, footnote] */
+
+  for (int weak = 0; weak < 2; weak++)
+    {
+      ReportFixture fx;
+      report_fixture_init (&fx, 64, 64);
+      fx.findings[2].weak = weak;
+      cairo_surface_t *out = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 1190, 1684);
+      cairo_t *cr = cairo_create (out);
+      cairo_scale (cr, 2, 2);
+      hl_report_draw (cr, &fx.report);
+      g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
+      cairo_destroy (cr);
+      counts[weak][0] = count_weak_orange (out, table_y, footnote_y);
+      counts[weak][1] = count_weak_orange (out, footnote_y, 1684);
+      cairo_surface_destroy (out);
+      report_fixture_clear (&fx);
+    }
+  g_test_message ("orange pixels: table %d / %d, footnote %d / %d (without / with weak)",
+                  counts[0][0], counts[1][0], counts[0][1], counts[1][1]);
+  g_assert_cmpint (counts[0][0], ==, 0);
+  g_assert_cmpint (counts[0][1], ==, 0);
+  g_assert_cmpint (counts[1][0], >, 20);
+  g_assert_cmpint (counts[1][1], >, 100);
+}
+
 /* A report of many findings, no heatmap selected, unknown identifiers and long names: drawing
  * stays within the page and cairo reports no error. */
 static void
@@ -862,6 +909,7 @@ main (int argc, char **argv)
   g_test_add_func ("/render/report/score-bar", test_score_bar);
   g_test_add_func ("/render/report/png", test_report_png);
   g_test_add_func ("/render/report/pdf", test_report_pdf);
+  g_test_add_func ("/render/report/weak", test_report_weak);
   g_test_add_func ("/render/report/edge", test_report_edge);
   g_test_add_func ("/render/io/atomic", test_io_atomic);
   g_test_add_func ("/render/io/refuse-source", test_io_refuse_source);

@@ -180,9 +180,10 @@ report_one (const ReportJob *job, const ReportInput *in, const char *stem, float
           hl_gradcam_upsample (inf->maps + (gsize)l * inf->map_h * inf->map_w, inf->map_h,
                                inf->map_w, map, mh, mw);
         }
-      findings[l]
-          = (HlReportFinding){ info->labels[l], inf->probs[l], info->thresholds[l], map, mw, mh,
-                               show[l] };
+      findings[l] = (HlReportFinding){
+        info->labels[l], inf->probs[l], info->thresholds[l], map, mw, mh, show[l],
+        !isnan (info->val_auroc[l]) && info->val_auroc[l] < HL_REPORT_WEAK_AUROC,
+      };
     }
 
   HlReport report;

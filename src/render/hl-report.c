@@ -223,14 +223,16 @@ hl_render_score_bar (cairo_t *cr, double x, double y, double width, double heigh
   cairo_restore (cr);
 }
 
-static void
+/* Draws the findings table; returns whether a row drawn is marked weak. */
+static gboolean
 draw_findings (cairo_t *cr, const HlReport *report, const gsize *order)
 {
   static const HlScoreBarStyle score_bar_style = {
     { 0.88, 0.88, 0.88, 1 }, { 0.30, 0.45, 0.70, 1 }, { 0.78, 0.16, 0.16, 1 }, { 0, 0, 0, 1 }, 1.2,
   };
   const double x_rank = MARGIN, x_label = MARGIN + 20, x_score = 228, x_bar = 240, w_bar = 170,
-               x_op = 460, x_call = 475;
+               x_op = 460, x_call = 475, w_weak = 24;
+  gboolean any_weak = FALSE;
   cairo_set_source_rgb (cr, 0, 0, 0);
   hl_render_set_font (cr, 11, TRUE);
   hl_render_text (cr, MARGIN, TABLE_Y - 18, 0, 0, "Findings, ranked by score");
@@ -269,8 +271,18 @@ draw_findings (cairo_t *cr, const HlReport *report, const gsize *order)
       cairo_set_source_rgb (cr, 0, 0, 0);
       hl_render_set_font (cr, 8.5, above);
       hl_render_text (cr, x_rank, y, 0, 0, num);
-      hl_render_text_fitted (cr, x_label, y, 0, 0, f->label != NULL ? f->label : "?",
-                             x_score - x_label - 40);
+      double w_label = x_score - x_label - 40;
+      if (f->weak)
+        {
+          w_label -= w_weak;
+          cairo_save (cr);
+          cairo_set_source_rgb (cr, 0.75, 0.4, 0.0);
+          hl_render_set_font (cr, 7, TRUE);
+          hl_render_text (cr, x_label + w_label + 2, y + 1, 0, 0, "weak");
+          cairo_restore (cr);
+          any_weak = TRUE;
+        }
+      hl_render_text_fitted (cr, x_label, y, 0, 0, f->label != NULL ? f->label : "?", w_label);
       hl_render_text (cr, x_score, y, 1, 0, hl_render_format_number (f->score, 3, num, sizeof num));
 
       hl_render_score_bar (cr, x_bar, y + 1, w_bar, ROW_H - 6, f->score, f->threshold,
@@ -292,10 +304,11 @@ draw_findings (cairo_t *cr, const HlReport *report, const gsize *order)
       hl_render_set_font (cr, 8, FALSE);
       hl_render_text (cr, x_label, y, 0, 0, more);
     }
+  return any_weak;
 }
 
 static void
-draw_footer (cairo_t *cr, const HlReport *report)
+draw_footer (cairo_t *cr, const HlReport *report, gboolean any_weak)
 {
   double y = FOOTER_Y;
   cairo_set_source_rgb (cr, 0.6, 0.6, 0.6);
@@ -318,6 +331,15 @@ draw_footer (cairo_t *cr, const HlReport *report)
   cairo_set_source_rgb (cr, 0.75, 0.0, 0.0);
   hl_render_set_font (cr, 8.5, TRUE);
   hl_render_text_fitted (cr, MARGIN, y + 32, 0, 0, disclaimer, CONTENT_W);
+  if (any_weak)
+    {
+      g_autofree char *weak = g_strdup_printf (
+          "weak: the model's validation AUROC for that finding is below %g; do not rely on it.",
+          HL_REPORT_WEAK_AUROC);
+      cairo_set_source_rgb (cr, 0.75, 0.4, 0.0);
+      hl_render_set_font (cr, 7.5, FALSE);
+      hl_render_text_fitted (cr, MARGIN, y + 46, 0, 0, weak, CONTENT_W);
+    }
 }
 
 void
@@ -347,8 +369,7 @@ hl_report_draw (cairo_t *cr, const HlReport *report)
   cairo_paint (cr);
   draw_header (cr, report);
   draw_heatmaps (cr, report, gray, order);
-  draw_findings (cr, report, order);
-  draw_footer (cr, report);
+  draw_footer (cr, report, draw_findings (cr, report, order));
   cairo_restore (cr);
   cairo_surface_destroy (gray);
 }

@@ -5,7 +5,8 @@
  * user units, i.e. points) and written as PNG or PDF atomically.
  *
  * Layout: the top-ranked selected heatmap over the large image; up to four further selected
- * heatmaps as thumbnails beside it; the table of all findings below.
+ * heatmaps as thumbnails beside it; the table of all findings below, weak ones marked, with a
+ * footnote saying what weak means when any is.
  */
 #pragma once
 
@@ -19,6 +20,8 @@ G_BEGIN_DECLS
 #define HL_REPORT_WIDTH 595.0 /* A4 portrait, points */
 #define HL_REPORT_HEIGHT 842.0
 #define HL_REPORT_MAX_THUMBNAILS 4
+/* A finding whose validation AUROC is below this is weak: marked so on the page. */
+#define HL_REPORT_WEAK_AUROC 0.7
 /* The square the main image is fitted into (aspect kept, centred, black around it). */
 #define HL_REPORT_IMAGE_X 36.0
 #define HL_REPORT_IMAGE_Y 140.0
@@ -33,6 +36,8 @@ typedef struct
   const float *map;  /* (map_h, map_w) Grad-CAM map, any non-negative units; NULL for none */
   int map_w, map_h;
   gboolean show_map; /* lay this finding's map over the image (needs @map) */
+  gboolean weak;     /* the model is unreliable for it (validation AUROC below
+                      * HL_REPORT_WEAK_AUROC): the page marks its row "weak" */
 } HlReportFinding;
 
 /* The colours of a score bar, RGBA in [0, 1]. */
