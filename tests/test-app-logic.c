@@ -12,6 +12,7 @@
 #include "hl-inference.h"
 #include "hl-labels.h"
 #include "hl-ranking.h"
+#include "hl-report.h"
 #include "hl-roc-view.h"
 #include "hl-test-app-model.h"
 #include "hl-test-png.h"
@@ -195,7 +196,7 @@ test_ranking (void)
   float thresholds[] = { 0.05f, 0.9f, 0.3f, 0.5f, 0.5f };
   float auroc[] = { 0.9f, 0.65f, NAN, 0.7f, 0.5f };
   HlRankedFinding out[5];
-  hl_rank_findings (scores, thresholds, auroc, 5, HL_WEAK_AUROC, out);
+  hl_rank_findings (scores, thresholds, auroc, 5, HL_REPORT_WEAK_AUROC, out);
   /* Highest first; ties in label order; NaN counts as 0. */
   int expected[] = { 1, 3, 2, 0, 4 };
   for (int i = 0; i < 5; i++)
@@ -212,7 +213,7 @@ test_ranking (void)
   g_assert_cmpfloat (out[4].score, ==, 0.0f);
 
   /* Without AUROCs nothing is weak. */
-  hl_rank_findings (scores, thresholds, NULL, 5, HL_WEAK_AUROC, out);
+  hl_rank_findings (scores, thresholds, NULL, 5, HL_REPORT_WEAK_AUROC, out);
   for (int i = 0; i < 5; i++)
     g_assert_false (out[i].weak);
 }
@@ -422,6 +423,20 @@ test_export (Files *f, gconstpointer data)
   cairo_surface_t *page = cairo_image_surface_create_from_png (written[0]);
   g_assert_cmpint (cairo_surface_status (page), ==, CAIRO_STATUS_SUCCESS);
   g_assert_cmpint (cairo_image_surface_get_width (page), ==, 1190);
+  /* The test model has weak labels (validation AUROC 0.62): the page carries the orange footnote
+   * saying what weak means (hl-report.c), as the sidebar marks them. */
+  int orange = 0;
+  const guint8 *px = cairo_image_surface_get_data (page);
+  int stride = cairo_image_surface_get_stride (page);
+  for (int y = 2 * ((int)HL_REPORT_HEIGHT - 78 + 44); y < 1684; y++)
+    for (int x = 0; x < 1190; x++)
+      {
+        guint32 v = *(const guint32 *)(px + (gsize)y * stride + 4 * x);
+        int red = (v >> 16) & 0xff, green = (v >> 8) & 0xff, blue = v & 0xff;
+        orange += red > green + 51 && green > blue + 38; /* orange, not red, gray or blue */
+      }
+  g_test_message ("orange footnote pixels: %d", orange);
+  g_assert_cmpint (orange, >, 100);
   cairo_surface_destroy (page);
   /* The CSV and JSON are the ones `hilum-cli predict` writes, with the scores of the pipeline. */
   g_autoptr (HlResult) r = hl_result_compute (f->model, f->image, NULL, NULL, NULL, &error);

@@ -61,8 +61,8 @@ write_report (const HlExportJob *job, const char *path, const HlResult *r, const
   const HlModelInfo *info = hl_model_get_info (job->model);
 
   g_autofree HlRankedFinding *ranked = g_new (HlRankedFinding, r->n_labels); /* (n_labels) */
-  hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels, HL_WEAK_AUROC,
-                    ranked);
+  hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels,
+                    HL_REPORT_WEAK_AUROC, ranked);
   int shown = job->label >= 0 && job->label < r->n_labels ? job->label : ranked[0].label;
 
   gsize map_size = (gsize)r->map_h * r->map_w;
@@ -77,6 +77,9 @@ write_report (const HlExportJob *job, const char *path, const HlResult *r, const
       findings[l].map_h = r->map_h;
       findings[l].show_map = l == shown;
     }
+  /* Weak as the sidebar marks it (hl_rank_findings). */
+  for (int i = 0; i < r->n_labels; i++)
+    findings[ranked[i].label].weak = ranked[i].weak;
 
   HlReport report;
   hl_report_init (&report);

@@ -7,7 +7,7 @@
 #include <math.h>
 
 #include "hl-finding-name.h"
-#include "hl-ranking.h"
+#include "hl-report.h"
 
 enum
 {
@@ -122,7 +122,7 @@ fill (HlModelDialog *self)
       const char *note = "";
       if (isnan (info->val_auroc[l]))
         note = _ ("not validated");
-      else if (info->val_auroc[l] < HL_WEAK_AUROC)
+      else if (info->val_auroc[l] < HL_REPORT_WEAK_AUROC)
         note = _ ("weak: do not rely on it");
       gtk_list_store_insert_with_values (self->label_store, NULL, -1, COL_LABEL, finding,
                                          COL_THRESHOLD, threshold, COL_AUROC, auroc, COL_NOTE, note,

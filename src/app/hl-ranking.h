@@ -1,14 +1,12 @@
 /* hl-ranking.h — how the findings sidebar orders and flags the model's labels for one image:
  * ranked by score, each compared with the model's operating point, labels with a low validation
- * AUROC marked as weak. Pure arithmetic, no GTK, unit-tested without a display. */
+ * AUROC marked as weak (below the limit given, HL_REPORT_WEAK_AUROC in the viewer and its reports).
+ * Pure arithmetic, no GTK, unit-tested without a display. */
 #pragma once
 
 #include <glib.h>
 
 G_BEGIN_DECLS
-
-/* Labels whose validation AUROC is below this are marked weak in the sidebar. */
-#define HL_WEAK_AUROC 0.7
 
 typedef struct
 {

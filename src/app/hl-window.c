@@ -343,8 +343,8 @@ show_findings (HlWindow *self)
 
   const HlModelInfo *info = hl_model_get_info (window_model (self));
   g_autofree HlRankedFinding *ranked = g_new (HlRankedFinding, r->n_labels); /* (n_labels) */
-  hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels, HL_WEAK_AUROC,
-                    ranked);
+  hl_rank_findings (r->probs, info->thresholds, info->val_auroc, r->n_labels,
+                    HL_REPORT_WEAK_AUROC, ranked);
   int n_positive = 0;
   self->filling_findings = TRUE;
   for (int i = 0; i < r->n_labels; i++)
