@@ -509,6 +509,43 @@ test_export_refuses_source (Files *f, gconstpointer data)
   g_unlink (victim);
 }
 
+/* Two sources of the same name in different folders get two report pages, neither overwritten. */
+static void
+test_export_same_name (Files *f, gconstpointer data)
+{
+  g_autofree char *sub = g_build_filename (f->dir, "other", NULL);
+  g_assert_cmpint (g_mkdir (sub, 0755), ==, 0);
+  g_autofree char *twin = g_build_filename (sub, "00000042_000.png", NULL);
+  hl_test_png_write_gray8 (twin, 200, 160, 3);
+  g_autofree char *out = g_build_filename (f->dir, "out", NULL);
+  g_assert_cmpint (g_mkdir (out, 0755), ==, 0);
+
+  const char *paths[] = { f->image, twin, NULL };
+  HlResult *results[] = { NULL, NULL };
+  HlExportJob job = { 0 };
+  job.model = f->model;
+  job.paths = paths;
+  job.results = results;
+  job.n = 2;
+  job.label = -1;
+  hl_overlay_style_init (&job.style);
+  job.folder = out;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) written = hl_export_run (&job, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (written), ==, 4);
+  g_assert_true (g_str_has_suffix (written[0], "/00000042_000-report.png"));
+  g_assert_true (g_str_has_suffix (written[1], "/00000042_000-2-report.png"));
+  for (int i = 0; written[i] != NULL; i++)
+    {
+      g_assert_true (g_file_test (written[i], G_FILE_TEST_IS_REGULAR));
+      g_unlink (written[i]);
+    }
+  g_rmdir (out);
+  g_unlink (twin);
+  g_rmdir (sub);
+}
+
 static void
 test_roc_data (Files *f, gconstpointer data)
 {
@@ -562,12 +599,14 @@ test_roc_data (Files *f, gconstpointer data)
 static void
 test_report_name (void)
 {
-  g_autofree char *a = hl_export_report_name ("/x/y/00003140_017.png");
+  g_autofree char *a = hl_export_report_name ("/x/y/00003140_017.png", 0);
   g_assert_cmpstr (a, ==, "00003140_017-report.png");
-  g_autofree char *b = hl_export_report_name ("/x/IM0001");
+  g_autofree char *b = hl_export_report_name ("/x/IM0001", 0);
   g_assert_cmpstr (b, ==, "IM0001-report.png");
-  g_autofree char *c = hl_export_report_name ("/x/.hidden");
+  g_autofree char *c = hl_export_report_name ("/x/.hidden", 0);
   g_assert_cmpstr (c, ==, ".hidden-report.png");
+  g_autofree char *d = hl_export_report_name ("/x/y/00003140_017.png", 1);
+  g_assert_cmpstr (d, ==, "00003140_017-2-report.png");
 }
 
 int
@@ -593,6 +632,8 @@ main (int argc, char **argv)
   g_test_add ("/app/inference/layer", Files, NULL, files_set_up, test_inference_layer,
               files_tear_down);
   g_test_add ("/app/export/files", Files, NULL, files_set_up, test_export, files_tear_down);
+  g_test_add ("/app/export/same-name", Files, NULL, files_set_up, test_export_same_name,
+              files_tear_down);
   g_test_add ("/app/export/refuses-source", Files, NULL, files_set_up, test_export_refuses_source,
               files_tear_down);
   return g_test_run ();

@@ -9,7 +9,7 @@
 #include "hl-report.h"
 
 char *
-hl_export_report_name (const char *source_path)
+hl_export_report_name (const char *source_path, guint copy)
 {
   g_return_val_if_fail (source_path != NULL, NULL);
 
@@ -17,7 +17,9 @@ hl_export_report_name (const char *source_path)
   char *dot = strrchr (base, '.');
   if (dot != NULL && dot != base)
     *dot = '\0';
-  return g_strconcat (base, "-report.png", NULL);
+  if (copy == 0)
+    return g_strconcat (base, "-report.png", NULL);
+  return g_strdup_printf ("%s-%u-report.png", base, copy + 1);
 }
 
 /* Refuses an output path that names one of the sources, by name or by file identity. */
@@ -156,6 +158,8 @@ hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error
   g_return_val_if_fail (job->n > 0 && job->paths != NULL && job->results != NULL, NULL);
 
   g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
+  /* Report names taken so far: images of the same name from different folders get -2, -3... */
+  g_autoptr (GHashTable) taken = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify)hl_result_unref);
   for (gsize i = 0; i < job->n; i++)
     {
@@ -166,7 +170,13 @@ hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error
         return NULL;
       g_ptr_array_add (results, r);
 
-      g_autofree char *name = hl_export_report_name (job->paths[i]);
+      char *name = hl_export_report_name (job->paths[i], 0);
+      for (guint copy = 1; g_hash_table_contains (taken, name); copy++)
+        {
+          g_free (name);
+          name = hl_export_report_name (job->paths[i], copy);
+        }
+      g_hash_table_add (taken, name);
       g_autofree char *out = g_build_filename (job->folder, name, NULL);
       if (!check_not_source (job, out, error) || !write_report (job, job->paths[i], r, out, error))
         return NULL;

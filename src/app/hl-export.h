@@ -26,11 +26,14 @@ typedef struct
   const char *folder;   /* where the files go; must exist */
 } HlExportJob;
 
-/* The report file name for @source_path: its base name without extension + "-report.png". */
-char *hl_export_report_name (const char *source_path);
+/* The report file name for @source_path: its base name without extension + "-report.png", or,
+ * for @copy > 0 (another image of that base name in the same export), base +
+ * "-<copy + 1>-report.png". */
+char *hl_export_report_name (const char *source_path, guint copy);
 
 /* Writes @job's reports, CSV and JSON. Returns the written paths (NULL-terminated, report pages
- * in @job's order, then the CSV and the JSON) or NULL with @error set (HL_RENDER_ERROR,
+ * in @job's order, each named by hl_export_report_name with the first copy number not yet taken
+ * in this export, then the CSV and the JSON) or NULL with @error set (HL_RENDER_ERROR,
  * HL_STUDY_ERROR, HL_ENGINE_ERROR or G_IO_ERROR_CANCELLED); files written before a failure stay. */
 char **hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error);
 
