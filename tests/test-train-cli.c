@@ -220,6 +220,13 @@ test_leakage (Data *d, gconstpointer user_data)
   g_assert_cmpint (allowed.status, ==, 0);
   g_assert_nonnull (strstr (allowed.err, "optimistic"));
   g_assert_true (g_file_test (args_allow[7], G_FILE_TEST_EXISTS));
+  /* The model file says so, for its card. */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlModel) model = hl_model_new_from_file (args_allow[7], &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (hl_model_get_info (model)->training_data,
+                            "; patients in both splits: 3 (allowed by --allow-leakage); this is "
+                            "epoch 1"));
 }
 
 /* Loads @relative and checks the metadata a trained model must carry. Returns the model. */

@@ -386,6 +386,7 @@ train (Options *opt)
   g_autoptr (GError) error = NULL;
   g_autofree char *fingerprint = NULL;
   g_autofree char *training_data = NULL;
+  g_autofree char *leakage = NULL;
   g_autofree char *best_path = NULL;
   g_autofree guint *order = NULL;
   g_autofree float *batch_input = NULL;
@@ -469,17 +470,21 @@ train (Options *opt)
   schedule.min_lr = 0.0f;
 
   fingerprint = settings_fingerprint (opt, train_split.n, valid_split.n);
+  /* Not in the fingerprint: only --allow-leakage lets a run with shared patients this far. */
+  leakage = shared->len > 0 ? g_strdup_printf ("; patients in both splits: %u (allowed by "
+                                               "--allow-leakage)", shared->len)
+                            : g_strdup ("");
   training_data = g_strdup_printf (
       "Trained by hilum-cli train from scratch (no pretrained weights) on %d images (%u patients) "
       "of %s, validated on %d images (%u patients) of %s; %s, input %d, batch %d, %d epochs, %s "
       "lr %g cosine, weight decay "
-      "%g, class-balanced weighted loss, %s, seed %" G_GINT64_FORMAT,
+      "%g, class-balanced weighted loss, %s, seed %" G_GINT64_FORMAT "%s",
       train_split.n, counts[0].n_patients, opt->train_csv, valid_split.n, counts[1].n_patients,
       opt->valid_csv, opt->arch, opt->input_size, opt->batch, opt->epochs, opt->optimizer,
       opt->lr, opt->weight_decay,
       opt->no_augment ? "no augmentation" : "augmentation (rotation, shift, zoom, brightness, "
                                             "contrast, gamma)",
-      opt->seed);
+      opt->seed, leakage);
 
   if (g_mkdir_with_parents (opt->checkpoint_dir, 0755) != 0)
     {
