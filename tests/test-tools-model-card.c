@@ -2,8 +2,10 @@
  * trains here for one epoch on a few NIH images (HL_SHARED_DATA), evaluated on the first twelve
  * test images: the card names the model and its file's SHA-256, counts the splits, carries every
  * label's test AUROC as hilum-cli eval computed it and their mean, and says "Not for diagnostic
- * use"; --compare-with the same model reports no change; a missing model file fails with its
- * name. Skips without the shared data or
+ * use"; it states the split hygiene and the thresholds' origin the model file records (a model
+ * trained with --allow-leakage says its splits share patients) and names the reference column
+ * after the reference file (CheXNet for the shared one); --compare-with the same model reports no
+ * change; a missing model file fails with its name. Skips without the shared data or
  * /usr/bin/python3. */
 #include "hl-test-nih.h"
 #include "hl-test-png.h"
@@ -106,6 +108,11 @@ test_card (HlTestDir *f, gconstpointer data)
   g_assert_nonnull (strstr (card, "| validation (epoch and threshold selection) | 4 | "));
   g_assert_nonnull (strstr (card, "| test (this card's numbers) | 12 | "));
   g_assert_nonnull (strstr (card, "ChestX-ray8"));
+  /* Split hygiene and the thresholds' origin as the model file records them; the shared
+   * reference is CheXNet's. */
+  g_assert_nonnull (strstr (card, "no patient is in both"));
+  g_assert_nonnull (strstr (card, "Youden's J on the validation split"));
+  g_assert_nonnull (strstr (card, "| CheXNet AUROC (95% CI) |"));
 
   g_autofree char *bytes = NULL;
   gsize size = 0;
@@ -154,6 +161,34 @@ test_card (HlTestDir *f, gconstpointer data)
   g_assert_nonnull (strstr (out, "  auroc      0.000000 (-)\n"));
   g_assert_nonnull (strstr (out, "  p_value    0.000000 (-)\n"));
   g_assert_nonnull (strstr (out, "  mean AUROC 0.000000\n"));
+
+  /* A model trained with --allow-leakage says so; another reference is named by its file. */
+  g_autofree char *leaky = head_lines (train_src, 5, f->dir, "leaky.csv");
+  g_autofree char *leaky_model = g_build_filename (f->dir, "leaky.safetensors", NULL);
+  const char *leaky_args[] = { "train", "--train", train, "--valid", leaky, "--images", images,
+                               "--out", leaky_model, "--arch", "tiny", "--input-size", "32",
+                               "--epochs", "1", "--batch", "4", "--threads", "1",
+                               "--allow-leakage", NULL };
+  g_auto (HlTestRun) leaky_run = { 0 };
+  hl_test_run (&leaky_run, leaky_args);
+  g_assert_cmpint (leaky_run.status, ==, 0);
+  g_autofree char *ref_text = NULL;
+  gsize ref_len = 0;
+  g_assert_true (g_file_get_contents (reference, &ref_text, &ref_len, NULL));
+  g_autofree char *other_ref = g_build_filename (f->dir, "other-preds.csv", NULL);
+  g_assert_true (g_file_set_contents (other_ref, ref_text, ref_len, NULL));
+  g_autofree char *leaky_card_path = g_build_filename (f->dir, "leaky.md", NULL);
+  g_autofree char *err4 = NULL;
+  const char *args_leaky[] = { leaky_model, "--labels", test, "--images", images, "--reference",
+                               other_ref, "--cli", cli, "--output", leaky_card_path, NULL };
+  g_assert_cmpint (run_tool (args_leaky, &err4), ==, 0);
+  g_autofree char *leaky_card = NULL;
+  g_assert_true (g_file_get_contents (leaky_card_path, &leaky_card, NULL, NULL));
+  g_assert_nonnull (strstr (leaky_card, "patients are in both the training and the validation "
+                                        "split** (allowed by `hilum-cli train --allow-leakage`)"));
+  g_assert_null (strstr (leaky_card, "no patient is in both"));
+  g_assert_nonnull (strstr (leaky_card, "| other-preds AUROC (95% CI) |"));
+  g_assert_null (strstr (leaky_card, "CheXNet AUROC"));
 
   /* A missing model is named. */
   g_autofree char *missing = g_build_filename (f->dir, "none.safetensors", NULL);

@@ -172,6 +172,8 @@ def mean(values):
 TRAINING_PATTERN = re.compile(
     r"on (?P<n_train>\d+) images \((?P<p_train>\d+) patients\) of (?P<train>\S+), validated on "
     r"(?P<n_valid>\d+) images \((?P<p_valid>\d+) patients\) of (?P<valid>[^;]+);")
+LEAKAGE_PATTERN = re.compile(r"patients in both splits: (?P<n>\d+) \(allowed by --allow-leakage\)")
+CHEXNET_REFERENCE = "chexnet-test-preds.csv"  # the shared data's CheXNet predictions
 EPOCH_PATTERN = re.compile(r"this is epoch (?P<epoch>\d+) \(validation mean AUROC "
                            r"(?P<val_mean>[0-9.]+)\)")
 
@@ -221,6 +223,14 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
     training = meta.get("training_data", "")
     split = TRAINING_PATTERN.search(training)
     epoch = EPOCH_PATTERN.search(training)
+    leakage = LEAKAGE_PATTERN.search(training)
+    reference_file = os.path.basename(args.reference)
+    if reference_file == CHEXNET_REFERENCE:
+        ref_name = "CheXNet"
+        ref_about = f"CheXNet ({CHEXNET_CITATION}; trained on ~78,000 images)"
+    else:
+        ref_name = os.path.splitext(reference_file)[0]
+        ref_about = f"the predictions `{ref_name}`"
     out = []
     w = out.append
 
@@ -257,8 +267,16 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
         w("| train, validation | see Training below | | |")
     w(f"| test (this card's numbers) | {len(truth_rows)} | "
       f"{n_patients if n_patients is not None else '—'} | `{args.labels}` |\n")
-    w("The splits are by patient: no patient is in two of them (`hilum-cli train` refuses "
-      "otherwise).\n")
+    if leakage:
+        w(f"**{leakage['n']} patients are in both the training and the validation split** "
+          "(allowed by `hilum-cli train --allow-leakage`): the validation AUROCs, the epoch "
+          "choice and the thresholds are optimistic.\n")
+    elif split:
+        w("The training and validation splits are by patient: no patient is in both "
+          "(`hilum-cli train` refuses otherwise unless `--allow-leakage`, which it records).\n")
+    else:
+        w("The model file does not record whether its training and validation splits share "
+          "patients.\n")
 
     w("## Preprocessing\n")
     resize = ("bilinear with antialiasing" if meta["preprocess_resize"] == "bilinear-antialias"
@@ -280,16 +298,21 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
     if epoch:
         w(f"The file holds epoch {epoch['epoch']}, the one with the best validation mean AUROC "
           f"({epoch['val_mean']}).\n")
-    w("Operating thresholds: per label, Youden's J on the validation split (0.5 where the "
-      "validation split has no positive).\n")
+    if "thresholds" not in meta:
+        w("Operating thresholds: none in the model file; 0.5 for every label.\n")
+    elif split:
+        w("Operating thresholds: per label, Youden's J on the validation split (0.5 where the "
+          "validation split has no positive), as `hilum-cli train` chooses them.\n")
+    else:
+        w("Operating thresholds: from the model file's metadata; how they were chosen is not "
+          "recorded there.\n")
 
     w(f"## Results on the test split ({len(truth_rows)} images)\n")
-    w(f"AUROC with its 95% DeLong interval (logit). Reference: CheXNet ({CHEXNET_CITATION}; "
-      "trained on ~78,000 images) on the same images, from `"
-      f"{os.path.basename(args.reference)}`; p is DeLong's paired test of the difference. The "
-      "threshold is the model's own operating point (chosen on validation); sensitivity and "
-      "specificity are measured at it on the test split.\n")
-    w("| finding | test positives | AUROC (95% CI) | CheXNet AUROC (95% CI) | p | threshold | "
+    w(f"AUROC with its 95% DeLong interval (logit). Reference: {ref_about} on the same images, "
+      f"from `{reference_file}`; p is DeLong's paired test of the difference. The threshold is "
+      "the model's own operating point (see Training); sensitivity and specificity are measured "
+      "at it on the test split.\n")
+    w(f"| finding | test positives | AUROC (95% CI) | {ref_name} AUROC (95% CI) | p | threshold | "
       "test sensitivity / specificity | validation AUROC |")
     w("| --- | ---: | --- | --- | ---: | ---: | --- | ---: |")
     aurocs, ref_aurocs, weak, few, worse, unvalidated = [], [], [], [], [], []
@@ -323,13 +346,13 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
     n_defined = sum(not math.isnan(a) for a in aurocs)
     w("")
     w(f"Mean test AUROC over the {n_defined} findings with positives and negatives: **{fmt(m)}** "
-      f"(CheXNet on the same images and findings: {fmt(rm)}; difference {fmt(m - rm)}).\n")
+      f"({ref_name} on the same images and findings: {fmt(rm)}; difference {fmt(m - rm)}).\n")
 
     w("## Known weaknesses\n")
     if weak:
         w(f"- Test AUROC below {WEAK_AUROC}: {', '.join(weak)}. Do not rely on these findings.")
     if worse:
-        w(f"- Significantly below the reference CheXNet (paired DeLong p < 0.05): "
+        w(f"- Significantly below the reference {ref_name} (paired DeLong p < 0.05): "
           f"{', '.join(worse)}.")
     if few:
         w(f"- Fewer than {FEW_POSITIVES} positives in the test split, so the interval is wide "
