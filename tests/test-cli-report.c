@@ -2,7 +2,8 @@
  * (tests/fixtures/tiny/tiny.model.safetensors) over images the test draws itself, and checks the
  * annotated PNG/PDF pages, the CSV and JSON sidecars (against scores computed here with the
  * engine directly), the heatmap selection, and the failure paths: usage errors, a missing model,
- * a corrupt image among good ones, an output folder that holds the inputs. */
+ * a corrupt image among good ones, an output folder that is the input folder (run twice: the
+ * second run skips the first run's pages). */
 #include <cairo.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -238,19 +239,31 @@ test_failures (Fixture *fx, gconstpointer data)
   g_assert_null (strstr (csv, "bad.png"));
 }
 
-/* Reports written into the input folder never replace an input image, even one named like a
- * report. */
+/* Reports written into the input folder: a second run reports on the images again, not on the
+ * first run's pages (skipped, and said so), and rewrites the same pages. */
 static void
 test_out_is_input (Fixture *fx, gconstpointer data)
 {
-  g_autofree char *decoy = g_build_filename (fx->in, "a.report.png", NULL);
-  write_png (decoy, 20, 30, 1);
   const char *args[]
       = { "report", fx->in, "--out", fx->in, "--model", fx->model, "--scale", "0.5", NULL };
-  g_assert_cmpint (hl_test_run_cli (args, NULL, NULL), ==, 0);
-  assert_png_size (decoy, 20, 30);
-  g_autofree char *ra = g_build_filename (fx->in, "a-2.report.png", NULL);
-  assert_png_size (ra, 298, 421);
+  g_autofree char *ra = g_build_filename (fx->in, "a.report.png", NULL);
+  g_autofree char *rb = g_build_filename (fx->in, "sub_b.report.png", NULL);
+  g_autofree char *csv_path = g_build_filename (fx->in, "scores.csv", NULL);
+  for (int run = 0; run < 2; run++)
+    {
+      g_autofree char *err = NULL;
+      g_assert_cmpint (hl_test_run_cli (args, NULL, &err), ==, 0);
+      assert_png_size (ra, 298, 421);
+      assert_png_size (rb, 298, 421);
+      g_autofree char *csv = NULL;
+      g_assert_true (g_file_get_contents (csv_path, &csv, NULL, NULL));
+      g_auto (GStrv) lines = g_strsplit (g_strstrip (csv), "\n", -1);
+      g_assert_cmpuint (g_strv_length (lines), ==, 3);
+      g_assert_null (strstr (csv, ".report.png"));
+      g_assert_true ((strstr (err, "skipping 2 files named *.report.png") != NULL) == (run == 1));
+    }
+  g_autofree char *extra = g_build_filename (fx->in, "a.report.report.png", NULL);
+  g_assert_false (g_file_test (extra, G_FILE_TEST_EXISTS));
 }
 
 int

@@ -18,6 +18,8 @@
 #define MAP_MAX_SIDE 512
 /* Heatmaps shown by default: the findings at or above their operating point, at most this many. */
 #define DEFAULT_MAX_MAPS (1 + HL_REPORT_MAX_THUMBNAILS)
+/* Report pages are NAME.report.png (and .pdf); a folder scan skips such files. */
+#define REPORT_SUFFIX ".report"
 
 typedef struct
 {
@@ -56,34 +58,14 @@ report_stem (const char *name, GHashTable *used)
   char *dot = strrchr (flat, '.');
   if (dot != NULL && dot != flat)
     *dot = '\0';
-  char *stem = g_strdup_printf ("%s.report", flat);
+  char *stem = g_strconcat (flat, REPORT_SUFFIX, NULL);
   for (int k = 2; g_hash_table_contains (used, stem); k++)
     {
       g_free (stem);
-      stem = g_strdup_printf ("%s-%d.report", flat, k);
+      stem = g_strdup_printf ("%s-%d" REPORT_SUFFIX, flat, k);
     }
   g_hash_table_add (used, g_strdup (stem));
   return stem;
-}
-
-/* When inputs live in the output folder, their names (less .png/.pdf) are taken, so no report
- * replaces an input image. */
-static void
-reserve_input_names (GArray *inputs, const char *out_dir, GHashTable *used)
-{
-  g_autofree char *out = g_canonicalize_filename (out_dir, NULL);
-  for (guint i = 0; i < inputs->len; i++)
-    {
-      const ReportInput *in = &g_array_index (inputs, ReportInput, i);
-      g_autofree char *canon = g_canonicalize_filename (in->path, NULL);
-      g_autofree char *dir = g_path_get_dirname (canon);
-      if (strcmp (dir, out) != 0)
-        continue;
-      char *base = g_path_get_basename (canon);
-      if (g_str_has_suffix (base, ".png") || g_str_has_suffix (base, ".pdf"))
-        base[strlen (base) - 4] = '\0';
-      g_hash_table_add (used, base);
-    }
 }
 
 /* Which labels get a heatmap on the page: those named by --label, or by default the findings at or
@@ -255,7 +237,9 @@ report_one (const ReportJob *job, const ReportInput *in, const char *stem, float
   return ok;
 }
 
-/* The images to report on: a single file, or every image a study scan of the folder finds. */
+/* The images to report on: a single file, or every image a study scan of the folder finds except
+ * files named *.report.png, the pages of an earlier run (--out inside the folder), which are
+ * counted on stderr. */
 static GArray *
 collect_inputs (const char *arg, HlStudy **study_out, GError **error)
 {
@@ -273,12 +257,21 @@ collect_inputs (const char *arg, HlStudy **study_out, GError **error)
       g_array_unref (inputs);
       return NULL;
     }
+  guint n_pages = 0;
   for (guint i = 0; i < study->images->len; i++)
     {
       const HlStudyImage *e = g_ptr_array_index (study->images, i);
+      if (g_str_has_suffix (e->relative_path, REPORT_SUFFIX ".png"))
+        {
+          n_pages++;
+          continue;
+        }
       ReportInput in = { g_strdup (e->path), g_strdup (e->relative_path), e };
       g_array_append_val (inputs, in);
     }
+  if (n_pages > 0)
+    fprintf (stderr, "hilum-cli report: %s: skipping %u file%s named *" REPORT_SUFFIX ".png "
+             "(report pages)\n", arg, n_pages, n_pages == 1 ? "" : "s");
   for (guint i = 0; i < study->warnings->len; i++)
     fprintf (stderr, "hilum-cli report: %s\n",
              (const char *)g_ptr_array_index (study->warnings, i));
@@ -424,7 +417,6 @@ hl_cli_report (int argc, char **argv)
   g_autofree float *probs = g_new0 (float, (gsize)MAX (inputs->len, 1) * n);
   g_autofree gboolean *done = g_new0 (gboolean, MAX (inputs->len, 1));
   g_autoptr (GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  reserve_input_names (inputs, out_dir, used);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   hl_predictions_json_begin (builder, job.info);
   json_builder_set_member_name (builder, "created");
