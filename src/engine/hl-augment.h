@@ -1,44 +1,16 @@
-/* hl-augment.h — training-time augmentation of grayscale X-ray planes, and the engine's seeded
- * random numbers: they drive augmentation, the shuffling of a training run and the weights of
- * new models (hl-init.c, hl_model_new_random).
+/* hl-augment.h — training-time augmentation of grayscale X-ray planes, drawn from the engine's
+ * seeded random numbers (hl-rng.h).
  *
  * Augmentation works on the float plane (values in [0, 1]) BEFORE hl_model_preprocess(), so the
  * model file's preprocessing stays the one path from a plane to the network's input. It is what
  * suits chest X-rays: a small rotation, translation and scale about the image centre (no flips: the
  * heart is on the left), then a brightness/contrast change and a gamma, clamped to [0, 1].
- *
- * The generator is SplitMix64: one 64-bit word of state, so a checkpoint stores it exactly and a
- * resumed run draws the same numbers as an uninterrupted one. Pure computation, no globals.
  */
 #pragma once
 
-#include <glib.h>
+#include "hl-rng.h"
 
 G_BEGIN_DECLS
-
-typedef struct
-{
-  guint64 state;
-} HlRng;
-
-/* Seeds @rng; the same @seed always gives the same sequence. */
-void hl_rng_init (HlRng *rng, guint64 seed);
-
-/* The next 64 random bits. */
-guint64 hl_rng_next (HlRng *rng);
-
-/* Uniform in [0, 1), 53 bits. */
-double hl_rng_uniform (HlRng *rng);
-
-/* Uniform in [-@amplitude, @amplitude). */
-double hl_rng_symmetric (HlRng *rng, double amplitude);
-
-/* Normal with mean 0 and standard deviation @std (Box-Muller, one of the pair: every value
- * consumes exactly two draws). */
-double hl_rng_normal (HlRng *rng, double std);
-
-/* Puts @items (n) in a uniformly random order (Fisher-Yates). */
-void hl_rng_shuffle (HlRng *rng, guint *items, gsize n);
 
 /* How strong the augmentation is; every field >= 0, 0 turns that part off. */
 typedef struct

@@ -3,7 +3,7 @@
  * overwritten here, so nothing of its test-oriented random values remains. */
 #include "hl-init.h"
 
-#include "hl-augment.h"
+#include "hl-rng.h"
 #include "hl-model-private.h"
 
 #include <math.h>

@@ -8,7 +8,7 @@
  * kinds of model therefore go through the same layout code.
  */
 #include "hl-model-private.h"
-#include "hl-augment.h"
+#include "hl-rng.h"
 #include "hl-safetensors.h"
 
 #include <math.h>
