@@ -3,8 +3,9 @@
  * seeded random inputs plus tiny hand-computed cases; preprocessing; the whole DenseNet forward
  * pass of small random models against a naive reference forward (dense blocks by explicit
  * concatenation, transitions in PyTorch's order: conv then pool); batching, threads sharing one
- * model, cancellation and progress; Grad-CAM against its definition by finite differences; and
- * the portable convolution path (HILUM_ENGINE_PORTABLE=1) that AVX-512 CPUs otherwise skip.
+ * model, cancellation and progress; Grad-CAM against its definition by finite differences; the
+ * portable convolution path (HILUM_ENGINE_PORTABLE=1) that AVX-512 CPUs otherwise skip; and the
+ * thread-split matrix product (hl_sgemm).
  */
 #include "engine/hl-kernels.h"
 
@@ -1081,6 +1082,57 @@ test_portable (void)
   g_test_trap_assert_passed ();
 }
 
+/* hl_sgemm() against a double reference for every transpose combination, on shapes it splits
+ * by columns (n >= m), by rows, and not at all (too small), with padded leading dimensions and
+ * beta != 0; and the same bits on 1 and 3 threads. */
+static void
+test_sgemm (void)
+{
+  static const int shapes[][3] = {
+    { 40, 300, 70 }, { 300, 40, 70 }, { 5, 7, 3 }, { 33, 33, 257 },
+  };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (17);
+  int before = hl_engine_get_threads ();
+
+  for (gsize s = 0; s < G_N_ELEMENTS (shapes); s++)
+    for (int combo = 0; combo < 4; combo++)
+      {
+        int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        gboolean ta = (combo & 1) != 0, tb = (combo & 2) != 0;
+        int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
+        g_autofree float *a = random_floats (rand, (gsize) (ta ? k : m) * lda, -1.0, 1.0);
+        g_autofree float *b = random_floats (rand, (gsize) (tb ? n : k) * ldb, -1.0, 1.0);
+        g_autofree float *c0 = random_floats (rand, (gsize) m * ldc, -1.0, 1.0);
+        g_autofree float *c1 = g_memdup2 (c0, (gsize) m * ldc * sizeof (float));
+        g_autofree float *c3 = g_memdup2 (c0, (gsize) m * ldc * sizeof (float));
+        g_autofree double *want = g_new (double, (gsize) m * ldc);
+        g_autofree char *what = g_strdup_printf ("sgemm %dx%dx%d trans %d%d", m, n, k, ta, tb);
+
+        for (int i = 0; i < m; i++)
+          for (int j = 0; j < ldc; j++)
+            {
+              double sum = 0.0;
+              if (j >= n)
+                {
+                  want[(gsize) i * ldc + j] = c0[(gsize) i * ldc + j]; /* untouched */
+                  continue;
+                }
+              for (int p = 0; p < k; p++)
+                sum += (double) (ta ? a[(gsize) p * lda + i] : a[(gsize) i * lda + p])
+                       * (tb ? b[(gsize) j * ldb + p] : b[(gsize) p * ldb + j]);
+              want[(gsize) i * ldc + j] = 0.75 * sum + 0.5 * c0[(gsize) i * ldc + j];
+            }
+        hl_engine_set_threads (1);
+        hl_sgemm (ta, tb, m, n, k, 0.75f, a, lda, b, ldb, 0.5f, c1, ldc);
+        hl_engine_set_threads (3);
+        hl_sgemm (ta, tb, m, n, k, 0.75f, a, lda, b, ldb, 0.5f, c3, ldc);
+        g_assert_cmpfloat (max_rel_diff (c1, want, (gsize) m * ldc, what), <, 1e-5);
+        g_assert_cmpmem (c1, (gsize) m * ldc * sizeof (float), c3,
+                         (gsize) m * ldc * sizeof (float));
+      }
+  hl_engine_set_threads (MAX (before, 1));
+}
+
 static void
 test_threads_setting (void)
 {
@@ -1120,5 +1172,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/gradcam/upsample", test_gradcam_upsample);
   g_test_add_func ("/engine/portable", test_portable);
   g_test_add_func ("/engine/threads", test_threads_setting);
+  g_test_add_func ("/engine/sgemm", test_sgemm);
   return g_test_run ();
 }

@@ -2,9 +2,9 @@
  * BatchNorm + ReLU backward pass, col2im and the average-pooling backward pass (the max-pooling
  * one shares hl_maxpool2d()'s loop in hl-kernels.c).
  *
- * The per-channel kernels split their channels over hl_parallel_for(); every channel is reduced
- * by one thread in a fixed order (double accumulators), so results do not depend on the thread
- * count.
+ * The per-channel kernels (all but col2im) split their channels over hl_parallel_for(); every
+ * channel is reduced by one thread in a fixed order (double accumulators), so results do not
+ * depend on the thread count.
  */
 #include "hl-backward.h"
 
@@ -221,16 +221,24 @@ hl_col2im (const float *col, int c, int h, int w, int k_h, int k_w, int stride, 
     }
 }
 
-void
-hl_avgpool2x2_backward (const float *dy, int c, int h, int w, float *dx)
+typedef struct
 {
-  g_return_if_fail (dy != NULL && dx != NULL);
+  const float *dy;
+  int c, h, w, per_chunk;
+  float *dx;
+} AvgPoolBackJob;
 
-  int h_out = h / 2, w_out = w / 2;
-  for (int ch = 0; ch < c; ch++)
+static void
+avgpool_backward_chunk (gpointer data, int i)
+{
+  const AvgPoolBackJob *job = data;
+  int h = job->h, w = job->w, h_out = h / 2, w_out = w / 2;
+  int end = MIN ((i + 1) * job->per_chunk, job->c);
+
+  for (int ch = i * job->per_chunk; ch < end; ch++)
     {
-      const float *g = dy + (gsize) ch * h_out * w_out;
-      float *d = dx + (gsize) ch * h * w;
+      const float *g = job->dy + (gsize) ch * h_out * w_out;
+      float *d = job->dx + (gsize) ch * h * w;
       memset (d, 0, (gsize) h * w * sizeof (float));
       for (int oy = 0; oy < h_out; oy++)
         {
@@ -243,4 +251,14 @@ hl_avgpool2x2_backward (const float *dy, int c, int h, int w, float *dx)
             }
         }
     }
+}
+
+void
+hl_avgpool2x2_backward (const float *dy, int c, int h, int w, float *dx)
+{
+  g_return_if_fail (dy != NULL && dx != NULL);
+
+  AvgPoolBackJob job = { dy, c, h, w, 1, dx };
+  hl_parallel_for (hl_channel_chunks (c, (gsize) h * w, &job.per_chunk), avgpool_backward_chunk,
+                   &job);
 }

@@ -380,18 +380,34 @@ hl_forward_free (HlForward *fwd)
   g_free (fwd);
 }
 
-/* The count is OpenBLAS' and also the number of threads the engine's own kernels split their
- * work over (hl_parallel_for). */
+/* The number of threads the engine's own kernels split their work over (hl_parallel_for), matrix
+ * products included (hl_sgemm). OpenBLAS itself runs on one thread: its own worker threads spin
+ * after every call and, on top of the engine's, would leave more busy threads than cores. Until
+ * the first set, the count is the one OpenBLAS chose at start-up (OPENBLAS_NUM_THREADS, else the
+ * number of cores). */
+static gint engine_threads; /* 0 until decided */
+
 void
 hl_engine_set_threads (int n)
 {
   g_return_if_fail (n >= 1);
 
-  openblas_set_num_threads (n);
+  openblas_set_num_threads (1);
+  g_atomic_int_set (&engine_threads, n);
 }
 
 int
 hl_engine_get_threads (void)
 {
-  return openblas_get_num_threads ();
+  int n = g_atomic_int_get (&engine_threads);
+
+  if (n == 0)
+    {
+      n = MAX (openblas_get_num_threads (), 1);
+      openblas_set_num_threads (1);
+      /* a concurrent hl_engine_set_threads() wins */
+      if (!g_atomic_int_compare_and_exchange (&engine_threads, 0, n))
+        n = g_atomic_int_get (&engine_threads);
+    }
+  return n;
 }

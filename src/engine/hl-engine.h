@@ -6,8 +6,8 @@
  * and derives Grad-CAM maps for every label from the same pass.
  *
  * Threading: an HlModel is immutable after load and may be shared by any number of threads; each
- * call to hl_model_forward() uses its own workspace. The thread count (OpenBLAS' and the engine's
- * own kernels') is process-wide and set with hl_engine_set_threads().
+ * call to hl_model_forward() uses its own workspace. The thread count of the engine's kernels is
+ * process-wide and set with hl_engine_set_threads().
  *
  * Depends on GLib, GIO (GCancellable), json-glib and cblas only.
  */
@@ -105,8 +105,10 @@ void hl_model_unref (HlModel *model);
 /* Lends the model's metadata; valid while the model lives. */
 const HlModelInfo *hl_model_get_info (HlModel *model);
 
-/* Sets / gets the thread count for the whole process (n >= 1): OpenBLAS' and the number of
- * threads the engine's own kernels split their work over. */
+/* Sets / gets the thread count for the whole process (n >= 1): the number of threads the
+ * engine's kernels, matrix products included, split their work over (OpenBLAS itself is kept
+ * on one thread). Before the first set it is OpenBLAS' default (OPENBLAS_NUM_THREADS, else the
+ * number of cores). */
 void hl_engine_set_threads (int n);
 int hl_engine_get_threads (void);
 

@@ -128,6 +128,74 @@ hl_parallel_for (int n_chunks, HlChunkFunc func, gpointer data)
       g_thread_yield ();
 }
 
+/* --- matrix products --------------------------------------------------------------------------
+ * hl_sgemm() cuts C along its longer side into at most SGEMM_MAX_BLOCKS blocks of a multiple of
+ * SGEMM_ALIGN columns (rows), at least SGEMM_MIN_BLOCK wide; products under SGEMM_MIN_FLOPS
+ * multiply-adds stay in one call. */
+
+#define SGEMM_MAX_BLOCKS 8
+#define SGEMM_MIN_BLOCK 32
+#define SGEMM_ALIGN 16
+#define SGEMM_MIN_FLOPS (1 << 18)
+
+typedef struct
+{
+  gboolean trans_a, trans_b, by_cols;
+  int m, n, k, lda, ldb, ldc, per_block;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+} SgemmJob;
+
+static void
+sgemm_block (gpointer data, int i)
+{
+  const SgemmJob *job = data;
+  int start = i * job->per_block;
+  int len = MIN (job->per_block, (job->by_cols ? job->n : job->m) - start);
+  const float *a = job->a, *b = job->b;
+  float *c = job->c;
+  int m = job->m, n = job->n;
+
+  if (job->by_cols)
+    {
+      /* columns [start, start + len) of op (B) and C */
+      b += job->trans_b ? (gsize) start * job->ldb : (gsize) start;
+      c += start;
+      n = len;
+    }
+  else
+    {
+      /* rows [start, start + len) of op (A) and C */
+      a += job->trans_a ? (gsize) start : (gsize) start * job->lda;
+      c += (gsize) start * job->ldc;
+      m = len;
+    }
+  cblas_sgemm (CblasRowMajor, job->trans_a ? CblasTrans : CblasNoTrans,
+               job->trans_b ? CblasTrans : CblasNoTrans, m, n, job->k, job->alpha, a, job->lda,
+               b, job->ldb, job->beta, c, job->ldc);
+}
+
+void
+hl_sgemm (gboolean trans_a, gboolean trans_b, int m, int n, int k, float alpha, const float *a,
+          int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+  g_return_if_fail (a != NULL && b != NULL && c != NULL && m >= 0 && n >= 0 && k >= 0);
+
+  SgemmJob job = { trans_a, trans_b, n >= m, m, n, k, lda, ldb, ldc, 0, alpha, beta, a, b, c };
+  int len = job.by_cols ? n : m;
+  int n_blocks = CLAMP (len / SGEMM_MIN_BLOCK, 1, SGEMM_MAX_BLOCKS);
+
+  if (m == 0 || n == 0)
+    return;
+  if ((double) m * n * k < SGEMM_MIN_FLOPS)
+    n_blocks = 1;
+  job.per_block = (len + n_blocks - 1) / n_blocks;
+  if (n_blocks > 1)
+    job.per_block = (job.per_block + SGEMM_ALIGN - 1) / SGEMM_ALIGN * SGEMM_ALIGN;
+  hl_parallel_for ((len + job.per_block - 1) / job.per_block, sgemm_block, &job);
+}
+
 static inline float
 act (float v, float s, float b)
 {
@@ -331,8 +399,7 @@ is_pointwise (const HlConv *conv)
  *   per row are dropped when the result is compacted;
  * - anything else (the 7x7 stride-2 stem): im2col, then the im2col rows as channels of one tap.
  * A tile is 8 outputs x 48 positions held in 24 zmm accumulators; the last tile of a row of
- * positions is masked. Tiles are spread over the engine's threads, and OpenBLAS (whose idle
- * threads spin) stays out of the forward pass. */
+ * positions is masked. Tiles are spread over the engine's threads. */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HL_DIRECT 1
@@ -666,8 +733,7 @@ hl_conv2d_im2col (const HlConv *conv, const float *x, int h, int w, const float 
       b = work;
     }
   /* (c_out, k) x (k, n) -> (c_out, n) */
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, conv->c_out, n, k, 1.0f, conv->weight, k,
-               b, n, 0.0f, y, n);
+  hl_sgemm (FALSE, FALSE, conv->c_out, n, k, 1.0f, conv->weight, k, b, n, 0.0f, y, n);
 }
 
 void

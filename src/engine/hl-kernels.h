@@ -19,6 +19,15 @@ G_BEGIN_DECLS
 typedef void (*HlChunkFunc) (gpointer data, int i);
 void hl_parallel_for (int n_chunks, HlChunkFunc func, gpointer data);
 
+/* C (m, n) = alpha op (A) op (B) + beta C, row-major, op (X) = X or X^T as @trans_a/@trans_b
+ * say: A is (m, k) (or (k, m) transposed) with row stride @lda, B (k, n) (or (n, k)) with @ldb,
+ * C with @ldc. The engine's products go through it (bar a few tiny ones): OpenBLAS runs
+ * single-threaded (see hl_engine_set_threads()), and this splits C into blocks of whole columns
+ * (or rows, whichever side is longer) over hl_parallel_for(), one OpenBLAS call each. The split
+ * depends only on the shape, so results do not depend on the thread count. */
+void hl_sgemm (gboolean trans_a, gboolean trans_b, int m, int n, int k, float alpha,
+               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
 /* Alignment of every buffer the engine allocates, in bytes. */
 #define HL_ALIGN 64
 

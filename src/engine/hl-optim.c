@@ -9,6 +9,7 @@
  * Weight decay applies to every parameter, as with torch's default single parameter group.
  */
 #include "hl-train.h"
+#include "hl-kernels.h"
 
 #include <math.h>
 
@@ -129,6 +130,37 @@ adam_param (const HlOptimConfig *c, gint64 step, float lr, float *p, const float
     }
 }
 
+/* One step over a range of the parameters' floats; the update is element-wise, so splitting it
+ * over threads changes no value. */
+typedef struct
+{
+  HlOptim *opt;
+  float lr;
+  const HlParam *params;
+  gsize *offsets; /* (n_params): each parameter's first float in the state */
+  int per_chunk, n_params;
+} StepJob;
+
+static void
+step_chunk (gpointer data, int chunk)
+{
+  const StepJob *job = data;
+  HlOptim *opt = job->opt;
+  int end = MIN ((chunk + 1) * job->per_chunk, job->n_params);
+
+  for (int i = chunk * job->per_chunk; i < end; i++)
+    {
+      const HlParam *pa = &job->params[i];
+      gsize off = job->offsets[i];
+      if (opt->config.kind == HL_OPTIM_SGD)
+        sgd_param (&opt->config, opt->step == 1, job->lr, pa->data, pa->grad,
+                   opt->n_state > 0 ? opt->state + off : NULL, pa->numel);
+      else
+        adam_param (&opt->config, opt->step, job->lr, pa->data, pa->grad, opt->state + off,
+                    opt->state + opt->n_values + off, pa->numel);
+    }
+}
+
 void
 hl_optim_step (HlOptim *opt, float lr)
 {
@@ -136,20 +168,18 @@ hl_optim_step (HlOptim *opt, float lr)
 
   int n_params;
   const HlParam *params = hl_train_net_get_params (opt->net, &n_params);
+  g_autofree gsize *offsets = g_new (gsize, MAX (n_params, 1));
   gsize off = 0;
 
-  opt->step++;
   for (int i = 0; i < n_params; i++)
     {
-      const HlParam *pa = &params[i];
-      if (opt->config.kind == HL_OPTIM_SGD)
-        sgd_param (&opt->config, opt->step == 1, lr, pa->data, pa->grad,
-                   opt->n_state > 0 ? opt->state + off : NULL, pa->numel);
-      else
-        adam_param (&opt->config, opt->step, lr, pa->data, pa->grad, opt->state + off,
-                    opt->state + opt->n_values + off, pa->numel);
-      off += pa->numel;
+      offsets[i] = off;
+      off += params[i].numel;
     }
+  opt->step++;
+  /* a few parameters per chunk: DenseNet-121 has ~360, most of them small */
+  StepJob job = { opt, lr, params, offsets, 4, n_params };
+  hl_parallel_for ((n_params + job.per_chunk - 1) / job.per_chunk, step_chunk, &job);
 }
 
 float

@@ -452,9 +452,8 @@ net_forward (HlTrainNet *net, const float *input, int n, GCancellable *cancellab
               net->n_labels * sizeof (float));
     }
   /* (n, c_feat) x (n_labels, c_feat)^T -> (n, n_labels) */
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, net->n_labels, net->c_feat, 1.0f,
-               net->pooled, net->c_feat, m->classifier_weight, net->c_feat, 1.0f, net->logits,
-               net->n_labels);
+  hl_sgemm (FALSE, TRUE, n, net->n_labels, net->c_feat, 1.0f, net->pooled, net->c_feat,
+            m->classifier_weight, net->c_feat, 1.0f, net->logits, net->n_labels);
   return TRUE;
 }
 
@@ -504,16 +503,15 @@ backward_head (HlTrainNet *net, const float *dlogits, gboolean stop_at_features)
     {
       float *gb = grad_of (net, m->classifier_bias);
       /* (n, n_labels)^T x (n, c_feat) -> (n_labels, c_feat) */
-      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, net->n_labels, net->c_feat, n, 1.0f,
-                   dlogits, net->n_labels, net->pooled, net->c_feat, 1.0f, gw, net->c_feat);
+      hl_sgemm (TRUE, FALSE, net->n_labels, net->c_feat, n, 1.0f, dlogits, net->n_labels,
+                net->pooled, net->c_feat, 1.0f, gw, net->c_feat);
       for (int i = 0; i < n; i++)
         for (int l = 0; l < net->n_labels; l++)
           gb[l] += dlogits[i * net->n_labels + l];
     }
   /* (n, n_labels) x (n_labels, c_feat) -> (n, c_feat) */
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, net->c_feat, net->n_labels, 1.0f,
-               dlogits, net->n_labels, m->classifier_weight, net->c_feat, 0.0f, net->dpooled,
-               net->c_feat);
+  hl_sgemm (FALSE, FALSE, n, net->c_feat, net->n_labels, 1.0f, dlogits, net->n_labels,
+            m->classifier_weight, net->c_feat, 0.0f, net->dpooled, net->c_feat);
   float inv_hw = 1.0f / (float) net->hw_feat;
   for (int i = 0; i < n; i++)
     for (int c = 0; c < net->c_feat; c++)
@@ -529,6 +527,32 @@ backward_head (HlTrainNet *net, const float *dlogits, gboolean stop_at_features)
   bn_backward (net, &net->norm5, (HlBatchView) { last->cat, cstride }, gv, gv, n, net->hw_feat,
                FALSE);
   return g;
+}
+
+/* conv3x3_weight_grad's products, one chunk per tap and block of TAP_BLOCK input channels */
+#define TAP_BLOCK 64
+
+typedef struct
+{
+  const float *dyw, *xpad;
+  float *taps;
+  int growth, c_mid, wp, n_blocks;
+  gsize plane, k;
+} TapJob;
+
+static void
+tap_chunk (gpointer data, int i)
+{
+  const TapJob *job = data;
+  int t = i / job->n_blocks, c0 = (i % job->n_blocks) * TAP_BLOCK;
+  int len = MIN (TAP_BLOCK, job->c_mid - c0);
+
+  /* (growth, k) x (len, k)^T -> taps[t][:, c0 : c0 + len], xpad rows of stride plane */
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, job->growth, len, (int) job->k, 1.0f,
+               job->dyw, (int) job->k,
+               job->xpad + (gsize) c0 * job->plane + (t / 3) * job->wp + t % 3,
+               (int) job->plane, 1.0f, job->taps + (gsize) t * job->growth * job->c_mid + c0,
+               job->c_mid);
 }
 
 /* The weight gradient of a 3x3 stride-1 pad-1 convolution without im2col, for one image:
@@ -553,11 +577,10 @@ conv3x3_weight_grad (HlTrainNet *net, const float *x, int c_mid, int h, int w,
         memcpy (row, dy + (gsize) co * h * w + (gsize) r * w, w * sizeof (float));
         row[w] = row[w + 1] = 0.0f;
       }
-  for (int t = 0; t < 9; t++)
-    /* (growth, k) x (c_mid, k)^T -> (growth, c_mid), xpad rows of stride plane */
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, growth, c_mid, (int) k, 1.0f,
-                 net->dyw, (int) k, net->xpad + (t / 3) * wp + t % 3, (int) plane, 1.0f,
-                 net->taps + (gsize) t * growth * c_mid, c_mid);
+  TapJob job = { .dyw = net->dyw, .xpad = net->xpad, .taps = net->taps, .growth = growth,
+                 .c_mid = c_mid, .wp = wp, .n_blocks = (c_mid + TAP_BLOCK - 1) / TAP_BLOCK,
+                 .plane = plane, .k = k };
+  hl_parallel_for (9 * job.n_blocks, tap_chunk, &job);
 }
 
 /* Backward through dense block @b: on entry gcat[b % 2] holds d loss / d the block's output
@@ -603,8 +626,8 @@ backward_block (HlTrainNet *net, int b)
            * with the flipped, transposed kernel wt: (c_mid, growth * 9) x (growth * 9, hw).
            * K = growth * 9 instead of growth, and no col2im. */
           hl_im2col (dy, growth, h, w, 3, 3, 1, 1, NULL, NULL, net->col);
-          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, c_mid, (int) hw, growth * 9,
-                       1.0f, net->wt, growth * 9, net->col, (int) hw, 0.0f, dm, (int) hw);
+          hl_sgemm (FALSE, FALSE, c_mid, (int) hw, growth * 9, 1.0f, net->wt, growth * 9,
+                    net->col, (int) hw, 0.0f, dm, (int) hw);
         }
       if (gw2 != NULL)
         {
@@ -628,13 +651,12 @@ backward_block (HlTrainNet *net, int b)
               hl_bn_relu (bs->cat + i * cstride, c, hw, ls->norm1.scale, ls->norm1.shift,
                           net->tmp);
               /* (c_mid, hw) x (c, hw)^T -> (c_mid, c) */
-              cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, c_mid, c, (int) hw, 1.0f, dm,
-                           (int) hw, net->tmp, (int) hw, 1.0f, gw1, c);
+              hl_sgemm (FALSE, TRUE, c_mid, c, (int) hw, 1.0f, dm, (int) hw, net->tmp,
+                        (int) hw, 1.0f, gw1, c);
             }
           /* (c_mid, c)^T x (c_mid, hw) -> (c, hw) */
-          cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, c, (int) hw, c_mid, 1.0f,
-                       layer->conv1.weight, c, dm, (int) hw, 0.0f, net->dact + i * astride,
-                       (int) hw);
+          hl_sgemm (TRUE, FALSE, c, (int) hw, c_mid, 1.0f, layer->conv1.weight, c, dm,
+                    (int) hw, 0.0f, net->dact + i * astride, (int) hw);
         }
       bn_backward (net, &ls->norm1, (HlBatchView) { bs->cat, cstride },
                    (HlBatchView) { net->dact, astride }, (HlBatchView) { g, cstride }, n, hw,
@@ -664,12 +686,12 @@ backward_transition (HlTrainNet *net, int b)
           hl_avgpool2x2 (bs->cat + i * cstride, c, bs->h, bs->w, bs->trans.scale,
                          bs->trans.shift, net->tmp);
           /* (c_out, hw2) x (c, hw2)^T -> (c_out, c) */
-          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, c_out, c, (int) hw2, 1.0f, dy,
-                       (int) hw2, net->tmp, (int) hw2, 1.0f, gw, c);
+          hl_sgemm (FALSE, TRUE, c_out, c, (int) hw2, 1.0f, dy, (int) hw2, net->tmp,
+                    (int) hw2, 1.0f, gw, c);
         }
       /* (c_out, c)^T x (c_out, hw2) -> (c, hw2) */
-      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, c, (int) hw2, c_out, 1.0f,
-                   conv->weight, c, dy, (int) hw2, 0.0f, net->col, (int) hw2);
+      hl_sgemm (TRUE, FALSE, c, (int) hw2, c_out, 1.0f, conv->weight, c, dy, (int) hw2, 0.0f,
+                net->col, (int) hw2);
       hl_avgpool2x2_backward (net->col, c, bs->h, bs->w, net->dact + i * cstride);
     }
   bn_backward (net, &bs->trans, (HlBatchView) { bs->cat, cstride },
@@ -705,15 +727,15 @@ backward_stem (HlTrainNet *net, float *dinput)
           hl_im2col (net->input + i * net->in_floats, net->c_in, net->side, net->side, 7, 7, 2,
                      3, NULL, NULL, net->col);
           /* (c0, hw1) x (k0, hw1)^T -> (c0, k0) */
-          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, c0, k0, (int) hw1, 1.0f, dy,
-                       (int) hw1, net->col, (int) hw1, 1.0f, gw, k0);
+          hl_sgemm (FALSE, TRUE, c0, k0, (int) hw1, 1.0f, dy, (int) hw1, net->col, (int) hw1,
+                    1.0f, gw, k0);
         }
       if (dinput != NULL)
         {
           float *dx = dinput + i * net->in_floats;
           /* (c0, k0)^T x (c0, hw1) -> (k0, hw1) */
-          cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, k0, (int) hw1, c0, 1.0f,
-                       m->conv0.weight, k0, dy, (int) hw1, 0.0f, net->col, (int) hw1);
+          hl_sgemm (TRUE, FALSE, k0, (int) hw1, c0, 1.0f, m->conv0.weight, k0, dy, (int) hw1,
+                    0.0f, net->col, (int) hw1);
           memset (dx, 0, net->in_floats * sizeof (float));
           hl_col2im (net->col, net->c_in, net->side, net->side, 7, 7, 2, 3, dx);
         }

@@ -21,9 +21,9 @@
  * are torch.optim.SGD, torch.optim.Adam (L2 weight decay added to the gradient) and
  * torch.optim.AdamW (decoupled weight decay), with weight decay on every parameter.
  *
- * Determinism: for a given input, seed and hl_engine_get_threads(), every result is bitwise
- * reproducible (per-channel reductions run in a fixed order on one thread each; OpenBLAS splits
- * its work by the thread count only).
+ * Determinism: for a given input and seed every result is bitwise reproducible, whatever
+ * hl_engine_get_threads() is (per-channel reductions run in a fixed order on one thread each;
+ * matrix products are split by their shapes only, see hl_sgemm()).
  *
  * Threading: an HlTrainNet and an HlOptim are used by one thread at a time.
  */
