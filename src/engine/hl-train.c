@@ -50,6 +50,9 @@ typedef struct
 {
   int c_tot, h, w;
   float *cat;         /* (n, c_tot, h, w) */
+  double *cat_mean, *cat_var; /* (c_tot), training: each channel's batch statistics, computed
+                               * once when the channel is written (every BatchNorm over cat
+                               * reads its channels' statistics from here) */
   LayerState *layers; /* (n_layers) */
   BnState trans;      /* the transition after this block (not for the last block) */
 } BlockState;
@@ -235,6 +238,8 @@ net_create (HlModel *model, int max_batch, gboolean training, GError **error)
       gsize hw = (gsize) bs->h * bs->w;
 
       bs->cat = buffer_new (net, nb * bs->c_tot * hw);
+      bs->cat_mean = g_new (double, bs->c_tot);
+      bs->cat_var = g_new (double, bs->c_tot);
       bs->layers = g_new0 (LayerState, blk->n_layers);
       for (int l = 0; l < blk->n_layers; l++)
         {
@@ -296,7 +301,11 @@ hl_train_net_free (HlTrainNet *net)
   if (net == NULL)
     return;
   for (int b = 0; b < HL_MAX_BLOCKS; b++)
-    g_free (net->blocks[b].layers);
+    {
+      g_free (net->blocks[b].layers);
+      g_free (net->blocks[b].cat_mean);
+      g_free (net->blocks[b].cat_var);
+    }
   g_clear_pointer (&net->buffers, g_ptr_array_unref);
   g_free (net->params);
   g_free (net->stat_mean);
@@ -334,30 +343,52 @@ hl_train_net_get_model (HlTrainNet *net)
 
 /* --- forward --------------------------------------------------------------------------------- */
 
-/* Training: batch statistics of x (n, c, hw) -> the state's mean, invstd, scale, shift, and the
- * running statistics updated as torch.nn.BatchNorm2d does. Evaluation: nothing to do. */
+/* Training: the state's mean, invstd, scale and shift from the batch statistics @mean, @var
+ * (bn->c) over @count values per channel, and the running statistics updated as
+ * torch.nn.BatchNorm2d does. Evaluation: nothing to do. */
 static void
-bn_forward (HlTrainNet *net, BnState *st, HlBatchView x, int n, gsize hw)
+bn_forward_stats (HlTrainNet *net, BnState *st, const double *mean, const double *var,
+                  double count)
 {
   HlBatchNorm *bn = st->bn;
-  double count = (double) n * (double) hw;
   double eps = net->model->info.arch.bn_eps;
 
   if (!net->training)
     return;
-  hl_bn_batch_stats (x, n, bn->c, hw, net->stat_mean, net->stat_var);
   for (int i = 0; i < bn->c; i++)
     {
-      double mean = net->stat_mean[i], var = net->stat_var[i];
-      st->mean[i] = (float) mean;
-      st->invstd[i] = (float) (1.0 / sqrt (var + eps));
+      st->mean[i] = (float) mean[i];
+      st->invstd[i] = (float) (1.0 / sqrt (var[i] + eps));
       st->scale[i] = bn->weight[i] * st->invstd[i];
       st->shift[i] = bn->bias[i] - st->mean[i] * st->scale[i];
       bn->running_mean[i] = (1.0f - BN_MOMENTUM) * bn->running_mean[i]
-                            + BN_MOMENTUM * (float) mean;
+                            + BN_MOMENTUM * (float) mean[i];
       bn->running_var[i] = (1.0f - BN_MOMENTUM) * bn->running_var[i]
-                           + BN_MOMENTUM * (float) (var * count / MAX (count - 1.0, 1.0));
+                           + BN_MOMENTUM * (float) (var[i] * count / MAX (count - 1.0, 1.0));
     }
+}
+
+/* bn_forward_stats() with the batch statistics of x (n, c, hw). */
+static void
+bn_forward (HlTrainNet *net, BnState *st, HlBatchView x, int n, gsize hw)
+{
+  if (!net->training)
+    return;
+  hl_bn_batch_stats (x, n, st->bn->c, hw, net->stat_mean, net->stat_var);
+  bn_forward_stats (net, st, net->stat_mean, net->stat_var, (double) n * (double) hw);
+}
+
+/* Training: the batch statistics of channels [c0, c1) of block @bs's concatenation, just
+ * written, into its cat_mean / cat_var. */
+static void
+cat_stats (HlTrainNet *net, BlockState *bs, int c0, int c1, int n)
+{
+  gsize hw = (gsize) bs->h * bs->w;
+
+  if (!net->training)
+    return;
+  hl_bn_batch_stats ((HlBatchView) { bs->cat + (gsize) c0 * hw, (gsize) bs->c_tot * hw }, n,
+                     c1 - c0, hw, bs->cat_mean + c0, bs->cat_var + c0);
 }
 
 static gboolean
@@ -394,6 +425,7 @@ net_forward (HlTrainNet *net, const float *input, int n, GCancellable *cancellab
     for (int i = 0; i < n; i++)
       hl_maxpool2d (net->stem + i * c0 * hw1, c0, net->h1, net->w1, 3, 2, 1, net->norm0.scale,
                     net->norm0.shift, b0->cat + (gsize) i * b0->c_tot * b0->h * b0->w);
+    cat_stats (net, b0, 0, c0, n);
   }
 
   for (int b = 0; b < n_blocks; b++)
@@ -412,7 +444,7 @@ net_forward (HlTrainNet *net, const float *input, int n, GCancellable *cancellab
 
           if (!check_cancel (cancellable, error))
             return FALSE;
-          bn_forward (net, &ls->norm1, (HlBatchView) { bs->cat, cstride }, n, hw);
+          bn_forward_stats (net, &ls->norm1, bs->cat_mean, bs->cat_var, (double) n * hw);
           for (int i = 0; i < n; i++)
             hl_conv2d (&layer->conv1, bs->cat + i * cstride, h, w, ls->norm1.scale,
                        ls->norm1.shift, net->tmp, ls->mid + i * mstride);
@@ -420,6 +452,7 @@ net_forward (HlTrainNet *net, const float *input, int n, GCancellable *cancellab
           for (int i = 0; i < n; i++)
             hl_conv2d (&layer->conv2, ls->mid + i * mstride, h, w, ls->norm2.scale,
                        ls->norm2.shift, net->col, bs->cat + i * cstride + (gsize) c * hw);
+          cat_stats (net, bs, c, c + layer->conv2.c_out, n);
           c += layer->conv2.c_out;
         }
       if (b < n_blocks - 1)
@@ -428,7 +461,7 @@ net_forward (HlTrainNet *net, const float *input, int n, GCancellable *cancellab
           BlockState *next = &net->blocks[b + 1];
           gsize nstride = (gsize) next->c_tot * next->h * next->w;
 
-          bn_forward (net, &bs->trans, (HlBatchView) { bs->cat, cstride }, n, hw);
+          bn_forward_stats (net, &bs->trans, bs->cat_mean, bs->cat_var, (double) n * hw);
           for (int i = 0; i < n; i++)
             {
               hl_avgpool2x2 (bs->cat + i * cstride, c, h, w, bs->trans.scale, bs->trans.shift,
@@ -436,13 +469,15 @@ net_forward (HlTrainNet *net, const float *input, int n, GCancellable *cancellab
               hl_conv2d (&tr->conv, net->tmp, h / 2, w / 2, NULL, NULL, NULL,
                          next->cat + i * nstride);
             }
+          cat_stats (net, next, 0, tr->conv.c_out, n);
         }
     }
 
   /* head: features = ReLU (norm5 (cat)), global average pool, classifier */
   BlockState *last = &net->blocks[n_blocks - 1];
   gsize cstride = (gsize) net->c_feat * net->hw_feat;
-  bn_forward (net, &net->norm5, (HlBatchView) { last->cat, cstride }, n, net->hw_feat);
+  bn_forward_stats (net, &net->norm5, last->cat_mean, last->cat_var,
+                    (double) n * net->hw_feat);
   for (int i = 0; i < n; i++)
     {
       hl_bn_relu (last->cat + i * cstride, net->c_feat, net->hw_feat, net->norm5.scale,
