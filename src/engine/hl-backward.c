@@ -53,7 +53,7 @@ row_sums (const float *v, gsize n, float c, double *sum, double *sq)
     }
 }
 
-static void
+HL_VECTOR_CLONES static void
 stats_chunk (gpointer data, int i)
 {
   const BnJob *job = data;
@@ -114,7 +114,7 @@ row_dz_sums (const float *x, const float *dy, gsize n, float s, float t, float m
     }
 }
 
-static void
+HL_VECTOR_CLONES static void
 bn_backward_chunk (gpointer data, int i)
 {
   const BnJob *job = data;
@@ -228,7 +228,7 @@ typedef struct
   float *dx;
 } AvgPoolBackJob;
 
-static void
+HL_VECTOR_CLONES static void
 avgpool_backward_chunk (gpointer data, int i)
 {
   const AvgPoolBackJob *job = data;

@@ -212,7 +212,7 @@ typedef struct
   int c, per_chunk;
 } BnReluJob;
 
-static void
+HL_VECTOR_CLONES static void
 bn_relu_chunk (gpointer data, int i)
 {
   const BnReluJob *job = data;
@@ -277,7 +277,7 @@ typedef struct
 } Im2colJob;
 
 /* Row @r = (ch * k_h + ki) * k_w + kj of the im2col matrix. */
-static void
+HL_VECTOR_CLONES static void
 im2col_row (gpointer data, int r)
 {
   const Im2colJob *job = data;
@@ -335,7 +335,7 @@ typedef struct
 } PadJob;
 
 /* Channels [i * per_chunk, (i + 1) * per_chunk) of hl_pad1(). */
-static void
+HL_VECTOR_CLONES static void
 pad_chunk (gpointer data, int i)
 {
   const PadJob *job = data;
@@ -861,7 +861,7 @@ typedef struct
   int per_chunk;
 } AvgPoolJob;
 
-static void
+HL_VECTOR_CLONES static void
 avgpool_chunk (gpointer data, int i)
 {
   const AvgPoolJob *job = data;

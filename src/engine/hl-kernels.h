@@ -28,6 +28,20 @@ void hl_parallel_for (int n_chunks, HlChunkFunc func, gpointer data);
 void hl_sgemm (gboolean trans_a, gboolean trans_b, int m, int n, int k, float alpha,
                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* Put before an element-wise kernel (a BatchNorm, pooling or padding loop): GCC and Clang then
+ * compile it for AVX-512 and AVX2 as well as for the baseline x86-64 instruction set, and the
+ * loader picks the best the CPU has (function multiversioning; a plain function elsewhere). The
+ * loops neither reassociate nor, in GCC's ISO C mode, contract into FMA, so each clone computes
+ * the same values, only more of them per instruction. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define HL_VECTOR_CLONES __attribute__ ((target_clones ("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef HL_VECTOR_CLONES
+#define HL_VECTOR_CLONES
+#endif
+
 /* Alignment of every buffer the engine allocates, in bytes. */
 #define HL_ALIGN 64
 
