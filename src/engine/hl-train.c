@@ -197,8 +197,12 @@ net_create (HlModel *model, int max_batch, gboolean training, GError **error)
           HlDenseLayer *layer = &blk->layers[l];
           tmp_max = MAX (tmp_max, MAX (hl_conv2d_work_size (&layer->conv1, h, w, TRUE),
                                        (gsize) layer->conv1.c_in * hw));
+          /* conv2's transposed convolution in the backward pass (backward_block) */
+          HlConv transposed = { .c_out = c_mid, .c_in = layer->conv2.c_out, .k_h = 3, .k_w = 3,
+                                .stride = 1, .pad = 1 };
           col_max = MAX (col_max, MAX (hl_conv2d_work_size (&layer->conv2, h, w, TRUE),
                                        (gsize) MAX (c_mid, layer->conv2.c_out) * 9 * hw));
+          col_max = MAX (col_max, hl_conv2d_work_size (&transposed, h, w, FALSE));
         }
       dmid_max = MAX (dmid_max, (gsize) c_mid * hw);
       net->cat_max = MAX (net->cat_max, (gsize) bs->c_tot * hw);
@@ -639,6 +643,9 @@ backward_block (HlTrainNet *net, int b)
       float *gw2 = grad_of (net, layer->conv2.weight);
       float *gw1 = grad_of (net, layer->conv1.weight);
 
+      HlConv transposed = { .c_out = c_mid, .c_in = growth, .k_h = 3, .k_w = 3, .stride = 1,
+                            .pad = 1, .weight = net->wt };
+
       /* wt[ci][co][ki][kj] = w2[co][ci][2 - ki][2 - kj] */
       for (int co = 0; co < growth; co++)
         for (int ci = 0; ci < c_mid; ci++)
@@ -657,12 +664,9 @@ backward_block (HlTrainNet *net, int b)
           if (gw2 != NULL)
             conv3x3_weight_grad (net, ls->mid + i * mstride, c_mid, h, w, ls->norm2.scale,
                                  ls->norm2.shift, dy, growth);
-          /* d act2 = the transposed convolution of dY: a 3x3 stride-1 pad-1 correlation of dY
-           * with the flipped, transposed kernel wt: (c_mid, growth * 9) x (growth * 9, hw).
-           * K = growth * 9 instead of growth, and no col2im. */
-          hl_im2col (dy, growth, h, w, 3, 3, 1, 1, NULL, NULL, net->col);
-          hl_sgemm (FALSE, FALSE, c_mid, (int) hw, growth * 9, 1.0f, net->wt, growth * 9,
-                    net->col, (int) hw, 0.0f, dm, (int) hw);
+          /* d act2 = the transposed convolution of dY: a 3x3 stride-1 pad-1 convolution of dY
+           * with the flipped, transposed kernel wt, run like a forward one (no col2im) */
+          hl_conv2d (&transposed, dy, h, w, NULL, NULL, net->col, dm);
         }
       if (gw2 != NULL)
         {
