@@ -58,7 +58,7 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "size", 's', 0, G_OPTION_ARG_INT, &size, "Input side (default 224)", "S" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 1)", "N" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads (default 1)", "T" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Engine threads (default 1)", "T" },
     { "runs", 'r', 0, G_OPTION_ARG_INT, &runs, "Timed runs (default 10)", "R" },
     { "warmup", 'w', 0, G_OPTION_ARG_INT, &warmup, "Untimed runs first (default 3)", "W" },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file instead of random weights",

@@ -65,7 +65,7 @@ main (int argc, char **argv)
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch, "densenet121 (default) or tiny", "ARCH" },
     { "size", 's', 0, G_OPTION_ARG_INT, &size, "Input side (default 224)", "S" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per step (default 16)", "N" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads (default 1)", "T" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Engine threads (default 1)", "T" },
     { "runs", 'r', 0, G_OPTION_ARG_INT, &runs, "Timed steps (default 5)", "R" },
     { "warmup", 'w', 0, G_OPTION_ARG_INT, &warmup, "Untimed steps first (default 2)", "W" },
     { NULL }
