@@ -572,39 +572,58 @@ typedef struct
   gsize n_pos;
   float *out;
   gsize out_stride;
-  int n_groups; /* groups of up to 8 outputs */
+  int n_groups;   /* groups of up to 8 outputs */
+  int per_chunk;  /* groups per chunk */
+  int tile_parts; /* chunks per tile of positions */
 } DirectJob;
 
-/* Chunk @i: tile i / n_groups, output group i % n_groups (tiles in order, so that consecutive
- * chunks share their input). */
+/* Groups [g0, g1) of outputs on the tile of positions starting at @p0. */
+static void
+direct_tile (const DirectJob *job, gsize p0, int g0, int g1)
+{
+  int n_valid = (int) MIN ((gsize) TILE_PX, job->n_pos - p0);
+  gsize w_row = (gsize) job->c_in * job->n_taps;
+  HlTileFunc tile = tile_8_for (job->n_taps, n_valid);
+
+  for (int g = g0; g < g1; g++)
+    {
+      int o = g * 8, o_end = MIN (o + 8, job->c_out);
+      if (o_end - o == 8)
+        tile (job->src + p0, job->plane, job->offs, job->n_taps, job->w + o * w_row, job->c_in,
+              job->out + o * job->out_stride + p0, job->out_stride, n_valid);
+      else
+        for (; o < o_end; o++)
+          tile_1 (job->src + p0, job->plane, job->offs, job->n_taps, job->w + o * w_row,
+                  job->c_in, job->out + o * job->out_stride + p0, job->out_stride, n_valid);
+    }
+}
+
+/* Chunk @i: part i % tile_parts (per_chunk output groups) of tile i / tile_parts. One thread
+ * computes several groups of a tile in a row, so its input stays in that core's cache instead
+ * of being fetched by every core. */
 static void
 direct_chunk (gpointer data, int i)
 {
   const DirectJob *job = data;
-  gsize p0 = (gsize) (i / job->n_groups) * TILE_PX;
-  int n_valid = (int) MIN ((gsize) TILE_PX, job->n_pos - p0);
-  int o = (i % job->n_groups) * 8;
-  int o_end = MIN (o + 8, job->c_out);
-  gsize w_row = (gsize) job->c_in * job->n_taps;
+  int g0 = (i % job->tile_parts) * job->per_chunk;
 
-  if (o_end - o == 8)
-    {
-      HlTileFunc tile = tile_8_for (job->n_taps, n_valid);
-      tile (job->src + p0, job->plane, job->offs, job->n_taps, job->w + o * w_row, job->c_in,
-            job->out + o * job->out_stride + p0, job->out_stride, n_valid);
-    }
-  else
-    for (; o < o_end; o++)
-      tile_1 (job->src + p0, job->plane, job->offs, job->n_taps, job->w + o * w_row, job->c_in,
-              job->out + o * job->out_stride + p0, job->out_stride, n_valid);
+  direct_tile (job, (gsize) (i / job->tile_parts) * TILE_PX, g0,
+               MIN (g0 + job->per_chunk, job->n_groups));
 }
+
+/* Chunks of at least DIRECT_CHUNKS in all where the layer has that many tiles x groups, each as
+ * many groups of one tile as that allows. */
+#define DIRECT_CHUNKS 64
 
 static void
 direct_run (DirectJob *job)
 {
-  job->n_groups = (job->c_out + 7) / 8;
   int n_tiles = (int) ((job->n_pos + TILE_PX - 1) / TILE_PX);
-  hl_parallel_for (n_tiles * job->n_groups, direct_chunk, job);
+
+  job->n_groups = (job->c_out + 7) / 8;
+  job->per_chunk = CLAMP (n_tiles * job->n_groups / DIRECT_CHUNKS, 1, job->n_groups);
+  job->tile_parts = (job->n_groups + job->per_chunk - 1) / job->per_chunk;
+  hl_parallel_for (n_tiles * job->tile_parts, direct_chunk, job);
 }
 
 typedef struct
