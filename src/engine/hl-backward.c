@@ -24,10 +24,11 @@ typedef struct
 } BnJob;
 
 /* Sums over one row of @n floats in LANES float partial sums (a fixed, vectorisable order),
- * returned in double: sum of (v - c) and of (v - c)^2. */
+ * returned in double: sum of (v - c) and of (v - c)^2. Always inlined (as row_dz_sums()), so
+ * each HL_VECTOR_CLONES caller compiles it for its own instruction set. */
 #define LANES 16
 
-static void
+static inline __attribute__ ((always_inline)) void
 row_sums (const float *v, gsize n, float c, double *sum, double *sq)
 {
   float s[LANES] = { 0 }, q[LANES] = { 0 };
@@ -86,7 +87,7 @@ hl_bn_batch_stats (HlBatchView x, int n, int c, gsize hw, double *mean, double *
 
 /* One row of the BatchNorm backward's reductions: sum of dz and of dz (x - mu), dz = dy where
  * x * scale + shift > 0, else 0; LANES float partial sums, returned in double. */
-static void
+static inline __attribute__ ((always_inline)) void
 row_dz_sums (const float *x, const float *dy, gsize n, float s, float t, float mu, double *sum_dz,
              double *sum_dzx)
 {
