@@ -1,6 +1,7 @@
-/* hl-kernels.c — the engine's compute kernels (see hl-kernels.h): a small parallel-for,
- * convolution (a register-tiled AVX-512 kernel, or im2col + OpenBLAS sgemm) with BatchNorm + ReLU
- * fused into the input preparation, pooling, and PyTorch-exact bilinear resizing.
+/* hl-kernels.c — the engine's compute kernels (see hl-kernels.h): a small parallel-for, matrix
+ * products split over it (single-threaded OpenBLAS calls), convolution (a register-tiled AVX-512
+ * kernel, or im2col + sgemm) with BatchNorm + ReLU fused into the input preparation, pooling, and
+ * PyTorch-exact bilinear resizing.
  */
 #include "hl-kernels.h"
 #include "hl-backward.h"

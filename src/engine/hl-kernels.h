@@ -1,6 +1,7 @@
-/* hl-kernels.h — the engine's internal compute kernels: convolution (an AVX-512 kernel, or
- * im2col + OpenBLAS sgemm, with the preceding BatchNorm + ReLU fused into the input preparation),
- * pooling, BatchNorm + ReLU, and PyTorch-exact bilinear resizing. Used by the forward pass,
+/* hl-kernels.h — the engine's internal compute kernels: the thread pool and matrix products
+ * split over it, convolution (an AVX-512 kernel, or im2col + OpenBLAS sgemm, with the preceding
+ * BatchNorm + ReLU fused into the input preparation), pooling, BatchNorm + ReLU, and
+ * PyTorch-exact bilinear resizing. Used by the forward pass,
  * Grad-CAM, training and preprocessing; not part of the public API.
  *
  * All tensors are float32, NCHW, row-major, one image at a time: a (c, h, w) plane stack is
