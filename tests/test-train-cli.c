@@ -285,6 +285,27 @@ test_deterministic (Data *d, gconstpointer user_data)
   g_autoptr (HlModel) model = check_model (d, "a.safetensors");
 }
 
+/* --keep-last writes the last epoch whatever its validation AUROC, and says so. */
+static void
+test_keep_last (Data *d, gconstpointer user_data)
+{
+  const char *keep[] = { "--keep-last", NULL };
+  g_auto (GStrv) args = tiny_args (d, "last.safetensors", keep);
+  g_auto (HlTestRun) run = { 0 };
+  g_auto (GStrv) kept = NULL;
+
+  run_train (&run, (const char *const *) args);
+  g_assert_cmpint (run.status, ==, 0);
+  kept = g_strsplit (run.out, "(kept)", -1);
+  g_assert_cmpuint (g_strv_length (kept), ==, 4); /* every one of the 3 epochs */
+  g_assert_nonnull (strstr (run.out, "epoch 1/3"));
+  g_assert_nonnull (strstr (run.out, "epoch 3/3"));
+  g_assert_nonnull (strstr (run.out, "Last epoch 3 "));
+  assert_same_file (d, "last.safetensors", "last.safetensors.checkpoints/epoch-0003.safetensors");
+  g_autoptr (HlModel) model = check_model (d, "last.safetensors");
+  g_assert_nonnull (strstr (hl_model_get_info (model)->training_data, "kept epoch: the last"));
+}
+
 static void
 test_stop_resume (Data *d, gconstpointer user_data)
 {
@@ -482,6 +503,7 @@ main (int argc, char **argv)
   g_test_add ("/train-cli/leakage", Data, NULL, data_set_up, test_leakage, data_tear_down);
   g_test_add ("/train-cli/deterministic", Data, NULL, data_set_up, test_deterministic,
               data_tear_down);
+  g_test_add ("/train-cli/keep-last", Data, NULL, data_set_up, test_keep_last, data_tear_down);
   g_test_add ("/train-cli/stop-resume", Data, NULL, data_set_up, test_stop_resume,
               data_tear_down);
   g_test_add ("/train-cli/kill-resume", Data, NULL, data_set_up, test_kill_resume,

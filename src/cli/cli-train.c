@@ -10,8 +10,9 @@
  * AUROC per label, and checkpoints (parameters, running statistics, optimiser state, random state,
  * epoch), each file written atomically. A run killed at any point and started again with --resume
  * continues from the last finished epoch and ends with the same bytes as an uninterrupted run.
- * The epoch with the best mean validation AUROC is kept; its operating thresholds are chosen on the
- * validation split by Youden's J.
+ * The epoch with the best mean validation AUROC is kept (the last one with --keep-last, for a final
+ * fit whose training CSV includes the validation images); its operating thresholds are chosen on
+ * the validation split by Youden's J.
  *
  * Deterministic for a given seed and --threads: nothing in any written file depends on time,
  * the machine or the order threads finish in.
@@ -61,6 +62,7 @@ typedef struct
   gint64 seed;
   gboolean resume;
   gboolean allow_leakage;
+  gboolean keep_last;
   gboolean no_augment;
 } Options;
 
@@ -234,10 +236,11 @@ settings_fingerprint (const Options *opt, int n_train, int n_valid)
 {
   return g_strdup_printf ("arch=%s input=%d epochs=%d batch=%d lr=%.9g optimizer=%s "
                           "weight_decay=%.9g seed=%" G_GINT64_FORMAT " threads=%d augment=%d "
-                          "train=%s (%d) valid=%s (%d)",
+                          "keep=%s train=%s (%d) valid=%s (%d)",
                           opt->arch, opt->input_size, opt->epochs, opt->batch, opt->lr,
                           opt->optimizer, opt->weight_decay, opt->seed, opt->threads,
-                          !opt->no_augment, opt->train_csv, n_train, opt->valid_csv, n_valid);
+                          !opt->no_augment, opt->keep_last ? "last" : "best", opt->train_csv,
+                          n_train, opt->valid_csv, n_valid);
 }
 
 static char *
@@ -350,10 +353,11 @@ print_leakage (GPtrArray *shared, const Options *opt)
                                  "split or pass --allow-leakage\n");
 }
 
-/* One line per epoch: loss, learning rate, throughput, validation AUROC mean and per label. */
+/* One line per epoch: loss, learning rate, throughput, validation AUROC mean and per label;
+ * @kept marks the epoch that is now the one the run will keep. */
 static void
 print_epoch (guint32 epoch, const Options *opt, double loss, float lr, double rate,
-             const HlSummary *summary, gboolean best)
+             const HlSummary *summary, gboolean kept)
 {
   /* hl_label_names, shortened for the progress line */
   static const char *const short_names[HL_N_LABELS] = {
@@ -362,7 +366,8 @@ print_epoch (guint32 epoch, const Options *opt, double loss, float lr, double ra
   };
 
   printf ("epoch %u/%d  loss %.4f  lr %.2e  %.2f images/s  val AUROC mean %.4f%s |", epoch,
-          opt->epochs, loss, lr, rate, summary->mean_auroc, best ? " (best)" : "");
+          opt->epochs, loss, lr, rate, summary->mean_auroc,
+          !kept ? "" : opt->keep_last ? " (kept)" : " (best)");
   for (int k = 0; k < HL_N_LABELS; k++)
     {
       if (summary->labels[k].defined)
@@ -478,13 +483,13 @@ train (Options *opt)
       "Trained by hilum-cli train from scratch (no pretrained weights) on %d images (%u patients) "
       "of %s, validated on %d images (%u patients) of %s; %s, input %d, batch %d, %d epochs, %s "
       "lr %g cosine, weight decay "
-      "%g, class-balanced weighted loss, %s, seed %" G_GINT64_FORMAT "%s",
+      "%g, class-balanced weighted loss, %s, seed %" G_GINT64_FORMAT ", kept epoch: %s%s",
       train_split.n, counts[0].n_patients, opt->train_csv, valid_split.n, counts[1].n_patients,
       opt->valid_csv, opt->arch, opt->input_size, opt->batch, opt->epochs, opt->optimizer,
       opt->lr, opt->weight_decay,
       opt->no_augment ? "no augmentation" : "augmentation (rotation, shift, zoom, brightness, "
                                             "contrast, gamma)",
-      opt->seed, leakage);
+      opt->seed, opt->keep_last ? "the last" : "the best by validation mean AUROC", leakage);
 
   if (g_mkdir_with_parents (opt->checkpoint_dir, 0755) != 0)
     {
@@ -623,7 +628,8 @@ train (Options *opt)
           fprintf (stderr, "hilum-cli train: validation: %s\n", error->message);
           goto out;
         }
-      gboolean best = state.best_epoch == 0 || summary->mean_auroc > state.best_mean;
+      gboolean best = opt->keep_last || state.best_epoch == 0
+                      || summary->mean_auroc > state.best_mean;
       print_epoch (epoch, opt, loss_sum / seen, lr, seen / seconds, summary, best);
 
       /* Checkpoint: the best model (if this epoch is), this epoch's parameters, then the state
@@ -665,8 +671,8 @@ train (Options *opt)
     g_autoptr (HlModel) best_model = hl_model_new_from_file (best_path, &error);
     if (best_model == NULL || !hl_model_save (best_model, NULL, opt->out, HL_SAVE_F32, &error))
       goto write_failed;
-    printf ("Best epoch %u (validation mean AUROC %.4f) written to %s\n", state.best_epoch,
-            state.best_mean, opt->out);
+    printf ("%s epoch %u (validation mean AUROC %.4f) written to %s\n",
+            opt->keep_last ? "Last" : "Best", state.best_epoch, state.best_mean, opt->out);
   }
   status = 0;
   goto out;
@@ -716,6 +722,9 @@ hl_cli_train (int argc, char **argv)
       "Stop after epoch N, checkpointed (a long run split across sessions)", "N" },
     { "allow-leakage", 0, 0, G_OPTION_ARG_NONE, &opt.allow_leakage,
       "Train even when a patient is in both CSVs", NULL },
+    { "keep-last", 0, 0, G_OPTION_ARG_NONE, &opt.keep_last,
+      "Keep the last epoch instead of the best by validation AUROC (a final fit on train+valid)",
+      NULL },
     { "no-augment", 0, 0, G_OPTION_ARG_NONE, &opt.no_augment, "Turn augmentation off", NULL },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name,
       "Model name in the file (default hilum-ARCH-nih)", "NAME" },
