@@ -31,6 +31,13 @@ Usage:
   tools/torch_train.py --train T.csv --valid V.csv [--test X.csv] --images DIR
       [--arch densenet121|tiny] [--input-size 224] [--epochs N] [--batch 16] [--lr 1e-4]
       [--optimizer adam|sgd] [--weight-decay 0] [--seed 1] [--threads N] [--limit N] [--no-augment]
+      [--select best|last] [--tta] [--test-preds OUT.csv] [--device cpu|cuda]
+
+--select last keeps the last epoch instead of the best by validation (for a run whose validation
+images are also in its training CSV). --tta also reports the test AUROC of predictions averaged over
+the TTA_VIEWS fixed augmentations. --test-preds writes the kept epoch's test probabilities (Image +
+one column per label, the layout `hilum-cli eval --predictions` reads). --device cuda runs the
+model, the augmentation and the preprocessing on the GPU (not deterministic run to run).
 """
 
 import argparse
@@ -101,6 +108,12 @@ def augment(plane, rng):
     return augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, gamma)
 
 
+# Test-time augmentation: the unchanged image and geometric views within the training range
+# (angle degrees, shift x, shift y, zoom); no intensity change, since preprocessing normalises it.
+TTA_VIEWS = [(0, 0, 0, 1.0), (-5, 0, 0, 1.0), (5, 0, 0, 1.0), (0, 0, 0, 1.08), (0, 0, 0, 0.92),
+             (0, 0.04, 0, 1.0), (0, -0.04, 0, 1.0), (0, 0, 0.04, 1.0), (0, 0, -0.04, 1.0)]
+
+
 def augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, gamma):
     """hl_augment_apply: one drawn augmentation applied to a (h, w) plane."""
     h, w = plane.shape
@@ -112,7 +125,7 @@ def augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, ga
     ca, sa = math.cos(angle) / zoom, math.sin(angle) / zoom
     sx = ca * xs - sa * ys + w / 2
     sy = sa * xs + ca * ys + h / 2
-    grid = torch.stack([sx / w * 2 - 1, sy / h * 2 - 1], dim=-1).float()[None]
+    grid = torch.stack([sx / w * 2 - 1, sy / h * 2 - 1], dim=-1).float()[None].to(plane.device)
     out = F.grid_sample(plane[None, None], grid, mode="bilinear", padding_mode="zeros",
                         align_corners=False)[0, 0]
     mean = plane.mean()
@@ -176,7 +189,25 @@ def predict(model, inputs, batch):
     with torch.no_grad():
         for i in range(0, len(inputs), batch):
             probs.append(torch.sigmoid(model(inputs[i:i + batch])))
-    return torch.cat(probs).numpy()
+    return torch.cat(probs).cpu().numpy()
+
+
+def predict_tta(model, planes, side, batch):
+    """Probabilities averaged over TTA_VIEWS, each view applied to the decoded planes."""
+    total = 0
+    for angle, sx, sy, zoom in TTA_VIEWS:
+        x = torch.stack([preprocess(augment_apply(p, angle * math.pi / 180.0, sx, sy, zoom,
+                                                  0.0, 1.0, 1.0), side) for p in planes])
+        total = total + predict(model, x, batch)
+    return total / len(TTA_VIEWS)
+
+
+def write_preds(path, names, probs):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["Image"] + LABELS)
+        for name, row in zip(names, probs):
+            w.writerow([name] + ["%.7f" % v for v in row])
 
 
 def main():
@@ -196,7 +227,13 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="0: torch's default")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N rows of each CSV")
     ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--select", choices=["best", "last"], default="best",
+                    help="keep the best epoch by validation mean AUROC, or the last one")
+    ap.add_argument("--tta", action="store_true", help="also score the test set with TTA_VIEWS")
+    ap.add_argument("--test-preds", help="write the kept epoch's test probabilities to this CSV")
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    dev = torch.device(args.device)
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -208,12 +245,13 @@ def main():
     t0 = time.time()
     train_names, y_train = read_csv(args.train, args.limit)
     valid_names, y_valid = read_csv(args.valid, args.limit)
-    train_planes = [resize(decode(args.images, n), work) for n in train_names]
-    valid_x = torch.stack([preprocess(decode(args.images, n), side) for n in valid_names])
+    train_planes = [resize(decode(args.images, n).to(dev), work) for n in train_names]
+    valid_x = torch.stack([preprocess(decode(args.images, n).to(dev), side) for n in valid_names])
     test_x = y_test = None
     if args.test:
         test_names, y_test = read_csv(args.test, args.limit)
-        test_x = torch.stack([preprocess(decode(args.images, n), side) for n in test_names])
+        test_planes = [decode(args.images, n).to(dev) for n in test_names]
+        test_x = torch.stack([preprocess(p, side) for p in test_planes])
     print("decoded %d train, %d valid images in %.1f s (working side %d)"
           % (len(train_names), len(valid_names), time.time() - t0, work))
 
@@ -222,14 +260,15 @@ def main():
     for k, lab in enumerate(LABELS):
         print("  %-20s %.4f / %.4f" % (lab, w_pos[k], w_neg[k]))
 
-    model = build_model(args.arch)
+    model = build_model(args.arch).to(dev)
     opt = make_optimizer(model, args.optimizer, args.lr, args.weight_decay)
     # as hilum-cli train: a last mini-batch of one image is dropped
     steps_per_epoch = len(train_names) // args.batch + (len(train_names) % args.batch >= 2)
     total_steps = steps_per_epoch * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * s / total_steps)))
-    y_train_t = torch.from_numpy(y_train)
+    y_train_t = torch.from_numpy(y_train).to(dev)
+    w_pos, w_neg = w_pos.to(dev), w_neg.to(dev)
 
     best = (-1.0, None, None)
     rates = []
@@ -257,17 +296,23 @@ def main():
               (epoch, args.epochs, loss_sum / seen, rate, mean))
         print("  val AUROC " + " ".join("%s %.3f" % (lab[:6], a) for lab, a in zip(LABELS, val)))
         sys.stdout.flush()
-        if mean > best[0]:
+        if mean > best[0] or args.select == "last":
             best = (mean, epoch, {k: v.clone() for k, v in model.state_dict().items()})
 
     print("training images/s (mean over epochs): %.2f" % (sum(rates) / len(rates)))
-    print("best epoch %d, val mean AUROC %.4f" % (best[1], best[0]))
+    print("kept epoch %d (%s), val mean AUROC %.4f" % (best[1], args.select, best[0]))
     if test_x is not None:
         model.load_state_dict(best[2])
-        test = aurocs(y_test, predict(model, test_x, args.batch))
+        probs = predict(model, test_x, args.batch)
+        test = aurocs(y_test, probs)
         for lab, a in zip(LABELS, test):
             print("  test %-20s %.4f" % (lab, a))
         print("test mean AUROC %.4f" % float(np.nanmean(test)))
+        if args.test_preds:
+            write_preds(args.test_preds, test_names, probs)
+        if args.tta:
+            tta = aurocs(y_test, predict_tta(model, test_planes, side, args.batch))
+            print("test mean AUROC with TTA (%d views) %.4f" % (len(TTA_VIEWS), float(np.nanmean(tta))))
 
 
 if __name__ == "__main__":
