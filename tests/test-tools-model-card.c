@@ -162,13 +162,14 @@ test_card (HlTestDir *f, gconstpointer data)
   g_assert_nonnull (strstr (out, "  p_value    0.000000 (-)\n"));
   g_assert_nonnull (strstr (out, "  mean AUROC 0.000000\n"));
 
-  /* A model trained with --allow-leakage says so; another reference is named by its file. */
+  /* A model trained with --allow-leakage and --keep-last (a final fit whose validation images are
+   * training images) says so; another reference is named by its file. */
   g_autofree char *leaky = head_lines (train_src, 5, f->dir, "leaky.csv");
   g_autofree char *leaky_model = g_build_filename (f->dir, "leaky.safetensors", NULL);
   const char *leaky_args[] = { "train", "--train", train, "--valid", leaky, "--images", images,
                                "--out", leaky_model, "--arch", "tiny", "--input-size", "32",
                                "--epochs", "1", "--batch", "4", "--threads", "1",
-                               "--allow-leakage", NULL };
+                               "--allow-leakage", "--keep-last", NULL };
   g_auto (HlTestRun) leaky_run = { 0 };
   hl_test_run (&leaky_run, leaky_args);
   g_assert_cmpint (leaky_run.status, ==, 0);
@@ -187,6 +188,10 @@ test_card (HlTestDir *f, gconstpointer data)
   g_assert_nonnull (strstr (leaky_card, "patients are in both the training and the validation "
                                         "split** (allowed by `hilum-cli train --allow-leakage`)"));
   g_assert_null (strstr (leaky_card, "no patient is in both"));
+  g_assert_nonnull (strstr (leaky_card, "thresholds chosen there are in-sample and optimistic"));
+  g_assert_nonnull (strstr (leaky_card, "The file holds epoch 1, the last of the run"));
+  g_assert_nonnull (strstr (leaky_card, "| validation (operating thresholds) | 4 | "));
+  g_assert_nonnull (strstr (leaky_card, "- The operating thresholds and validation AUROCs come "));
   g_assert_nonnull (strstr (leaky_card, "| other-preds AUROC (95% CI) |"));
   g_assert_null (strstr (leaky_card, "CheXNet AUROC"));
 

@@ -174,6 +174,7 @@ TRAINING_PATTERN = re.compile(
     r"(?P<n_valid>\d+) images \((?P<p_valid>\d+) patients\) of (?P<valid>[^;]+);")
 LEAKAGE_PATTERN = re.compile(r"patients in both splits: (?P<n>\d+) \(allowed by --allow-leakage\)")
 CHEXNET_REFERENCE = "chexnet-test-preds.csv"  # the shared data's CheXNet predictions
+KEPT_LAST = "kept epoch: the last"  # hilum-cli train --keep-last
 EPOCH_PATTERN = re.compile(r"this is epoch (?P<epoch>\d+) \(validation mean AUROC "
                            r"(?P<val_mean>[0-9.]+)\)")
 
@@ -224,6 +225,7 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
     split = TRAINING_PATTERN.search(training)
     epoch = EPOCH_PATTERN.search(training)
     leakage = LEAKAGE_PATTERN.search(training)
+    kept_last = KEPT_LAST in training
     reference_file = os.path.basename(args.reference)
     if reference_file == CHEXNET_REFERENCE:
         ref_name = "CheXNet"
@@ -261,13 +263,20 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
     w("| --- | --- | --- | --- |")
     if split:
         w(f"| train | {split['n_train']} | {split['p_train']} | `{split['train']}` |")
-        w(f"| validation (epoch and threshold selection) | {split['n_valid']} | "
+        role = "operating thresholds" if kept_last else "epoch and threshold selection"
+        w(f"| validation ({role}) | {split['n_valid']} | "
           f"{split['p_valid']} | `{split['valid']}` |")
     else:
         w("| train, validation | see Training below | | |")
     w(f"| test (this card's numbers) | {len(truth_rows)} | "
       f"{n_patients if n_patients is not None else '—'} | `{args.labels}` |\n")
-    if leakage:
+    if leakage and kept_last:
+        w(f"**{leakage['n']} patients are in both the training and the validation split** "
+          "(allowed by `hilum-cli train --allow-leakage`): the model was also trained on the "
+          "validation images (a final fit), so the validation AUROCs and the operating "
+          "thresholds chosen there are in-sample and optimistic. The epoch kept is the last one, "
+          "not chosen on validation.\n")
+    elif leakage:
         w(f"**{leakage['n']} patients are in both the training and the validation split** "
           "(allowed by `hilum-cli train --allow-leakage`): the validation AUROCs, the epoch "
           "choice and the thresholds are optimistic.\n")
@@ -295,7 +304,10 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
     w("## Training\n")
     w(training + "." if training and not training.endswith(".") else training or "Not stated.")
     w("")
-    if epoch:
+    if epoch and kept_last:
+        w(f"The file holds epoch {epoch['epoch']}, the last of the run (`hilum-cli train "
+          f"--keep-last`; validation mean AUROC {epoch['val_mean']}).\n")
+    elif epoch:
         w(f"The file holds epoch {epoch['epoch']}, the one with the best validation mean AUROC "
           f"({epoch['val_mean']}).\n")
     if "thresholds" not in meta:
@@ -360,6 +372,11 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
     if unvalidated:
         w(f"- No validation AUROC (no positive in the validation split), threshold 0.5 by "
           f"default: {', '.join(unvalidated)}.")
+    if leakage:
+        w("- The operating thresholds and validation AUROCs come from images that share patients "
+          "with the training images (in-sample): on new images expect lower sensitivity or "
+          "specificity at these thresholds than the validation split suggests; the test columns "
+          "above show what they give on unseen patients.")
     if split:
         w(f"- Trained on {split['n_train']} images only (CheXNet: ~78,000): expect lower "
           "sensitivity for rare findings and more sensitivity to differences in acquisition.")
