@@ -3,7 +3,8 @@
  * byte-identical model files from two runs with one seed, a stopped-and-resumed run and a
  * SIGKILLed-and-resumed run equal to an uninterrupted one, a checkpoint refused by a run with other
  * settings or when truncated, the metadata of the written model, a synthetic finding that training
- * must learn, and (when HL_SHARED_DATA has it) one short epoch on real NIH images. */
+ * must learn, unreadable images reported and left out (and a split with none readable refused),
+ * and (when HL_SHARED_DATA has it) one short epoch on real NIH images. */
 #include "hl-engine.h"
 #include "hl-labels.h"
 #include "hl-test-png.h"
@@ -397,6 +398,107 @@ test_kill_resume (Data *d, gconstpointer user_data)
                     "killed.safetensors.checkpoints/epoch-0008.safetensors");
 }
 
+/* Replaces @name in @d's images with its first half: a truncated PNG. */
+static void
+truncate_image (const Data *d, const char *name)
+{
+  g_autofree char *path = g_build_filename (d->images, name, NULL);
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (path, contents, (gssize) (length / 2), NULL));
+}
+
+static void
+remove_image (const Data *d, const char *name)
+{
+  g_autofree char *path = g_build_filename (d->images, name, NULL);
+
+  g_assert_cmpint (g_unlink (path), ==, 0);
+}
+
+/* A truncated training PNG and missing validation images are reported, each with its path and the
+ * decoder's error, and left out: the run trains on the others, the class table, the loss and the
+ * model's description count the images used (both images of validation patient 2005 go, so 5
+ * patients remain), and a stopped run resumes to the same bytes (the same images left out). */
+static void
+test_unreadable (Data *d, gconstpointer user_data)
+{
+  const char *two[] = { "--epochs", "2", NULL };
+  const char *stop[] = { "--epochs", "2", "--stop-after", "1", NULL };
+  const char *resume[] = { "--epochs", "2", "--resume", NULL };
+  g_auto (GStrv) full = tiny_args (d, "full.safetensors", two);
+  g_auto (GStrv) first = tiny_args (d, "part.safetensors", stop);
+  g_auto (GStrv) rest = tiny_args (d, "part.safetensors", resume);
+  g_autofree char *corrupt = g_build_filename (d->images, "img-005.png", NULL);
+  g_autofree char *missing1 = g_build_filename (d->images, "img-110.png", NULL);
+  g_autofree char *missing2 = g_build_filename (d->images, "img-111.png", NULL);
+  g_autofree char *corrupt_line = g_strdup_printf ("skipping training image %s (row 7 of %s): "
+                                                   "not a valid PNG", corrupt, d->train);
+  g_autofree char *missing_line = g_strdup_printf ("skipping validation image %s (row 12 of %s): "
+                                                   "cannot open", missing1, d->valid);
+  g_auto (HlTestRun) r1 = { 0 };
+  g_auto (HlTestRun) r2 = { 0 };
+  g_auto (HlTestRun) r3 = { 0 };
+
+  truncate_image (d, "img-005.png");
+  remove_image (d, "img-110.png");
+  remove_image (d, "img-111.png");
+
+  run_train (&r1, (const char *const *) full);
+  g_test_message ("stderr:\n%s", r1.err);
+  g_assert_cmpint (r1.status, ==, 0);
+  g_assert_nonnull (strstr (r1.err, corrupt_line));
+  g_assert_nonnull (strstr (r1.err, missing_line));
+  g_assert_nonnull (strstr (r1.err, missing2));
+  g_assert_nonnull (strstr (r1.err, "skipped 1 of the 24 training images"));
+  g_assert_nonnull (strstr (r1.err, "skipped 2 of the 12 validation images"));
+  g_assert_nonnull (strstr (r1.out, "Decoded 23 training images (kept at 37x37) and 10 "
+                                    "validation images"));
+  /* the class table's images / patients row, training then validation */
+  g_assert_true (g_regex_match_simple ("images / patients +23 / 12 +10 / 5\n", r1.out, 0, 0));
+  g_assert_nonnull (strstr (r1.out, "epoch 2/2"));
+
+  g_autofree char *path = g_build_filename (d->tmp.dir, "full.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlModel) model = hl_model_new_from_file (path, &error);
+  g_assert_no_error (error);
+  const char *training_data = hl_model_get_info (model)->training_data;
+  g_test_message ("training data: %s", training_data);
+  g_assert_nonnull (strstr (training_data, "on 23 images (12 patients) of "));
+  g_assert_nonnull (strstr (training_data, "validated on 10 images (5 patients) of "));
+
+  run_train (&r2, (const char *const *) first);
+  g_assert_cmpint (r2.status, ==, 0);
+  run_train (&r3, (const char *const *) rest);
+  g_assert_cmpint (r3.status, ==, 0);
+  g_assert_nonnull (strstr (r3.out, "Resuming after epoch 1"));
+  g_assert_nonnull (strstr (r3.err, corrupt));
+  assert_same_file (d, "full.safetensors", "part.safetensors");
+}
+
+/* A validation split none of whose images can be read stops the run before training. */
+static void
+test_no_readable_valid (Data *d, gconstpointer user_data)
+{
+  g_auto (GStrv) args = tiny_args (d, "m.safetensors", NULL);
+  g_auto (HlTestRun) run = { 0 };
+  g_autofree char *expected = g_strdup_printf ("hilum-cli train: %s: 0 of its 12 validation "
+                                               "images could be read", d->valid);
+
+  for (int id = 100; id < 112; id++)
+    {
+      g_autofree char *name = g_strdup_printf ("img-%03d.png", id);
+      remove_image (d, name);
+    }
+  run_train (&run, (const char *const *) args);
+  g_assert_cmpint (run.status, ==, 1);
+  g_assert_nonnull (strstr (run.err, expected));
+  g_assert_null (strstr (run.out, "epoch 1/"));
+  g_assert_false (g_file_test (args[7], G_FILE_TEST_EXISTS));
+}
+
 /* The training loss of each epoch, in order, from the progress lines of @out. */
 static GArray *
 epoch_losses (const char *out)
@@ -509,6 +611,9 @@ main (int argc, char **argv)
   g_test_add ("/train-cli/kill-resume", Data, NULL, data_set_up, test_kill_resume,
               data_tear_down);
   g_test_add ("/train-cli/learns", Data, NULL, data_set_up, test_learns, data_tear_down);
+  g_test_add ("/train-cli/unreadable", Data, NULL, data_set_up, test_unreadable, data_tear_down);
+  g_test_add ("/train-cli/no-readable-valid", Data, NULL, data_set_up, test_no_readable_valid,
+              data_tear_down);
   g_test_add_func ("/train-cli/shared-data", test_shared_data);
   return g_test_run ();
 }

@@ -2,10 +2,11 @@
  * training API (hl-train.h) and writes a Hilum model file with complete metadata.
  *
  * What it does, in order: reads the training and validation CSVs, refuses patients present in
- * both (unless --allow-leakage), prints the class frequencies and the class-balanced loss weights
- * derived from the training set; decodes every image once (training images kept at a working
+ * both (unless --allow-leakage); decodes every image once (training images kept at a working
  * side a little above the input side, validation images preprocessed once from the full plane, as
- * inference does); then per epoch: shuffles, augments each image (hl-augment.h) and preprocesses it
+ * inference does), reporting and leaving out each image that cannot be read; prints the class
+ * frequencies of the images used and the class-balanced loss weights derived from them; then per
+ * epoch: shuffles, augments each image (hl-augment.h) and preprocesses it
  * with hl_model_preprocess(), steps the optimiser over mini-batches, evaluates the validation
  * AUROC per label, and checkpoints (parameters, running statistics, optimiser state, random state,
  * epoch), each file written atomically. A run killed at any point and started again with --resume
@@ -124,46 +125,72 @@ load_labels (const char *path)
   return set;
 }
 
-/* Decodes every image of @set from @images. With @work_side > 0 keeps the plane resized to it
- * (training); otherwise keeps the input @model preprocesses from the full plane (validation). */
+/* Decodes every image of @set, the @which split ("training" or "validation"), from @images. With
+ * @work_side > 0 keeps the plane resized to it (training); otherwise keeps the input @model
+ * preprocesses from the full plane (validation). An image that cannot be read (missing, corrupt)
+ * is reported on stderr with the decoder's error and left out, the others still load; @used (one
+ * entry per row of @set) receives 1 for each row decoded into @split, 0 for each left out. Fails,
+ * reported, when fewer than @min_used images could be read. */
 static gboolean
-load_split (const HlLabelSet *set, const char *images, HlModel *model, int work_side,
-            Split *split)
+load_split (const HlLabelSet *set, const char *which, const char *images, HlModel *model,
+            int work_side, int min_used, guint *used, Split *split)
 {
-  split->n = (int) set->rows->len;
+  guint n_rows = set->rows->len, skipped = 0;
+
+  split->n = 0;
   split->side = work_side;
   split->in_floats = hl_model_input_size (model);
   if (work_side > 0)
-    split->planes = g_new (float, (gsize) split->n * work_side * work_side);
+    split->planes = g_new (float, (gsize) n_rows * work_side * work_side);
   else
-    split->inputs = g_new (float, (gsize) split->n * split->in_floats);
-  split->truth = g_new (guint8, (gsize) split->n * HL_N_LABELS);
-  split->targets = g_new (float, (gsize) split->n * HL_N_LABELS);
+    split->inputs = g_new (float, (gsize) n_rows * split->in_floats);
+  split->truth = g_new (guint8, (gsize) n_rows * HL_N_LABELS);
+  split->targets = g_new (float, (gsize) n_rows * HL_N_LABELS);
 
-  for (int i = 0; i < split->n; i++)
+  for (guint r = 0; r < n_rows; r++)
     {
-      const HlLabelRow *row = set->rows->pdata[i];
+      const HlLabelRow *row = set->rows->pdata[r];
       g_autofree char *path = g_build_filename (images, row->image, NULL);
       g_autoptr (GError) error = NULL;
       g_autoptr (HlImage) image = hl_image_load (path, &error);
+      gsize i = (gsize) split->n;
 
+      used[r] = image != NULL;
       if (image == NULL)
         {
-          fprintf (stderr, "hilum-cli train: %s (row %u of %s)\n", error->message, row->line,
-                   set->path);
-          return FALSE;
+          /* the decoder's message names the file first; it is already on the line */
+          const char *why = error->message;
+          gsize len = strlen (path);
+          if (strncmp (why, path, len) == 0 && strncmp (why + len, ": ", 2) == 0)
+            why += len + 2;
+          fprintf (stderr, "hilum-cli train: skipping %s image %s (row %u of %s): %s\n", which,
+                   path, row->line, set->path, why);
+          skipped++;
+          continue;
         }
       if (work_side > 0)
         hl_augment_working_plane (image->pixels, image->height, image->width,
-                                  split->planes + (gsize) i * work_side * work_side, work_side);
+                                  split->planes + i * work_side * work_side, work_side);
       else
         hl_model_preprocess (model, image->pixels, image->height, image->width,
-                             split->inputs + (gsize) i * split->in_floats);
+                             split->inputs + i * split->in_floats);
       for (int k = 0; k < HL_N_LABELS; k++)
         {
-          split->truth[(gsize) i * HL_N_LABELS + k] = row->labels[k];
-          split->targets[(gsize) i * HL_N_LABELS + k] = row->labels[k];
+          split->truth[i * HL_N_LABELS + k] = row->labels[k];
+          split->targets[i * HL_N_LABELS + k] = row->labels[k];
         }
+      split->n++;
+    }
+  if (skipped > 0)
+    fprintf (stderr, "hilum-cli train: skipped %u of the %u %s images of %s (unreadable); using "
+             "the other %d\n", skipped, n_rows, which, set->path, split->n);
+  if (split->n < min_used)
+    {
+      fprintf (stderr, "hilum-cli train: %s: %d of its %u %s images could be read; %s\n",
+               set->path, split->n, n_rows, which,
+               min_used > 1 ? "training needs at least 2 (training-mode BatchNorm)"
+                            : "validation needs at least one");
+      return FALSE;
     }
   return TRUE;
 }
@@ -398,6 +425,8 @@ train (Options *opt)
   g_autofree float *batch_targets = NULL;
   g_autofree float *dlogits = NULL;
   g_autofree float *aug_plane = NULL;
+  g_autofree guint *train_used = NULL; /* (train_set rows) 1 where decoded, 0 where skipped */
+  g_autofree guint *valid_used = NULL; /* (valid_set rows) likewise */
   Split train_split = { 0 }, valid_split = { 0 };
   HlClassCounts counts[2];
   const char *split_names[2] = { "train", "valid" };
@@ -425,11 +454,6 @@ train (Options *opt)
         return 1;
     }
 
-  hl_splits_count (train_set, NULL, 0, &counts[0]);
-  hl_splits_count (valid_set, NULL, 0, &counts[1]);
-  printf ("Class frequencies:\n");
-  hl_cli_print_class_table (split_names, counts, 2);
-
   /* The model: architecture, one gray input channel, the notebook's per-image normalisation. */
   for (int k = 0; k < HL_N_LABELS; k++)
     labels[k] = (char *) hl_label_names[k];
@@ -448,12 +472,22 @@ train (Options *opt)
   hl_engine_set_threads (opt->threads);
   int work_side = (int) lround (opt->input_size * 8.0 / 7.0);
   gint64 t0 = g_get_monotonic_time ();
-  if (!load_split (train_set, opt->images, initial, work_side, &train_split)
-      || !load_split (valid_set, opt->images, initial, 0, &valid_split))
+  train_used = g_new (guint, train_set->rows->len);
+  valid_used = g_new (guint, valid_set->rows->len);
+  if (!load_split (train_set, "training", opt->images, initial, work_side, 2, train_used,
+                   &train_split)
+      || !load_split (valid_set, "validation", opt->images, initial, 0, 1, valid_used,
+                      &valid_split))
     goto out;
   printf ("Decoded %d training images (kept at %dx%d) and %d validation images in %.1f s\n",
           train_split.n, work_side, work_side, valid_split.n,
           (g_get_monotonic_time () - t0) / 1e6);
+
+  /* The frequencies, the loss weights and the model's description count the images decoded. */
+  hl_splits_count (train_set, train_used, 1, &counts[0]);
+  hl_splits_count (valid_set, valid_used, 1, &counts[1]);
+  printf ("Class frequencies:\n");
+  hl_cli_print_class_table (split_names, counts, 2);
 
   hl_loss_class_weights (train_split.targets, train_split.n, HL_N_LABELS, w_pos, w_neg);
   printf ("Loss weights (positive / negative = fraction of negatives / of positives):\n");
