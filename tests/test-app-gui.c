@@ -4,9 +4,11 @@
  * bar says "Not for diagnostic use" and names the model, that the weak labels carry their badge
  * and that the current thumbnail is in sight, selects a finding and checks that the heatmap
  * changed the rendered pixels, that an earlier heatmap layer changes them again and that hiding
- * it restores the original, exports the report and checks the files; a study with a corrupt file
- * shows the error on that thumbnail and analyses the rest, and a folder without images then
- * empties the strip; without a model the window says so, naming the places the
+ * it restores the original, exports the report and checks the files; with an earlier Layer
+ * chosen, the exported page's heatmap and caption are the ones render draws from that layer's map
+ * (whether the export computes it or takes the view's), not the last feature map's; a study with
+ * a corrupt file shows the error on that thumbnail and analyses the rest, and a folder without
+ * images then empties the strip; without a model the window says so, naming the places the
  * default model was looked for, and the default model is used when one is there; the model
  * dialog shows the model card beside the model file.
  *
@@ -19,10 +21,14 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "hl-colormap.h"
+#include "hl-image.h"
 #include "hl-model-dialog.h"
+#include "hl-report.h"
 #include "hl-test-app-model.h"
 #include "hl-test-png.h"
 #include "hl-roc-view.h"
+#include "hl-train.h"
 #include "hl-window.h"
 
 #define STUDY "patient-00003140"
@@ -40,6 +46,7 @@ typedef struct
   char **exported;
   GError *export_error;
   gboolean export_done;
+  cairo_surface_t *last_overlay; /* the view with the last feature map's heatmap */
 } Fixture;
 
 static char *model_path;
@@ -324,17 +331,27 @@ top_label (const HlResult *r)
   return best;
 }
 
-static void
-test_study (Fixture *f, gconstpointer data)
+/* Launches the application on the shared study with the random model; FALSE (the test skipped)
+ * when the study is absent. */
+static gboolean
+launch_shared_study (Fixture *f)
 {
   if (!g_file_test (f->study, G_FILE_TEST_IS_DIR))
     {
       g_test_skip ("the shared study " STUDY " is absent (set HL_SHARED_DATA)");
-      return;
+      return FALSE;
     }
   g_setenv ("HILUM_MODEL", model_path, TRUE);
   const char *files[] = { f->study, NULL };
   launch (f, files);
+  return TRUE;
+}
+
+static void
+test_study (Fixture *f, gconstpointer data)
+{
+  if (!launch_shared_study (f))
+    return;
   gtk_window_resize (GTK_WINDOW (f->window), 1400, 900);
 
   g_assert_true (wait_for (findings_known, f));
@@ -530,6 +547,179 @@ test_study (Fixture *f, gconstpointer data)
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "compare", NULL);
   g_assert_false (gtk_widget_get_visible (gtk_widget_get_parent (GTK_WIDGET (prior))));
 
+  quit (f);
+}
+
+/* ---- the exported heatmap's layer ---------------------------------------------------------- */
+
+/* The page's main image and its heatmap caption, in pixels of a page written at scale 2. */
+#define BOX_X0 (2 * (int)HL_REPORT_IMAGE_X)
+#define BOX_X1 (2 * (int)(HL_REPORT_IMAGE_X + HL_REPORT_IMAGE_SIDE))
+#define BOX_Y0 (2 * (int)HL_REPORT_IMAGE_Y)
+#define BOX_Y1 (2 * (int)(HL_REPORT_IMAGE_Y + HL_REPORT_IMAGE_SIDE + 18))
+
+/* Fraction of the pixels of the image box and caption where two pages differ by more than 2 in
+ * a channel (the maps of two computations may differ in their last bits). */
+static double
+box_changed (cairo_surface_t *a, cairo_surface_t *b)
+{
+  cairo_surface_flush (a);
+  cairo_surface_flush (b);
+  int sa = cairo_image_surface_get_stride (a), sb = cairo_image_surface_get_stride (b);
+  const guint8 *da = cairo_image_surface_get_data (a), *db = cairo_image_surface_get_data (b);
+  gsize changed = 0;
+  for (int y = BOX_Y0; y < BOX_Y1; y++)
+    for (int x = BOX_X0; x < BOX_X1; x++)
+      {
+        gboolean differs = FALSE;
+        for (int c = 0; c < 3; c++)
+          differs |= ABS (da[y * sa + 4 * x + c] - db[y * sb + 4 * x + c]) > 2;
+        changed += differs;
+      }
+  return (double)changed / ((double)(BOX_X1 - BOX_X0) * (BOX_Y1 - BOX_Y0));
+}
+
+static cairo_surface_t *
+load_page (const char *path)
+{
+  cairo_surface_t *page = cairo_image_surface_create_from_png (path);
+  g_assert_cmpint (cairo_surface_status (page), ==, CAIRO_STATUS_SUCCESS);
+  g_assert_cmpint (cairo_image_surface_get_width (page), ==, 1190);
+  g_assert_cmpint (cairo_image_surface_get_height (page), ==, 1684);
+  return page;
+}
+
+/* Exports the report of the image on screen into the new folder @name under f->tmp and loads
+ * its page. */
+static cairo_surface_t *
+export_page (Fixture *f, const char *name)
+{
+  g_autofree char *out = g_build_filename (f->tmp, name, NULL);
+  g_assert_cmpint (g_mkdir (out, 0755), ==, 0);
+  g_autoptr (GFile) folder = g_file_new_for_path (out);
+  g_clear_pointer (&f->exported, g_strfreev);
+  f->export_done = FALSE;
+  hl_window_export_async (f->window, HL_EXPORT_CURRENT_IMAGE, folder, NULL, export_done, f);
+  g_assert_true (wait_for (export_finished, f));
+  g_assert_no_error (f->export_error);
+  return load_page (f->exported[0]);
+}
+
+/* Writes with render's report page, independently of the viewer, the page of @r's image with
+ * @label's heatmap from @maps (n_labels, map_h, map_w) captioned at @layer, in the style of the
+ * settings, and loads it. */
+static cairo_surface_t *
+reference_page (Fixture *f, const HlResult *r, int label, const float *maps, int map_h, int map_w,
+                const char *layer)
+{
+  HlModel *model = hl_application_get_model (f->app);
+  const HlModelInfo *info = hl_model_get_info (model);
+  GSettings *settings = hl_application_get_settings (f->app);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = hl_image_load (r->path, &error);
+  g_assert_no_error (error);
+  g_autofree HlReportFinding *findings = g_new0 (HlReportFinding, r->n_labels);
+  for (int l = 0; l < r->n_labels; l++)
+    {
+      findings[l].label = info->labels[l];
+      findings[l].score = r->probs[l];
+      findings[l].threshold = info->thresholds[l];
+      findings[l].map = maps + (gsize)l * map_h * map_w;
+      findings[l].map_h = map_h;
+      findings[l].map_w = map_w;
+      findings[l].show_map = l == label;
+    }
+  HlReport report;
+  hl_report_init (&report);
+  report.pixels = image->pixels;
+  report.width = image->width;
+  report.height = image->height;
+  report.source_path = r->path;
+  report.n_findings = r->n_labels;
+  report.findings = findings;
+  g_autofree char *cmap = g_settings_get_string (settings, "colormap");
+  g_assert_true (hl_colormap_from_name (cmap, &report.overlay.cmap));
+  report.overlay.opacity = g_settings_get_double (settings, "opacity");
+  report.overlay.threshold = g_settings_get_double (settings, "threshold");
+  report.heatmap_layer = layer;
+  g_autofree char *path = g_build_filename (f->tmp, "reference.png", NULL);
+  g_assert_true (hl_report_write_png (&report, path, 2.0, &error));
+  g_assert_no_error (error);
+  return load_page (path);
+}
+
+static gboolean
+layer_on_screen (Fixture *f)
+{
+  settle ();
+  cairo_surface_t *now = render_widget (GTK_WIDGET (hl_window_get_image_view (f->window)));
+  double changed = fraction_changed (f->last_overlay, now);
+  cairo_surface_destroy (now);
+  return changed > 0.0;
+}
+
+/* The Layer chosen in the viewer is the layer of the exported heatmap: the page's image and
+ * caption are the ones render draws from hl_model_gradcam_layer's map at that layer, whether the
+ * export computes the map itself or takes the one the view computed, and differ from the page of
+ * the last feature map. */
+static void
+test_export_layer (Fixture *f, gconstpointer data)
+{
+  if (!launch_shared_study (f))
+    return;
+  g_assert_true (wait_for (findings_known, f));
+  HlResult *r = hl_window_get_current_result (f->window);
+  int label = top_label (r);
+  hl_window_select_finding (f->window, label);
+  settle ();
+  HlModel *model = hl_application_get_model (f->app);
+  const char *layer = "denseblock1";
+  int layer_index = hl_model_gradcam_layer_find (model, layer);
+  g_assert_cmpint (layer_index, >=, 0);
+  g_assert_cmpint (layer_index, <, hl_model_gradcam_n_layers (model) - 1);
+
+  /* The last feature map's page: the maps of the pass that gave the scores. */
+  cairo_surface_t *last = export_page (f, "last");
+  cairo_surface_t *last_ref
+      = reference_page (f, r, label, r->maps, r->map_h, r->map_w, "last feature map");
+  g_assert_cmpfloat (box_changed (last, last_ref), ==, 0.0);
+
+  /* The layer's map, computed here by the engine. */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = hl_image_load (r->path, &error);
+  g_assert_no_error (error);
+  g_autofree float *input = g_new (float, hl_model_input_size (model));
+  hl_model_preprocess (model, image->pixels, image->height, image->width, input);
+  int map_h, map_w;
+  g_autofree float *maps
+      = hl_model_gradcam_layer (model, input, layer_index, &map_h, &map_w, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (map_h, >, r->map_h);
+  cairo_surface_t *layer_ref = reference_page (f, r, label, maps, map_h, map_w, layer);
+  double vs_last = box_changed (last_ref, layer_ref);
+  g_test_message ("the %s page differs from the last feature map's in %.1f%% of the image box",
+                  layer, vs_last * 100);
+  g_assert_cmpfloat (vs_last, >, 0.01);
+
+  /* Chosen, exported at once: the export computes the map in its thread. */
+  f->last_overlay = render_widget (GTK_WIDGET (hl_window_get_image_view (f->window)));
+  g_settings_set_string (hl_application_get_settings (f->app), "heatmap-layer", layer);
+  cairo_surface_t *computed = export_page (f, "computed");
+  g_assert_cmpfloat (box_changed (computed, layer_ref), ==, 0.0);
+
+  /* Once the view shows it, the export takes the view's map. */
+  g_assert_true (wait_for (layer_on_screen, f));
+  cairo_surface_t *cached = export_page (f, "cached");
+  g_assert_cmpfloat (box_changed (cached, layer_ref), ==, 0.0);
+  g_settings_reset (hl_application_get_settings (f->app), "heatmap-layer");
+
+  cairo_surface_destroy (f->last_overlay);
+  f->last_overlay = NULL;
+  cairo_surface_destroy (last);
+  cairo_surface_destroy (last_ref);
+  cairo_surface_destroy (layer_ref);
+  cairo_surface_destroy (computed);
+  cairo_surface_destroy (cached);
   quit (f);
 }
 
@@ -766,6 +956,8 @@ main (int argc, char **argv)
     g_error ("%s", error->message);
 
   g_test_add ("/app/gui/study", Fixture, NULL, fixture_set_up, test_study, fixture_tear_down);
+  g_test_add ("/app/gui/export-layer", Fixture, NULL, fixture_set_up, test_export_layer,
+              fixture_tear_down);
   g_test_add ("/app/gui/broken-file", Fixture, NULL, fixture_set_up, test_broken_file,
               fixture_tear_down);
   g_test_add ("/app/gui/roc", Fixture, NULL, fixture_set_up, test_roc, fixture_tear_down);

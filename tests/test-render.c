@@ -766,6 +766,66 @@ test_report_weak (void)
   g_assert_cmpint (counts[1][1], >, 100);
 }
 
+/* The report of @fx with the heatmaps' layer named @layer (NULL: none), drawn at scale 2. */
+static cairo_surface_t *
+draw_report_at_layer (ReportFixture *fx, const char *layer)
+{
+  fx->report.heatmap_layer = layer;
+  cairo_surface_t *out = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 1190, 1684);
+  cairo_t *cr = cairo_create (out);
+  cairo_scale (cr, 2, 2);
+  hl_report_draw (cr, &fx->report);
+  g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
+  cairo_destroy (cr);
+  cairo_surface_flush (out);
+  return out;
+}
+
+/* Counts the rows of @a and @b that differ, inside and outside rows @y0..@y1. */
+static void
+count_changed_rows (cairo_surface_t *a, cairo_surface_t *b, int y0, int y1, int *inside,
+                    int *outside)
+{
+  int stride = cairo_image_surface_get_stride (a);
+  const guint8 *da = cairo_image_surface_get_data (a), *db = cairo_image_surface_get_data (b);
+  *inside = *outside = 0;
+  for (int y = 0; y < cairo_image_surface_get_height (a); y++)
+    if (memcmp (da + (gsize)y * stride, db + (gsize)y * stride, (gsize)stride) != 0)
+      {
+        if (y >= y0 && y < y1)
+          (*inside)++;
+        else
+          (*outside)++;
+      }
+}
+
+/* The heatmap's caption names the layer its maps come from, and nothing else on the page
+ * changes with it. */
+static void
+test_report_layer (void)
+{
+  ReportFixture fx;
+  report_fixture_init (&fx, 64, 64);
+  cairo_surface_t *none = draw_report_at_layer (&fx, NULL);
+  cairo_surface_t *block = draw_report_at_layer (&fx, "denseblock3");
+  cairo_surface_t *transition = draw_report_at_layer (&fx, "transition2");
+  /* The caption's line, below the main image, at scale 2. */
+  int y0 = 2 * (int)(HL_REPORT_IMAGE_Y + HL_REPORT_IMAGE_SIDE + 2);
+  int y1 = 2 * (int)(HL_REPORT_IMAGE_Y + HL_REPORT_IMAGE_SIDE + 18);
+  int inside, outside;
+  count_changed_rows (none, block, y0, y1, &inside, &outside);
+  g_test_message ("named layer vs none: %d caption rows changed, %d others", inside, outside);
+  g_assert_cmpint (inside, >, 5);
+  g_assert_cmpint (outside, ==, 0);
+  count_changed_rows (block, transition, y0, y1, &inside, &outside);
+  g_assert_cmpint (inside, >, 5);
+  g_assert_cmpint (outside, ==, 0);
+  cairo_surface_destroy (none);
+  cairo_surface_destroy (block);
+  cairo_surface_destroy (transition);
+  report_fixture_clear (&fx);
+}
+
 /* A report of many findings, no heatmap selected, unknown identifiers and long names: drawing
  * stays within the page and cairo reports no error. */
 static void
@@ -910,6 +970,7 @@ main (int argc, char **argv)
   g_test_add_func ("/render/report/png", test_report_png);
   g_test_add_func ("/render/report/pdf", test_report_pdf);
   g_test_add_func ("/render/report/weak", test_report_weak);
+  g_test_add_func ("/render/report/layer", test_report_layer);
   g_test_add_func ("/render/report/edge", test_report_edge);
   g_test_add_func ("/render/io/atomic", test_io_atomic);
   g_test_add_func ("/render/io/refuse-source", test_io_refuse_source);

@@ -7,6 +7,7 @@
 #include "hl-predictions.h"
 #include "hl-ranking.h"
 #include "hl-report.h"
+#include "hl-train.h"
 
 char *
 hl_export_report_name (const char *source_path, guint copy)
@@ -53,9 +54,11 @@ check_not_source (const HlExportJob *job, const char *out, GError **error)
   return TRUE;
 }
 
+/* Writes the report page of the image @path to @out: scores from @r, heatmaps from @lm (at an
+ * earlier layer) or, when @lm is NULL, from @r (the last feature map). */
 static gboolean
-write_report (const HlExportJob *job, const char *path, const HlResult *r, const char *out,
-              GError **error)
+write_report (const HlExportJob *job, const char *path, const HlResult *r, const HlLayerMaps *lm,
+              const char *out, GError **error)
 {
   g_autoptr (HlImage) image = hl_image_load (path, error);
   if (image == NULL)
@@ -67,16 +70,19 @@ write_report (const HlExportJob *job, const char *path, const HlResult *r, const
                     HL_REPORT_WEAK_AUROC, ranked);
   int shown = job->label >= 0 && job->label < r->n_labels ? job->label : ranked[0].label;
 
-  gsize map_size = (gsize)r->map_h * r->map_w;
+  /* (n_labels, map_h, map_w) */
+  const float *maps = lm != NULL ? lm->maps : r->maps;
+  int map_h = lm != NULL ? lm->map_h : r->map_h, map_w = lm != NULL ? lm->map_w : r->map_w;
+  gsize map_size = (gsize)map_h * map_w;
   g_autofree HlReportFinding *findings = g_new0 (HlReportFinding, r->n_labels);
   for (int l = 0; l < r->n_labels; l++)
     {
       findings[l].label = info->labels[l];
       findings[l].score = r->probs[l];
       findings[l].threshold = info->thresholds[l];
-      findings[l].map = r->maps + l * map_size;
-      findings[l].map_w = r->map_w;
-      findings[l].map_h = r->map_h;
+      findings[l].map = maps + l * map_size;
+      findings[l].map_w = map_w;
+      findings[l].map_h = map_h;
       findings[l].show_map = l == shown;
     }
   /* Weak as the sidebar marks it (hl_rank_findings). */
@@ -99,6 +105,7 @@ write_report (const HlExportJob *job, const char *path, const HlResult *r, const
   report.findings = findings;
   report.overlay = job->style;
   report.scale_each_map = TRUE;
+  report.heatmap_layer = lm != NULL ? job->gradcam_layer : "last feature map";
   return hl_report_write_png (&report, out, 2.0, error);
 }
 
@@ -156,6 +163,13 @@ hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error
 {
   g_return_val_if_fail (job != NULL && job->model != NULL && job->folder != NULL, NULL);
   g_return_val_if_fail (job->n > 0 && job->paths != NULL && job->results != NULL, NULL);
+  /* The heatmaps' layer; -1: the last feature map, the results' own maps. */
+  int layer = job->gradcam_layer != NULL
+                  ? hl_model_gradcam_layer_find (job->model, job->gradcam_layer)
+                  : -1;
+  g_return_val_if_fail (job->gradcam_layer == NULL || layer >= 0, NULL);
+  if (layer == hl_model_gradcam_n_layers (job->model) - 1)
+    layer = -1;
 
   g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
   /* Report names taken so far: images of the same name from different folders get -2, -3... */
@@ -178,7 +192,21 @@ hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error
         }
       g_hash_table_add (taken, name);
       g_autofree char *out = g_build_filename (job->folder, name, NULL);
-      if (!check_not_source (job, out, error) || !write_report (job, job->paths[i], r, out, error))
+      g_autoptr (HlLayerMaps) computed = NULL;
+      const HlLayerMaps *lm = NULL;
+      if (layer >= 0)
+        {
+          lm = job->layer_maps != NULL ? job->layer_maps[i] : NULL;
+          if (lm == NULL || lm->maps == NULL || lm->layer != layer)
+            {
+              lm = computed
+                  = hl_layer_maps_compute (job->model, job->paths[i], layer, cancellable, error);
+              if (lm == NULL)
+                return NULL;
+            }
+        }
+      if (!check_not_source (job, out, error)
+          || !write_report (job, job->paths[i], r, lm, out, error))
         return NULL;
       g_ptr_array_add (written, g_steal_pointer (&out));
       if (g_cancellable_set_error_if_cancelled (cancellable, error))

@@ -1,7 +1,8 @@
 /* hl-export.h — writing what the viewer shows to a folder: per image the annotated PNG report page
- * (render's hl_report_write_png), and for the set the scores CSV and JSON that `hilum-cli predict`
- * writes (study's hl_predictions_write_labels and hl_predictions_json_*). No GTK: it runs in a
- * worker thread. Every file is written atomically and none may be one of the source images. */
+ * (render's hl_report_write_png) with the heatmap at the layer the viewer shows, and for the set
+ * the scores CSV and JSON that `hilum-cli predict` writes (study's hl_predictions_write_labels and
+ * hl_predictions_json_*). No GTK: it runs in a worker thread. Every file is written atomically and
+ * none may be one of the source images. */
 #pragma once
 
 #include <gio/gio.h>
@@ -24,6 +25,12 @@ typedef struct
   int label;            /* finding whose heatmap the page shows; -1: the top-ranked one */
   HlOverlayStyle style; /* colormap, opacity and threshold (vmin/vmax set per map) */
   const char *folder;   /* where the files go; must exist */
+  /* The heatmaps' layer (a hl_model_gradcam_layer_id of @model), named on the page; NULL or the
+   * last feature map's: @results' maps. */
+  const char *gradcam_layer;
+  /* (n) or NULL: maps cached at an earlier @gradcam_layer; NULL entries, and ones without maps,
+   * are computed here. */
+  HlLayerMaps **layer_maps;
 } HlExportJob;
 
 /* The report file name for @source_path: its base name without extension + "-report.png", or,
@@ -31,7 +38,9 @@ typedef struct
  * "-<copy + 1>-report.png". */
 char *hl_export_report_name (const char *source_path, guint copy);
 
-/* Writes @job's reports, CSV and JSON. Returns the written paths (NULL-terminated, report pages
+/* Writes @job's reports, CSV and JSON. Each page shows the Grad-CAM heatmap at @job's
+ * gradcam_layer, as the viewer does, and its caption names that layer ("last feature map" or the
+ * layer's id). Returns the written paths (NULL-terminated, report pages
  * in @job's order, each named by hl_export_report_name with the first copy number not yet taken
  * in this export, then the CSV and the JSON) or NULL with @error set (HL_RENDER_ERROR,
  * HL_STUDY_ERROR, HL_ENGINE_ERROR or G_IO_ERROR_CANCELLED); files written before a failure stay. */

@@ -55,6 +55,40 @@ hl_result_compute (HlModel *model, const char *path, HlProgressFunc progress, gp
   return r;
 }
 
+HlLayerMaps *
+hl_layer_maps_compute (HlModel *model, const char *path, int layer, GCancellable *cancellable,
+                       GError **error)
+{
+  g_return_val_if_fail (model != NULL && path != NULL, NULL);
+  g_return_val_if_fail (layer >= 0 && layer < hl_model_gradcam_n_layers (model), NULL);
+
+  g_autoptr (HlImage) image = hl_image_load (path, error);
+  if (image == NULL || g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+  /* (input_channels, input_size, input_size) */
+  g_autofree float *input = g_new (float, hl_model_input_size (model));
+  hl_model_preprocess (model, image->pixels, image->height, image->width, input);
+  g_autoptr (HlLayerMaps) maps = g_new0 (HlLayerMaps, 1);
+  maps->layer = layer;
+  maps->n_labels = hl_model_get_info (model)->n_labels;
+  maps->maps = hl_model_gradcam_layer (model, input, layer, &maps->map_h, &maps->map_w, error);
+  if (maps->maps == NULL)
+    return NULL;
+  return g_steal_pointer (&maps);
+}
+
+HlLayerMaps *
+hl_layer_maps_dup (const HlLayerMaps *maps)
+{
+  g_return_val_if_fail (maps != NULL, NULL);
+
+  HlLayerMaps *copy = g_memdup2 (maps, sizeof *maps);
+  if (maps->maps != NULL)
+    copy->maps
+        = g_memdup2 (maps->maps, sizeof (float) * maps->n_labels * maps->map_h * maps->map_w);
+  return copy;
+}
+
 void
 hl_layer_maps_free (HlLayerMaps *maps)
 {
@@ -229,27 +263,12 @@ layer_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
   HlInference *self = source;
   const LayerJob *job = task_data;
   GError *error = NULL;
-  g_autoptr (HlImage) image = hl_image_load (job->path, &error);
-  if (image == NULL || g_cancellable_set_error_if_cancelled (cancellable, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  /* (input_channels, input_size, input_size) */
-  g_autofree float *input = g_new (float, hl_model_input_size (self->model));
-  hl_model_preprocess (self->model, image->pixels, image->height, image->width, input);
-  HlLayerMaps *maps = g_new0 (HlLayerMaps, 1);
-  maps->layer = job->layer;
-  maps->n_labels = hl_model_get_info (self->model)->n_labels;
-  maps->maps
-      = hl_model_gradcam_layer (self->model, input, job->layer, &maps->map_h, &maps->map_w, &error);
-  if (maps->maps == NULL)
-    {
-      hl_layer_maps_free (maps);
-      g_task_return_error (task, error);
-      return;
-    }
-  g_task_return_pointer (task, maps, (GDestroyNotify)hl_layer_maps_free);
+  HlLayerMaps *maps
+      = hl_layer_maps_compute (self->model, job->path, job->layer, cancellable, &error);
+  if (maps != NULL)
+    g_task_return_pointer (task, maps, (GDestroyNotify)hl_layer_maps_free);
+  else
+    g_task_return_error (task, error);
 }
 
 static void layer_start (HlInference *self, LayerJob *job);
@@ -294,14 +313,23 @@ layer_start (HlInference *self, LayerJob *job)
 }
 
 const HlLayerMaps *
+hl_inference_lookup_layer (HlInference *self, const char *path, int layer)
+{
+  g_return_val_if_fail (HL_IS_INFERENCE (self), NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+
+  g_autofree char *key = layer_key (path, layer);
+  return g_hash_table_lookup (self->layer_cache, key);
+}
+
+const HlLayerMaps *
 hl_inference_request_layer (HlInference *self, const char *path, int layer)
 {
   g_return_val_if_fail (HL_IS_INFERENCE (self), NULL);
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (layer >= 0 && layer < hl_model_gradcam_n_layers (self->model), NULL);
 
-  g_autofree char *key = layer_key (path, layer);
-  const HlLayerMaps *maps = g_hash_table_lookup (self->layer_cache, key);
+  const HlLayerMaps *maps = hl_inference_lookup_layer (self, path, layer);
   if (maps != NULL)
     return maps;
   if (self->layer_running != NULL && self->layer_running->layer == layer

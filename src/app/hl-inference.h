@@ -45,6 +45,16 @@ typedef struct
   float *maps;      /* (n_labels, map_h, map_w) ReLU'd, unnormalised; NULL when computing failed */
 } HlLayerMaps;
 
+/* Computes the maps of the image file @path at @layer (0 <= layer < hl_model_gradcam_n_layers)
+ * synchronously: decode, preprocess, hl_model_gradcam_layer. For the layer worker and for the
+ * export of images whose maps at that layer are not cached. Returns new maps (maps set) or NULL
+ * with @error set (HL_STUDY_ERROR, HL_ENGINE_ERROR or G_IO_ERROR_CANCELLED). */
+HlLayerMaps *hl_layer_maps_compute (HlModel *model, const char *path, int layer,
+                                    GCancellable *cancellable, GError **error);
+
+/* A copy of @maps (maps NULL stays NULL). */
+HlLayerMaps *hl_layer_maps_dup (const HlLayerMaps *maps);
+
 void hl_layer_maps_free (HlLayerMaps *maps);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlLayerMaps, hl_layer_maps_free)
 
@@ -69,6 +79,10 @@ void hl_inference_prioritize (HlInference *self, const char *path);
  * else after the running ones, in place of any earlier request still waiting. "layer-ready"
  * follows. */
 const HlLayerMaps *hl_inference_request_layer (HlInference *self, const char *path, int layer);
+
+/* The Grad-CAM maps of @path at @layer when they are cached (maps NULL when computing them
+ * failed; lent, valid while @self lives), else NULL; starts nothing. */
+const HlLayerMaps *hl_inference_lookup_layer (HlInference *self, const char *path, int layer);
 
 /* Cancels the running pass and empties the queue, layer maps included; the caches are kept. */
 void hl_inference_cancel (HlInference *self);

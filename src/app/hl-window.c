@@ -1538,10 +1538,12 @@ fullscreen_activated (GSimpleAction *action, GVariant *parameter, gpointer data)
 typedef struct
 {
   HlExportJob job;
-  GPtrArray *paths;   /* char*, NULL-terminated */
-  GPtrArray *results; /* HlResult* or NULL */
+  GPtrArray *paths;      /* char*, NULL-terminated */
+  GPtrArray *results;    /* HlResult* or NULL */
+  GPtrArray *layer_maps; /* HlLayerMaps* (copies of the cached ones) or NULL */
   HlModel *model;
   char *folder;
+  char *gradcam_layer; /* the heatmap layer's id; NULL: the last feature map */
 } ExportData;
 
 static void
@@ -1549,6 +1551,8 @@ export_data_free (ExportData *d)
 {
   g_ptr_array_unref (d->paths);
   g_ptr_array_unref (d->results);
+  g_ptr_array_unref (d->layer_maps);
+  g_free (d->gradcam_layer);
   hl_model_unref (d->model);
   g_free (d->folder);
   g_free (d);
@@ -1590,7 +1594,12 @@ hl_window_export_async (HlWindow *self, HlExportScope scope, GFile *folder,
   ExportData *d = g_new0 (ExportData, 1);
   d->paths = g_ptr_array_new ();
   d->results = g_ptr_array_new_with_free_func ((GDestroyNotify)hl_result_unref);
+  d->layer_maps = g_ptr_array_new_with_free_func ((GDestroyNotify)hl_layer_maps_free);
   d->model = hl_model_ref (model);
+  /* The heatmaps at the layer on screen: copies of the maps cached so far, the rest are computed
+   * in the export's thread. */
+  if (self->gradcam_layer >= 0)
+    d->gradcam_layer = hl_model_gradcam_layer_id (model, self->gradcam_layer);
   d->folder = g_steal_pointer (&folder_path);
   guint first = scope == HL_EXPORT_CURRENT_IMAGE ? self->current : 0;
   guint end = scope == HL_EXPORT_CURRENT_IMAGE ? self->current + 1 : self->items->len;
@@ -1603,12 +1612,19 @@ hl_window_export_async (HlWindow *self, HlExportScope scope, GFile *folder,
       HlResult *r = hl_inference_lookup (self->inference, item->path);
       g_ptr_array_add (d->paths, g_strdup (item->path));
       g_ptr_array_add (d->results, r != NULL ? hl_result_ref (r) : NULL);
+      const HlLayerMaps *lm
+          = self->gradcam_layer >= 0
+                ? hl_inference_lookup_layer (self->inference, item->path, self->gradcam_layer)
+                : NULL;
+      g_ptr_array_add (d->layer_maps, lm != NULL ? hl_layer_maps_dup (lm) : NULL);
     }
   d->job.model = d->model;
   d->job.n = d->paths->len;
   g_ptr_array_add (d->paths, NULL);
   d->job.paths = (const char *const *)d->paths->pdata;
   d->job.results = (HlResult **)d->results->pdata;
+  d->job.layer_maps = (HlLayerMaps **)d->layer_maps->pdata;
+  d->job.gradcam_layer = d->gradcam_layer;
   d->job.label = self->selected_label;
   d->job.style = self->style;
   d->job.folder = d->folder;

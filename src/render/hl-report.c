@@ -162,8 +162,11 @@ draw_heatmaps (cairo_t *cr, const HlReport *report, cairo_surface_t *gray, const
   cairo_set_source_rgb (cr, 0, 0, 0);
   if (n_shown > 0)
     {
+      g_autofree char *at = report->heatmap_layer != NULL
+                                ? g_strdup_printf (" at %s", report->heatmap_layer)
+                                : NULL;
       g_autofree char *caption
-          = g_strdup_printf ("Grad-CAM: %s (score %s)", shown[0]->label,
+          = g_strdup_printf ("Grad-CAM%s: %s (score %s)", at != NULL ? at : "", shown[0]->label,
                              hl_render_format_number (shown[0]->score, 3, score, sizeof score));
       hl_render_text_fitted (cr, MARGIN, IMAGE_Y + IMAGE_SIDE + 5, 0, 0, caption, IMAGE_SIDE);
 

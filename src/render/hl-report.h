@@ -75,9 +75,13 @@ typedef struct
   const HlReportFinding *findings; /* (n_findings), any order: the page ranks them by score */
   HlOverlayStyle overlay;          /* colormap, opacity, threshold, value range of the heatmaps */
   gboolean scale_each_map;         /* TRUE: each map's range is [overlay.vmin, its own maximum] */
+  /* The network layer the maps were computed at, named in the main heatmap's caption ("Grad-CAM
+   * at denseblock3: ..."); NULL names none. */
+  const char *heatmap_layer;
 } HlReport;
 
-/* Fills @report with no image, no findings, the default overlay style and per-map scaling. */
+/* Fills @report with no image, no findings, the default overlay style, per-map scaling and no
+ * heatmap layer named. */
 void hl_report_init (HlReport *report);
 
 /* Draws the page on @cr: white background and content in (0, 0, HL_REPORT_WIDTH,
