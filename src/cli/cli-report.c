@@ -184,6 +184,7 @@ report_one (const ReportJob *job, const ReportInput *in, const char *stem, float
   report.n_findings = (gsize)n;
   report.findings = findings;
   report.overlay = job->overlay;
+  report.heatmap_layer = "last feature map"; /* the CLI reports at the last map, as the app by default */
 
   g_autofree char *png_name = g_strdup_printf ("%s.png", stem);
   g_autofree char *png_path = g_build_filename (job->out_dir, png_name, NULL);
