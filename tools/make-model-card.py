@@ -262,14 +262,15 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
     w("| split | images | patients | source |")
     w("| --- | --- | --- | --- |")
     if split:
-        w(f"| train | {split['n_train']} | {split['p_train']} | `{split['train']}` |")
+        w(f"| train | {split['n_train']} | {split['p_train']} | `{shown_path(split['train'])}` |")
         role = "operating thresholds" if kept_last else "epoch and threshold selection"
         w(f"| validation ({role}) | {split['n_valid']} | "
-          f"{split['p_valid']} | `{split['valid']}` |")
+          f"{split['p_valid']} | `{shown_path(split['valid'])}` |")
     else:
         w("| train, validation | see Training below | | |")
     w(f"| test (this card's numbers) | {len(truth_rows)} | "
-      f"{n_patients if n_patients is not None else '—'} | `{args.labels}` |\n")
+      f"{n_patients if n_patients is not None else '—'} | "
+      f"`{shown_path(os.path.normpath(args.labels))}` |\n")
     if leakage and kept_last:
         w(f"**{leakage['n']} patients are in both the training and the validation split** "
           "(allowed by `hilum-cli train --allow-leakage`): the model was also trained on the "
