@@ -119,13 +119,14 @@ def augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, ga
     h, w = plane.shape
     # Output pixel centre relative to centre and shift -> inverse rotation/zoom -> source pixel,
     # expressed in grid_sample's normalised coordinates (align_corners=False).
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64) + 0.5 - h / 2 - shift_y * h,
-                            torch.arange(w, dtype=torch.float64) + 0.5 - w / 2 - shift_x * w,
+    f64 = dict(dtype=torch.float64, device=plane.device)
+    ys, xs = torch.meshgrid(torch.arange(h, **f64) + 0.5 - h / 2 - shift_y * h,
+                            torch.arange(w, **f64) + 0.5 - w / 2 - shift_x * w,
                             indexing="ij")
     ca, sa = math.cos(angle) / zoom, math.sin(angle) / zoom
     sx = ca * xs - sa * ys + w / 2
     sy = sa * xs + ca * ys + h / 2
-    grid = torch.stack([sx / w * 2 - 1, sy / h * 2 - 1], dim=-1).float()[None].to(plane.device)
+    grid = torch.stack([sx / w * 2 - 1, sy / h * 2 - 1], dim=-1).float()[None]
     out = F.grid_sample(plane[None, None], grid, mode="bilinear", padding_mode="zeros",
                         align_corners=False)[0, 0]
     mean = plane.mean()
