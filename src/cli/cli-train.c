@@ -15,8 +15,9 @@
  * fit whose training CSV includes the validation images); its operating thresholds are chosen on
  * the validation split by Youden's J.
  *
- * Deterministic for a given seed and --threads: nothing in any written file depends on time,
- * the machine or the order threads finish in.
+ * Deterministic for a given seed, whatever --threads (the engine's results do not depend on the
+ * thread count): nothing in any written file depends on time, the machine or the order threads
+ * finish in; so a run may also be resumed with another --threads.
  */
 #include "cli-commands.h"
 #include "cli-study.h"
@@ -257,17 +258,18 @@ model_info_for (const HlModelInfo *base, const HlSummary *summary, const Options
 
 /* ---- checkpoints ---- */
 
-/* The settings a checkpoint must share with the run that resumes it. */
+/* The settings a checkpoint must share with the run that resumes it (not --threads: results do not
+ * depend on it). */
 static char *
 settings_fingerprint (const Options *opt, int n_train, int n_valid)
 {
   return g_strdup_printf ("arch=%s input=%d epochs=%d batch=%d lr=%.9g optimizer=%s "
-                          "weight_decay=%.9g seed=%" G_GINT64_FORMAT " threads=%d augment=%d "
+                          "weight_decay=%.9g seed=%" G_GINT64_FORMAT " augment=%d "
                           "keep=%s train=%s (%d) valid=%s (%d)",
                           opt->arch, opt->input_size, opt->epochs, opt->batch, opt->lr,
-                          opt->optimizer, opt->weight_decay, opt->seed, opt->threads,
-                          !opt->no_augment, opt->keep_last ? "last" : "best", opt->train_csv,
-                          n_train, opt->valid_csv, n_valid);
+                          opt->optimizer, opt->weight_decay, opt->seed, !opt->no_augment,
+                          opt->keep_last ? "last" : "best", opt->train_csv, n_train,
+                          opt->valid_csv, n_valid);
 }
 
 static char *
@@ -747,7 +749,7 @@ hl_cli_train (int argc, char **argv)
     { "seed", 0, 0, G_OPTION_ARG_INT64, &opt.seed, "Seed of initialisation, shuffling and "
       "augmentation (default 1)", "N" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &opt.threads,
-      "Threads (default: all cores); results are reproducible for a given count", "N" },
+      "Threads (default: all cores); results do not depend on the count", "N" },
     { "checkpoint-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt.checkpoint_dir,
       "Where each epoch's checkpoint goes (default OUT.checkpoints)", "DIR" },
     { "resume", 0, 0, G_OPTION_ARG_NONE, &opt.resume,
