@@ -700,6 +700,24 @@ remove_tmp_dir (void)
   g_rmdir (tmp_dir);
 }
 
+/* fuzz-dicom's regression seed jpeg-marker-loop.dcm: a JPEG baseline file whose first fragment
+ * starts SOI then fill bytes. DCMTK's precision scan looped on it for minutes; it is now refused,
+ * with a message naming the file, before DCMTK sees it. */
+static void
+test_jpeg_marker_loop (void)
+{
+  g_autofree char *root = g_path_get_dirname (g_getenv ("HL_TOOLS"));
+  g_autofree char *path = g_build_filename (root, "fuzz", "corpus", "dicom", "jpeg-marker-loop.dcm",
+                                            NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = hl_dicom_load (path, &error);
+
+  g_assert_null (image);
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "jpeg-marker-loop.dcm"));
+  g_assert_nonnull (strstr (error->message, "corrupt JPEG pixel data"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -710,6 +728,7 @@ main (int argc, char **argv)
   tmp_dir = g_dir_make_tmp ("hl-dicom-XXXXXX", &error);
   g_assert_no_error (error);
 
+  g_test_add_func ("/study/dicom/jpeg-marker-loop", test_jpeg_marker_loop);
   g_test_add_func ("/study/dicom/rescale-window", test_rescale_window);
   g_test_add_func ("/study/dicom/min-max", test_min_max);
   g_test_add_func ("/study/dicom/monochrome1", test_monochrome1);

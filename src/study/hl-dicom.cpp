@@ -7,6 +7,9 @@
 #include "dcmtk/dcmdata/dccodec.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcstack.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcxfer.h"
@@ -229,6 +232,66 @@ set_default_voi (DicomImage &image)
   image.setMinMaxWindow (0);
 }
 
+/* DCMTK 3.6.7's JPEG decoder (DJCodecDecoder::scanJpegDataForBitDepth) walks the markers of a
+ * frame's first fragment to find the sample precision and can loop for minutes on a corrupt chain
+ * (found by fuzz-dicom). So the chain is walked here first, strictly: SOI, then marker segments
+ * (0xFF, a known marker code, a length >= 2 that stays inside the fragment) and the standalone TEM
+ * and RSTn, up to a start of frame with its precision byte. Reserved markers and fill bytes are
+ * refused, so that on every accepted chain DCMTK's walk takes the same steps and stops at the
+ * frame header. TRUE when the chain reaches a start of frame. */
+static gboolean
+jpeg_header_ok (const Uint8 *d, Uint32 len)
+{
+  Uint32 off = 2;
+
+  if (d == NULL || len < 4 || d[0] != 0xff || d[1] != 0xd8)
+    return FALSE;
+  while (off + 4 <= len)
+    {
+      Uint8 m = d[off + 1];
+      if (d[off] != 0xff)
+        return FALSE;
+      if (m == 0x01 || (m >= 0xd0 && m <= 0xd7))
+        {
+          off += 2;
+          continue;
+        }
+      if (m < 0xc0 || m == 0xd8 || m == 0xd9 || m == 0xff)
+        return FALSE;
+      Uint32 seg = ((Uint32) d[off + 2] << 8) | d[off + 3];
+      if (seg < 2 || seg > len - off - 2)
+        return FALSE;
+      if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc)
+        return seg >= 3; /* the precision is the byte after the length */
+      off += 2 + seg;
+    }
+  return FALSE;
+}
+
+/* For the JPEG transfer syntaxes DCMTK's dcmjpeg decodes: FALSE, reported, when the first
+ * fragment of the first frame is not a JPEG header jpeg_header_ok() accepts. */
+static gboolean
+check_jpeg (DcmDataset *ds, E_TransferSyntax xfer, const char *name, GError **error)
+{
+  DcmElement *element = NULL;
+  DcmPixelSequence *seq = NULL;
+  DcmPixelItem *item = NULL;
+  Uint8 *data = NULL;
+
+  if (!((xfer >= EXS_JPEGProcess1 && xfer <= EXS_JPEGProcess29) || xfer == EXS_JPEGProcess14SV1))
+    return TRUE;
+  if (ds->findAndGetElement (DCM_PixelData, element).bad () || element == NULL)
+    return TRUE; /* check_header has reported it */
+  DcmPixelData *pixels = OFstatic_cast (DcmPixelData *, element);
+  if (pixels->getEncapsulatedRepresentation (xfer, NULL, seq).good () && seq != NULL
+      && seq->getItem (item, 1).good () && item != NULL && item->getUint8Array (data).good ()
+      && jpeg_header_ok (data, item->getLength ()))
+    return TRUE;
+  g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+               "%s: corrupt JPEG pixel data: no valid JPEG header in the first fragment", name);
+  return FALSE;
+}
+
 /* The decoding proper, on a parsed @file. */
 static HlImage *
 decode (DcmFileFormat &file, guint64 file_size, const char *name, GError **error)
@@ -253,6 +316,9 @@ decode (DcmFileFormat &file, guint64 file_size, const char *name, GError **error
                    xfer_info.getXferName (), xfer_info.getXferID ());
       return NULL;
     }
+
+  if (!check_jpeg (ds, xfer, name, error))
+    return NULL;
 
   DicomImage decoded (ds, xfer, CIF_MayDetachPixelData, 0, 1);
   if (decoded.getStatus () != EIS_Normal)
