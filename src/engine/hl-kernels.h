@@ -137,4 +137,15 @@ void hl_global_avgpool (const float *x, int c, gsize hw, float *y);
 void hl_resize_bilinear (const float *src, int h, int w, float *dst, int out_h, int out_w,
                          gboolean antialias);
 
+/* hl-resize.c: other libraries' resize filters, each reproducing its library (see there).
+ * PIL's Image.resize (BILINEAR) on 8-bit @src (h, w) into @dst (out_h, out_w). */
+void hl_resize_pil_bilinear (const guint8 *src, int h, int w, guint8 *dst, int out_h, int out_w);
+
+/* PIL's Image.resize (NEAREST), Keras' load_img default: @src (h, w) into @dst (out_h, out_w). */
+void hl_resize_nearest (const float *src, int h, int w, float *dst, int out_h, int out_w);
+
+/* skimage.transform.resize (order 1, anti_aliasing when shrinking, mode 'constant', cval 0,
+ * preserve_range, clip) of a float32 image: @src (h, w) into @dst (out_h, out_w). */
+void hl_resize_skimage (const float *src, int h, int w, float *dst, int out_h, int out_w);
+
 G_END_DECLS

@@ -1,0 +1,129 @@
+/* test-engine-resize.c — hl-resize.c's filters against the libraries they reproduce.
+ *
+ * tests/fixtures/resize/resize.json is written by tools/resize_reference.py with PIL and skimage
+ * (versions in its "generator" member): seeded inputs and what each library made of them.
+ *
+ *   /engine/resize/pil-bilinear  PIL's 8-bit fixed-point arithmetic: equal, byte for byte
+ *   /engine/resize/nearest       PIL's NEAREST: equal (it only picks pixels)
+ *   /engine/resize/skimage       skimage.transform.resize: within 3 float32 roundings of the
+ *                                largest magnitude. Both sides sum in double and round to float32
+ *                                after each of the three passes (rows, columns, bilinear zoom);
+ *                                the double sums differ only in order (relative 2^-50 for these
+ *                                <= 29-term sums), so each pass's float32 result differs by at
+ *                                most one rounding, 2^-24 of the largest value it carries, and a
+ *                                pass's weights sum to at most 1, so the differences add up:
+ *                                3 * 2^-24 * max |x|, rounded up to 3 * 2^-23 for the clip.
+ */
+#include "engine/hl-kernels.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+
+static JsonArray *
+load_cases (JsonParser **parser)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("HL_FIXTURES"), "resize", "resize.json", NULL);
+  g_autoptr (GError) error = NULL;
+
+  *parser = json_parser_new ();
+  json_parser_load_from_file (*parser, path, &error);
+  g_assert_no_error (error);
+  return json_object_get_array_member (json_node_get_object (json_parser_get_root (*parser)),
+                                       "cases");
+}
+
+static float *
+floats (JsonArray *a, guint expect)
+{
+  float *v = g_new (float, expect);
+
+  g_assert_cmpuint (json_array_get_length (a), ==, expect);
+  for (guint i = 0; i < expect; i++)
+    v[i] = (float) json_array_get_double_element (a, i);
+  return v;
+}
+
+/* Runs every case of @kind; returns how many there were. */
+static int
+run_kind (const char *kind)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonArray *cases = load_cases (&parser);
+  int n = 0;
+
+  for (guint c = 0; c < json_array_get_length (cases); c++)
+    {
+      JsonObject *o = json_array_get_object_element (cases, c);
+      if (g_strcmp0 (json_object_get_string_member (o, "kind"), kind) != 0)
+        continue;
+      int h = json_object_get_int_member (o, "h"), w = json_object_get_int_member (o, "w");
+      int oh = json_object_get_int_member (o, "out_h"), ow = json_object_get_int_member (o, "out_w");
+      gsize n_in = (gsize) h * w, n_out = (gsize) oh * ow;
+      g_autofree float *src = floats (json_object_get_array_member (o, "src"), n_in);
+      g_autofree float *want = floats (json_object_get_array_member (o, "dst"), n_out);
+      g_autofree float *got = g_new (float, n_out);
+      double worst = 0.0, bound = 0.0;
+
+      if (g_str_equal (kind, "pil-bilinear"))
+        {
+          g_autofree guint8 *s8 = g_new (guint8, n_in);
+          g_autofree guint8 *d8 = g_new (guint8, n_out);
+          for (gsize i = 0; i < n_in; i++)
+            s8[i] = (guint8) src[i];
+          hl_resize_pil_bilinear (s8, h, w, d8, oh, ow);
+          for (gsize i = 0; i < n_out; i++)
+            got[i] = d8[i];
+        }
+      else if (g_str_equal (kind, "nearest"))
+        hl_resize_nearest (src, h, w, got, oh, ow);
+      else
+        {
+          double max_abs = 0.0;
+          hl_resize_skimage (src, h, w, got, oh, ow);
+          for (gsize i = 0; i < n_in; i++)
+            max_abs = MAX (max_abs, fabs (src[i]));
+          bound = 3.0 * ldexp (1.0, -23) * max_abs;
+        }
+      for (gsize i = 0; i < n_out; i++)
+        {
+          double d = fabs ((double) got[i] - want[i]);
+          if (d > bound)
+            g_error ("%s case %u (%dx%d -> %dx%d): value %" G_GSIZE_FORMAT " is %.9g, the "
+                     "library gives %.9g (bound %.3g)", kind, c, h, w, oh, ow, i, got[i], want[i],
+                     bound);
+          worst = MAX (worst, d);
+        }
+      g_test_message ("%s %dx%d -> %dx%d: largest difference %.3g (bound %.3g)", kind, h, w, oh,
+                      ow, worst, bound);
+      n++;
+    }
+  return n;
+}
+
+static void
+test_pil_bilinear (void)
+{
+  g_assert_cmpint (run_kind ("pil-bilinear"), >=, 5);
+}
+
+static void
+test_nearest (void)
+{
+  g_assert_cmpint (run_kind ("nearest"), >=, 3);
+}
+
+static void
+test_skimage (void)
+{
+  g_assert_cmpint (run_kind ("skimage"), >=, 4);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/engine/resize/pil-bilinear", test_pil_bilinear);
+  g_test_add_func ("/engine/resize/nearest", test_nearest);
+  g_test_add_func ("/engine/resize/skimage", test_skimage);
+  return g_test_run ();
+}
