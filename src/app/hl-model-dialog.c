@@ -94,10 +94,15 @@ fill (HlModelDialog *self)
 
   const char *resize = info->preprocess.resize == HL_RESIZE_BILINEAR_ANTIALIAS
                            ? _ ("bilinear with antialiasing")
-                           : _ ("bilinear");
+                           : info->preprocess.resize == HL_RESIZE_BILINEAR
+                               ? _ ("bilinear")
+                               : hl_preprocess_resize_name (info->preprocess.resize);
   g_autofree char *norm = NULL;
   if (info->preprocess.mode == HL_NORM_IMAGE)
     norm = g_strdup (_ ("each image normalised to zero mean and unit variance"));
+  else if (info->preprocess.mode == HL_NORM_NONE)
+    norm = g_strdup_printf (_ ("values in %s, not normalised"),
+                            hl_preprocess_range_name (info->preprocess.range));
   else
     norm = g_strdup_printf (_ ("normalised with mean %.3f and standard deviation %.3f"),
                             info->preprocess.mean[0], info->preprocess.std[0]);

@@ -365,7 +365,16 @@ hl_model_forward (HlModel *model, const float *input, int n, HlProgressFunc prog
     return NULL;
 
   for (gsize i = 0; i < (gsize) n * fwd->n_labels; i++)
-    fwd->probs[i] = sigmoid (fwd->logits[i]);
+    {
+      float p = sigmoid (fwd->logits[i]);
+      if (model->info.calibration == HL_OUTPUT_OP_NORM)
+        {
+          /* torchxrayvision's op_norm: the label's operating point t maps to 0.5. */
+          float t = model->info.op_thresholds[i % fwd->n_labels];
+          p = p < t ? p / (t * 2.0f) : 1.0f - (1.0f - p) / ((1.0f - t) * 2.0f);
+        }
+      fwd->probs[i] = p;
+    }
   return g_steal_pointer (&fwd);
 }
 

@@ -32,24 +32,62 @@ typedef enum
 
 GQuark hl_engine_error_quark (void);
 
-/* How an image is resized to the model's input. Both match PyTorch's
- * torch.nn.functional.interpolate (mode='bilinear', align_corners=False) with antialias=False
- * ("bilinear") or antialias=True ("bilinear-antialias"). */
+/* How an image is resized to the model's input.
+ * HL_RESIZE_BILINEAR, HL_RESIZE_BILINEAR_ANTIALIAS: PyTorch's torch.nn.functional.interpolate
+ *   (mode='bilinear', align_corners=False) with antialias=False / True.
+ * HL_RESIZE_PIL_BILINEAR: torchvision's Resize(s) + CenterCrop(s) on an 8-bit PIL image: the
+ *   short side to s and the long side to int (s * long / short) by PIL's BILINEAR, then the
+ *   centred s x s (CheXNet reproductions). Needs the plane quantised to 8 bits.
+ * HL_RESIZE_NEAREST: PIL's NEAREST to s x s, what Keras' load_img (target_size) does.
+ * HL_RESIZE_SKIMAGE: skimage.transform.resize (order 1, anti-aliased, mode 'constant'), as
+ *   torchxrayvision's XRayResizer. */
 typedef enum
 {
   HL_RESIZE_BILINEAR,
   HL_RESIZE_BILINEAR_ANTIALIAS,
+  HL_RESIZE_PIL_BILINEAR,
+  HL_RESIZE_NEAREST,
+  HL_RESIZE_SKIMAGE,
 } HlResizeFilter;
 
-/* How pixel values in [0, 1] are normalised after resizing.
+/* How pixel values are normalised after resizing.
  * HL_NORM_CHANNEL: out[c] = (x - mean[c]) / std[c] with the file's constants (ImageNet style).
  * HL_NORM_IMAGE: out = (x - mean(x)) / std(x) over the resized image (population std, + 1e-7),
- *                the notebook's per-sample normalisation; mean/std constants unused. */
+ *                the notebook's per-sample normalisation; mean/std constants unused.
+ * HL_NORM_NONE: out = x (the range mapping already gave the model's scale). */
 typedef enum
 {
   HL_NORM_CHANNEL,
   HL_NORM_IMAGE,
+  HL_NORM_NONE,
 } HlNormMode;
+
+/* What part of the image is resized. HL_CROP_CENTER: the centred square of the short side's
+ * length, starting at (long / 2 - short / 2) in integer division (torchxrayvision's
+ * XRayCenterCrop). */
+typedef enum
+{
+  HL_CROP_NONE,
+  HL_CROP_CENTER,
+} HlCrop;
+
+/* The value range the plane's [0, 1] is mapped onto before resizing: [0, 1] (PyTorch's
+ * ToTensor), [0, 255] (Keras' 8-bit pixels), [-1024, 1024] (torchxrayvision's normalize). */
+typedef enum
+{
+  HL_RANGE_UNIT,
+  HL_RANGE_BYTE,
+  HL_RANGE_XRV,
+} HlValueRange;
+
+/* How a logit becomes the score shown. HL_OUTPUT_SIGMOID: sigmoid (z). HL_OUTPUT_OP_NORM:
+ * torchxrayvision's op_norm of p = sigmoid (z) with the label's operating point t:
+ * p / (2 t) below t, 1 - (1 - p) / (2 (1 - t)) from t on, so that t maps to 0.5. */
+typedef enum
+{
+  HL_OUTPUT_SIGMOID,
+  HL_OUTPUT_OP_NORM,
+} HlOutputCalibration;
 
 #define HL_MAX_BLOCKS 8
 
@@ -63,8 +101,16 @@ typedef struct
   float bn_eps;                     /* 1e-5 */
 } HlDenseNetConfig;
 
+/* The whole path from a grayscale plane in [0, 1] to the network's input, in this order:
+ * optional rounding to 8 bits (v = round (255 v) / 255: the source pipeline read 8-bit images),
+ * the crop, the mapping of [0, 1] onto the range, the resize, the normalisation,
+ * and replication to the input channels. (HL_RESIZE_PIL_BILINEAR resizes the 8-bit values
+ * before the range mapping, as PIL does before ToTensor.) */
 typedef struct
 {
+  gboolean quantize8;
+  HlCrop crop;
+  HlValueRange range;
   HlResizeFilter resize;
   HlNormMode mode;
   float mean[3];
@@ -84,6 +130,8 @@ typedef struct
   HlPreprocess preprocess;
   float *thresholds;     /* (n_labels) operating points on the probability; 0.5 if none given */
   float *val_auroc;      /* (n_labels) validation AUROC; NAN where the file has none */
+  HlOutputCalibration calibration;
+  float *op_thresholds;  /* (n_labels) HL_OUTPUT_OP_NORM's operating points, else NULL */
   char *training_data;   /* free text, "" if absent */
   char *intended_use;    /* free text, "" if absent */
   int n_features;        /* channels of the last feature map (derived from arch), 1024 for -121 */
@@ -111,6 +159,14 @@ const HlModelInfo *hl_model_get_info (HlModel *model);
  * number of cores). */
 void hl_engine_set_threads (int n);
 int hl_engine_get_threads (void);
+
+/* The metadata names (README "Model file format") of the preprocessing and output choices, e.g.
+ * "bilinear-antialias", "channel", "center", "[0, 255]", "op-norm". Static strings. */
+const char *hl_preprocess_resize_name (HlResizeFilter filter);
+const char *hl_preprocess_mode_name (HlNormMode mode);
+const char *hl_preprocess_crop_name (HlCrop crop);
+const char *hl_preprocess_range_name (HlValueRange range);
+const char *hl_output_calibration_name (HlOutputCalibration calibration);
 
 /* Number of floats of one preprocessed input: input_channels * input_size * input_size. */
 gsize hl_model_input_size (HlModel *model);

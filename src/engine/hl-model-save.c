@@ -130,9 +130,20 @@ add_metadata (JsonBuilder *b, const HlModelInfo *info)
   add_meta_int (b, "input_size", info->input_size);
   add_meta_int (b, "input_channels", info->input_channels);
   add_meta (b, "labels", labels);
-  add_meta (b, "preprocess_resize",
-            info->preprocess.resize == HL_RESIZE_BILINEAR ? "bilinear" : "bilinear-antialias");
-  add_meta (b, "preprocess_mode", info->preprocess.mode == HL_NORM_CHANNEL ? "channel" : "image");
+  add_meta (b, "preprocess_resize", hl_preprocess_resize_name (info->preprocess.resize));
+  add_meta (b, "preprocess_mode", hl_preprocess_mode_name (info->preprocess.mode));
+  if (info->preprocess.quantize8)
+    add_meta (b, "preprocess_quantize", "8");
+  if (info->preprocess.crop != HL_CROP_NONE)
+    add_meta (b, "preprocess_crop", hl_preprocess_crop_name (info->preprocess.crop));
+  if (info->preprocess.range != HL_RANGE_UNIT)
+    add_meta (b, "preprocess_range", hl_preprocess_range_name (info->preprocess.range));
+  if (info->calibration == HL_OUTPUT_OP_NORM && info->op_thresholds != NULL)
+    {
+      g_autofree char *t = float_array (info->op_thresholds, info->n_labels);
+      add_meta (b, "output_calibration", hl_output_calibration_name (info->calibration));
+      add_meta (b, "op_thresholds", t);
+    }
   if (info->preprocess.mode == HL_NORM_CHANNEL)
     {
       g_autofree char *mean = float_array (info->preprocess.mean, info->input_channels);

@@ -43,6 +43,7 @@ info_clear (HlModelInfo *info)
   g_clear_pointer (&info->labels, g_strfreev);
   g_clear_pointer (&info->thresholds, g_free);
   g_clear_pointer (&info->val_auroc, g_free);
+  g_clear_pointer (&info->op_thresholds, g_free);
   g_clear_pointer (&info->training_data, g_free);
   g_clear_pointer (&info->intended_use, g_free);
 }
@@ -469,6 +470,11 @@ hl_model_new_random (const HlModelInfo *info, guint32 seed)
       mi->thresholds[l] = info->thresholds != NULL ? info->thresholds[l] : 0.5f;
       mi->val_auroc[l] = info->val_auroc != NULL ? info->val_auroc[l] : NAN;
     }
+  mi->op_thresholds = info->calibration == HL_OUTPUT_OP_NORM && info->op_thresholds != NULL
+                        ? g_memdup2 (info->op_thresholds, info->n_labels * sizeof (float))
+                        : NULL;
+  if (mi->op_thresholds == NULL)
+    mi->calibration = HL_OUTPUT_SIGMOID;
   mi->training_data = g_strdup (info->training_data != NULL ? info->training_data : "");
   mi->intended_use = g_strdup (info->intended_use != NULL ? info->intended_use : "");
   mi->n_features = arch_n_features (arch);
@@ -739,12 +745,139 @@ meta_text (MetaReader *r, const char *key)
   return g_strdup (s != NULL ? s : "");
 }
 
+/* The metadata names of HlResizeFilter, HlNormMode, HlCrop and HlOutputCalibration, in enum
+ * order: read here, written by hl_model_save. */
+static const char *const resize_names[] = { "bilinear", "bilinear-antialias", "pil-bilinear",
+                                            "nearest", "skimage", NULL };
+static const char *const mode_names[] = { "channel", "image", "none", NULL };
+static const char *const crop_names[] = { "none", "center", NULL };
+static const char *const calibration_names[] = { "sigmoid", "op-norm", NULL };
+static const char *const range_names[] = { "[0, 1]", "[0, 255]", "[-1024, 1024]", NULL };
+
+const char *
+hl_preprocess_resize_name (HlResizeFilter filter)
+{
+  g_return_val_if_fail ((guint) filter < G_N_ELEMENTS (resize_names) - 1, NULL);
+  return resize_names[filter];
+}
+
+const char *
+hl_preprocess_mode_name (HlNormMode mode)
+{
+  g_return_val_if_fail ((guint) mode < G_N_ELEMENTS (mode_names) - 1, NULL);
+  return mode_names[mode];
+}
+
+const char *
+hl_preprocess_crop_name (HlCrop crop)
+{
+  g_return_val_if_fail ((guint) crop < G_N_ELEMENTS (crop_names) - 1, NULL);
+  return crop_names[crop];
+}
+
+const char *
+hl_preprocess_range_name (HlValueRange range)
+{
+  g_return_val_if_fail ((guint) range < G_N_ELEMENTS (range_names) - 1, NULL);
+  return range_names[range];
+}
+
+const char *
+hl_output_calibration_name (HlOutputCalibration calibration)
+{
+  g_return_val_if_fail ((guint) calibration < G_N_ELEMENTS (calibration_names) - 1, NULL);
+  return calibration_names[calibration];
+}
+
+/* The optional preprocessing keys of imported models: preprocess_quantize ("8"),
+ * preprocess_crop ("none", "center") and preprocess_range ([0, 1], [0, 255] or [-1024, 1024]);
+ * "pil-bilinear" works on 8-bit values and so needs preprocess_quantize. */
+static gboolean
+meta_preprocess_extra (MetaReader *r, HlModelInfo *info)
+{
+  static const char *const quantize_choices[] = { "8", NULL };
+  static const float ranges[][2] = { [HL_RANGE_UNIT] = { 0, 1 }, [HL_RANGE_BYTE] = { 0, 255 },
+                                     [HL_RANGE_XRV] = { -1024, 1024 } };
+  HlPreprocess *pp = &info->preprocess;
+  int choice;
+
+  pp->quantize8 = FALSE;
+  pp->crop = HL_CROP_NONE;
+  pp->range = HL_RANGE_UNIT;
+  if (meta_string (r, "preprocess_quantize", FALSE) != NULL)
+    {
+      if (!meta_choice (r, "preprocess_quantize", quantize_choices, &choice))
+        return FALSE;
+      pp->quantize8 = TRUE;
+    }
+  if (meta_string (r, "preprocess_crop", FALSE) != NULL)
+    {
+      if (!meta_choice (r, "preprocess_crop", crop_names, &choice))
+        return FALSE;
+      pp->crop = (HlCrop) choice;
+    }
+  if (meta_string (r, "preprocess_range", FALSE) != NULL)
+    {
+      float pair[2];
+      gboolean known = FALSE;
+
+      if (!meta_numbers (r, "preprocess_range", 2, RANGE_FINITE, FALSE, pair))
+        return FALSE;
+      for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
+        if (pair[0] == ranges[i][0] && pair[1] == ranges[i][1])
+          {
+            pp->range = (HlValueRange) i;
+            known = TRUE;
+          }
+      if (!known)
+        {
+          META_ERROR (r, "%s: metadata preprocess_range is [%g, %g], not one of [0, 1], "
+                      "[0, 255], [-1024, 1024]", r->origin, pair[0], pair[1]);
+          return FALSE;
+        }
+    }
+  if (pp->resize == HL_RESIZE_PIL_BILINEAR && !pp->quantize8)
+    {
+      META_ERROR (r, "%s: metadata preprocess_resize pil-bilinear works on 8-bit values and "
+                  "needs preprocess_quantize \"8\"", r->origin);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* output_calibration ("sigmoid", the default, or "op-norm" with op_thresholds: one operating
+ * point in (0, 1) per label). */
+static gboolean
+meta_output_calibration (MetaReader *r, HlModelInfo *info)
+{
+  int choice = 0;
+
+  info->calibration = HL_OUTPUT_SIGMOID;
+  info->op_thresholds = NULL;
+  if (meta_string (r, "output_calibration", FALSE) != NULL
+      && !meta_choice (r, "output_calibration", calibration_names, &choice))
+    return FALSE;
+  if (choice == 0)
+    {
+      if (meta_string (r, "op_thresholds", FALSE) != NULL)
+        {
+          META_ERROR (r, "%s: metadata op_thresholds is given but output_calibration is not "
+                      "op-norm", r->origin);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  info->calibration = HL_OUTPUT_OP_NORM;
+  info->op_thresholds = g_new (float, info->n_labels);
+  return meta_string (r, "op_thresholds", TRUE) != NULL
+         && meta_numbers (r, "op_thresholds", info->n_labels, RANGE_OPEN_UNIT, FALSE,
+                          info->op_thresholds);
+}
+
 /* Fills @info from @meta as the README table "Model file format" says. */
 static gboolean
 parse_model_metadata (JsonObject *meta, const char *origin, HlModelInfo *info, GError **error)
 {
-  static const char *const resize_choices[] = { "bilinear", "bilinear-antialias", NULL };
-  static const char *const mode_choices[] = { "channel", "image", NULL };
   static const char *const channel_choices[] = { "1", "3", NULL };
   MetaReader reader = { meta, origin, error };
   MetaReader *r = &reader;
@@ -795,12 +928,14 @@ parse_model_metadata (JsonObject *meta, const char *origin, HlModelInfo *info, G
   if (!meta_labels (r, info))
     return FALSE;
 
-  if (!meta_choice (r, "preprocess_resize", resize_choices, &choice))
+  if (!meta_choice (r, "preprocess_resize", resize_names, &choice))
     return FALSE;
-  info->preprocess.resize = choice == 0 ? HL_RESIZE_BILINEAR : HL_RESIZE_BILINEAR_ANTIALIAS;
-  if (!meta_choice (r, "preprocess_mode", mode_choices, &choice))
+  info->preprocess.resize = (HlResizeFilter) choice;
+  if (!meta_choice (r, "preprocess_mode", mode_names, &choice))
     return FALSE;
-  info->preprocess.mode = choice == 0 ? HL_NORM_CHANNEL : HL_NORM_IMAGE;
+  info->preprocess.mode = (HlNormMode) choice;
+  if (!meta_preprocess_extra (r, info))
+    return FALSE;
   /* channel mode needs the constants; image mode ignores them but still refuses bad ones */
   for (int c = 0; c < 3; c++)
     {
@@ -834,6 +969,8 @@ parse_model_metadata (JsonObject *meta, const char *origin, HlModelInfo *info, G
                             info->val_auroc)))
     return FALSE;
 
+  if (!meta_output_calibration (r, info))
+    return FALSE;
   info->training_data = meta_text (r, "training_data");
   info->intended_use = meta_text (r, "intended_use");
   return TRUE;
