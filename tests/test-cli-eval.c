@@ -12,7 +12,8 @@
 #include <string.h>
 
 /* @field, written with "%.10g", is @value rounded to 10 significant digits: within half a unit in
- * the 10th digit, 0.5 10^(floor (log10 |value|) - 9), plus the parse's rounding (2^-53 relative). */
+ * the 10th digit, 0.5 10^(floor (log10 |value|) - 9), plus the parse's rounding (2^-53
+ * relative). */
 static void
 assert_printed_10g (const char *field, double value)
 {

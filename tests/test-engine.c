@@ -17,6 +17,7 @@
  * the worst case is useless, is bounded by the reference's own float32 rounding (check_network).
  */
 #include "engine/hl-kernels.h"
+#include "hl-test-bound.h"
 
 #include <math.h>
 #include <string.h>
@@ -31,44 +32,6 @@ random_floats (GRand *rand, gsize n, double lo, double hi)
   for (gsize i = 0; i < n; i++)
     v[i] = (float) g_rand_double_range (rand, lo, hi);
   return v;
-}
-
-/* float32's unit roundoff. */
-#define U (1.0 / 16777216.0)
-
-static double
-gamma_n (double n)
-{
-  return n * U / (1 - n * U);
-}
-
-/* Asserts |got[i] - want[i]| <= bound[i] for the @n values (a zero bound asks for equality; NaN
- * fails) and reports the largest ratio |got - want| / bound as a test message; returns it. */
-static double
-assert_bounded (const float *got, const double *want, const double *bound, gsize n,
-                const char *what)
-{
-  double worst = 0;
-  gsize at = 0;
-
-  for (gsize i = 0; i < n; i++)
-    {
-      double d = fabs ((double) got[i] - want[i]);
-      double r = d == 0 ? 0 : d / bound[i];
-
-      if (!(r <= worst))
-        {
-          worst = isnan (r) ? INFINITY : r;
-          at = i;
-        }
-    }
-  g_test_message ("%s: largest |engine - reference| / bound %.3g at [%" G_GSIZE_FORMAT
-                  "] (engine %.9g, reference %.9g, bound %.3g)", what, worst, at, got[at],
-                  want[at], bound[at]);
-  if (!(worst <= 1.0))
-    g_error ("%s: |engine - reference| exceeds its bound %.3g times at [%" G_GSIZE_FORMAT "]",
-             what, worst, at);
-  return worst;
 }
 
 /* A bound array of @n copies of @b. */
@@ -346,8 +309,8 @@ static double
 resize_bound (int h, int w, int out_h, int out_w, gboolean aa, double max_src)
 {
   if (!aa)
-    return 10 * U * max_src;
-  return (14.0 * (aa_taps (h, out_h) + aa_taps (w, out_w)) + 2) * U * max_src;
+    return 10 * HL_TEST_U * max_src;
+  return (14.0 * (aa_taps (h, out_h) + aa_taps (w, out_w)) + 2) * HL_TEST_U * max_src;
 }
 
 /* ---- kernel tests -------------------------------------------------------------------------- */
@@ -386,14 +349,14 @@ check_conv_case (GRand *rand, const ConvCase *cc)
   int terms = cc->c_in * cc->k * cc->k + (cc->bn ? 2 : 0);
   g_autofree double *bound = g_new (double, n_out);
   for (gsize i = 0; i < n_out; i++)
-    bound[i] = gamma_n (terms) * mag[i];
-  assert_bounded (y, want, bound, n_out, what);
+    bound[i] = hl_test_gamma (terms) * mag[i];
+  hl_test_assert_bounded (what, y, want, bound, n_out);
 
   /* The im2col + sgemm path, which the 3x3 case bypasses on AVX-512 machines. */
   g_autofree float *col = g_new (float, (gsize) cc->c_in * cc->k * cc->k * h_out * w_out);
   g_autofree char *what2 = g_strconcat (what, " (im2col)", NULL);
   hl_conv2d_im2col (&conv, x, cc->h, cc->w, scale, shift, col, y);
-  assert_bounded (y, want, bound, n_out, what2);
+  hl_test_assert_bounded (what2, y, want, bound, n_out);
 }
 
 static void
@@ -504,13 +467,13 @@ test_bn_relu (void)
     for (gsize i = 0; i < hw; i++)
       {
         want[ch * hw + i] = ref_act (x[ch * hw + i], scale, shift, ch);
-        bound[ch * hw + i] = 2 * U * ref_act_magnitude (x[ch * hw + i], scale, shift, ch);
+        bound[ch * hw + i] = 2 * HL_TEST_U * ref_act_magnitude (x[ch * hw + i], scale, shift, ch);
       }
   hl_bn_relu (x, c, hw, scale, shift, y);
-  assert_bounded (y, want, bound, c * hw, "bn+relu");
+  hl_test_assert_bounded ("bn+relu", y, want, bound, c * hw);
   /* In place. */
   hl_bn_relu (x, c, hw, scale, shift, x);
-  assert_bounded (x, want, bound, c * hw, "bn+relu in place");
+  hl_test_assert_bounded ("bn+relu in place", x, want, bound, c * hw);
 }
 
 static void
@@ -537,10 +500,11 @@ test_pad1 (void)
               want[((gsize) ch * hp + r) * wp + q] = inside ? ref_act (v, bn ? scale : NULL,
                                                                          shift, ch) : 0.0;
               bound[((gsize) ch * hp + r) * wp + q]
-                  = inside && bn ? 2 * U * ref_act_magnitude (v, scale, shift, ch) : 0.0;
+                  = inside && bn ? 2 * HL_TEST_U * ref_act_magnitude (v, scale, shift, ch) : 0.0;
             }
       hl_pad1 (x, c, h, w, bn ? scale : NULL, bn ? shift : NULL, xp);
-      assert_bounded (xp, want, bound, (gsize) c * hp * wp, bn ? "pad1 with BN+ReLU" : "pad1");
+      hl_test_assert_bounded (bn ? "pad1 with BN+ReLU" : "pad1", xp, want, bound,
+                              (gsize) c * hp * wp);
     }
 }
 
@@ -566,11 +530,12 @@ test_pool_max (void)
         for (int ch = 0; ch < c; ch++)
           for (gsize i = 0; i < plane_out; i++)
             bound[ch * plane_out + i]
-                = bn ? 2 * U * (max_abs (x + (gsize) ch * h * w, (gsize) h * w) * fabs (scale[ch])
-                                + fabs (shift[ch]))
+                = bn ? 2 * HL_TEST_U
+                           * (max_abs (x + (gsize) ch * h * w, (gsize) h * w) * fabs (scale[ch])
+                              + fabs (shift[ch]))
                      : 0.0;
         hl_maxpool2d (x, c, h, w, 3, 2, 1, scale, shift, y);
-        assert_bounded (y, want, bound, (gsize) c * h_out * w_out, "maxpool 3x3/2 pad 1");
+        hl_test_assert_bounded ("maxpool 3x3/2 pad 1", y, want, bound, (gsize) c * h_out * w_out);
       }
 
   /* By hand: padding counts as -inf, so an all-negative plane keeps its negative maxima. */
@@ -609,9 +574,9 @@ test_pool_avg (void)
         /* A 4-term sum (gamma_3) times 1/4 (exact) of values carrying BN + ReLU's 2u: gamma_5 of
          * the mean magnitude (gamma_3 without BN). */
         for (gsize i = 0; i < n_out; i++)
-          bound[i] *= gamma_n (bn ? 5 : 3);
+          bound[i] *= hl_test_gamma (bn ? 5 : 3);
         hl_avgpool2x2 (x, c, h, w, scale, shift, y);
-        assert_bounded (y, want, bound, n_out, "avgpool 2x2/2");
+        hl_test_assert_bounded ("avgpool 2x2/2", y, want, bound, n_out);
       }
 
   /* By hand: a 3x3 plane pools to the mean of its top-left 2x2. */
@@ -647,7 +612,7 @@ check_resize (GRand *rand, int h, int w, int out_h, int out_w, gboolean aa)
                                                        max_abs (src, (gsize) h * w)));
 
   hl_resize_bilinear (src, h, w, dst, out_h, out_w, aa);
-  assert_bounded (dst, want, bound, (gsize) out_h * out_w, what);
+  hl_test_assert_bounded (what, dst, want, bound, (gsize) out_h * out_w);
 }
 
 static const int resize_cases[][4] = {
@@ -747,9 +712,10 @@ test_preprocess_channel (void)
       double br = resize_bound (90, 70, 40, 40, aa, max_abs (gray, 90 * 70));
       for (int c = 0; c < 3; c++)
         for (int i = 0; i < 40 * 40; i++)
-          bound[c * 1600 + i] = br / info.preprocess.std[c] + gamma_n (2) * fabs (want[c * 1600 + i]);
+          bound[c * 1600 + i]
+              = br / info.preprocess.std[c] + hl_test_gamma (2) * fabs (want[c * 1600 + i]);
       hl_model_preprocess (model, gray, 90, 70, out);
-      assert_bounded (out, want, bound, 3 * 40 * 40, "channel normalisation");
+      hl_test_assert_bounded ("channel normalisation", out, want, bound, 3 * 40 * 40);
     }
 }
 
@@ -784,9 +750,10 @@ test_preprocess_image (void)
   double br = resize_bound (50, 61, 32, 32, TRUE, max_abs (gray, 50 * 61));
   double sd = sqrt (var) + 1e-7;
   for (int i = 0; i < 3 * 1024; i++)
-    bound[i] = (2 * br + U * fabs (mean) + fabs (want[i]) * br) / sd + 4 * U * fabs (want[i]);
+    bound[i] = (2 * br + HL_TEST_U * fabs (mean) + fabs (want[i]) * br) / sd
+               + 4 * HL_TEST_U * fabs (want[i]);
   hl_model_preprocess (model, gray, 50, 61, out);
-  assert_bounded (out, want, bound, 3 * 32 * 32, "image normalisation");
+  hl_test_assert_bounded ("image normalisation", out, want, bound, 3 * 32 * 32);
 }
 
 /* ---- the whole network against a naive reference forward ------------------------------------ */
@@ -876,7 +843,8 @@ ref_forward (HlModel *model, const float *input, double *logits, double **featur
           double mean = 0.0;
           for (int i = 0; i < h * w; i++)
             mean = rnd (mean + feat[(gsize) k * h * w + i]);
-          sum = rnd (sum + rnd (model->classifier_weight[(gsize) l * c + k] * rnd (mean / (h * w))));
+          double wt = model->classifier_weight[(gsize) l * c + k];
+          sum = rnd (sum + rnd (wt * rnd (mean / (h * w))));
         }
       logits[l] = sum;
     }
@@ -890,25 +858,19 @@ ref_forward (HlModel *model, const float *input, double *logits, double **featur
  * worst-case bound through the network (gamma_K |W| |x| per convolution, compounded through every
  * layer by |W| and the BatchNorm scales) is 1e3 to 1e5 times the values here, so the bound is
  * the float32 reference's own distance to the double one:
- *   |engine - ref64| <= ROUNDING_FACTOR max |ref32 - ref64| + 4u |ref64|
- * with ROUNDING_FACTOR and the floor as in test-parity.c: the engine and ref32 do the same
+ *   |engine - ref64| <= HL_TEST_ROUNDING_FACTOR max |ref32 - ref64| + 4u |ref64|
+ * (hl-test-bound.h, which says why 8 and why the floor): the engine and ref32 do the same
  * operations in float32, and ref32 accumulates every K-term sum in one sequential chain, the
  * longest there is, so the engine's shorter chains make no larger errors but for sampling. The
  * probabilities: the sigmoid is 1/4-Lipschitz and the engine's rounds within 4u p. */
-#define ROUNDING_FACTOR 8.0
-
 static double *
 network_bound (const char *what, const double *ref32, const double *ref64, gsize n)
 {
-  double *bound = g_new (double, n);
-  double e32 = 0;
+  g_autofree float *f32 = g_new (float, n);
 
   for (gsize i = 0; i < n; i++)
-    e32 = MAX (e32, fabs (ref32[i] - ref64[i]));
-  for (gsize i = 0; i < n; i++)
-    bound[i] = ROUNDING_FACTOR * e32 + 4 * U * fabs (ref64[i]);
-  g_test_message ("%s: largest |ref32 - ref64| %.3g", what, e32);
-  return bound;
+    f32[i] = (float) ref32[i]; /* exact: ref32 holds floats */
+  return hl_test_deep_bound (what, f32, ref64, n);
 }
 
 static void
@@ -946,12 +908,12 @@ check_network (const HlModelInfo *info, guint32 seed)
   for (int l = 0; l < info->n_labels; l++)
     {
       probs[l] = 1.0 / (1.0 + exp (-logits[l]));
-      probs_bound[l] = logits_bound[l] / 4 + 4 * U * probs[l];
+      probs_bound[l] = logits_bound[l] / 4 + 4 * HL_TEST_U * probs[l];
     }
-  assert_bounded (fwd->features, features, features_bound, (gsize) c * h * w,
-                  "network features");
-  assert_bounded (fwd->logits, logits, logits_bound, info->n_labels, "network logits");
-  assert_bounded (fwd->probs, probs, probs_bound, info->n_labels, "network probabilities");
+  hl_test_assert_bounded ("network features", fwd->features, features, features_bound,
+                          (gsize) c * h * w);
+  hl_test_assert_bounded ("network logits", fwd->logits, logits, logits_bound, info->n_labels);
+  hl_test_assert_bounded ("network probabilities", fwd->probs, probs, probs_bound, info->n_labels);
 }
 
 static void
@@ -1212,7 +1174,7 @@ test_gradcam_definition (void)
   g_autofree double *logits_bound = g_new (double, n_labels);
   g_autofree double *maps_bound = g_new (double, (gsize) n_labels * hw);
   const double eps = 1e-3;
-  const double u53 = U / (1 << 29); /* double's unit roundoff, 2^-53 */
+  const double u53 = HL_TEST_U / (1 << 29); /* double's unit roundoff, 2^-53 */
 
   for (int image = 0; image < 2; image++)
     {
@@ -1224,11 +1186,11 @@ test_gradcam_definition (void)
       for (int l = 0; l < n_labels; l++)
         {
           logits[l] = head_logit (model, a, c, hw, l);
-          logits_bound[l] = (gamma_n (c + 1) + gamma_n (hw) + 2 * U)
+          logits_bound[l] = (hl_test_gamma (c + 1) + hl_test_gamma (hw) + 2 * HL_TEST_U)
                             * head_magnitude (model, a, c, hw, l);
         }
-      assert_bounded (fwd->logits + image * n_labels, logits, logits_bound, n_labels,
-                      "head on features");
+      hl_test_assert_bounded ("head on features", fwd->logits + image * n_labels, logits,
+                              logits_bound, n_labels);
 
       /* The head is linear in A, so the central difference has no truncation error; what is
        * left is double rounding: each head_logit within e_l = (c hw + c + 2) 2^-53 (its
@@ -1253,7 +1215,7 @@ test_gradcam_definition (void)
                   fd += (e_l / eps + wk * 2 * u53 * (max_a + eps) / eps) * ak;
                   engine += wk * ak / hw;
                 }
-              maps_bound[(gsize) l * hw + i] = fd + (gamma_n (c) + 2 * U) * engine;
+              maps_bound[(gsize) l * hw + i] = fd + (hl_test_gamma (c) + 2 * HL_TEST_U) * engine;
             }
         }
 
@@ -1283,8 +1245,8 @@ test_gradcam_definition (void)
             want[(gsize) l * hw + i] = MAX (want[(gsize) l * hw + i], 0.0);
         }
       hl_forward_gradcam (model, fwd, image, maps);
-      assert_bounded (maps, want, maps_bound, (gsize) n_labels * hw,
-                      "grad-cam vs finite differences");
+      hl_test_assert_bounded ("grad-cam vs finite differences", maps, want, maps_bound,
+                              (gsize) n_labels * hw);
     }
 }
 
@@ -1300,7 +1262,7 @@ test_gradcam_upsample (void)
                                                                   max_abs (map, 7 * 7)));
 
   hl_gradcam_upsample (map, 7, 7, out, 224, 200);
-  assert_bounded (out, want, bound, 224 * 200, "upsample 7x7 -> 224x200");
+  hl_test_assert_bounded ("upsample 7x7 -> 224x200", out, want, bound, 224 * 200);
 
   float src[] = { 0, 1, 2, 3 }, dst[16];
   const float hand[16] = { 0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5,
@@ -1379,13 +1341,14 @@ test_sgemm (void)
               want[(gsize) i * ldc + j] = 0.75 * sum + 0.5 * c0[(gsize) i * ldc + j];
               /* alpha A B + beta C: a k-term dot product, the two scalings and the sum. */
               bound[(gsize) i * ldc + j]
-                  = gamma_n (k + 2) * (0.75 * magnitude + 0.5 * fabs (c0[(gsize) i * ldc + j]));
+                  = hl_test_gamma (k + 2)
+                    * (0.75 * magnitude + 0.5 * fabs (c0[(gsize) i * ldc + j]));
             }
         hl_engine_set_threads (1);
         hl_sgemm (ta, tb, m, n, k, 0.75f, a, lda, b, ldb, 0.5f, c1, ldc);
         hl_engine_set_threads (3);
         hl_sgemm (ta, tb, m, n, k, 0.75f, a, lda, b, ldb, 0.5f, c3, ldc);
-        assert_bounded (c1, want, bound, (gsize) m * ldc, what);
+        hl_test_assert_bounded (what, c1, want, bound, (gsize) m * ldc);
         g_assert_cmpmem (c1, (gsize) m * ldc * sizeof (float), c3,
                          (gsize) m * ldc * sizeof (float));
       }

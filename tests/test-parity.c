@@ -27,13 +27,16 @@
  *   features, derived next to logits_bound(), PROBS_ROUNDING and gradcam_bound() below.
  *
  *   The deep parts (preprocessing through a resize of up to 1024 taps per axis, the 121-layer
- *   network to the feature map, and the two chained) have worst-case bounds that are true but
- *   astronomically loose (gamma_K |W| |x| compounded over every layer). For them the reference
- *   runs the identical pass in float32 and in float64, and the bound is
- *     ROUNDING_FACTOR x max |torch32 - torch64| + 4 u |torch64|,
- *   see ROUNDING_FACTOR for why.
+ *   network to the feature map, the two chained, and the upsampling of torch's maps) have
+ *   worst-case bounds that are true but astronomically loose (gamma_K |W| |x| compounded over
+ *   every layer). For them the reference runs the identical pass in float32 and in float64, and
+ *   the bound is HL_TEST_ROUNDING_FACTOR (8) x max |torch32 - torch64| + 4 u |torch64|
+ *   (hl_test_deep_bound(), whose comment says why 8). torch32 rounds the resize's scale and centres
+ *   to float where torch64 does not (a relative u, moving a 1024 px coordinate by 6e-5 px); the
+ *   engine follows torch32, so that rounding is part of both float32 errors alike.
  */
 #include "engine/hl-kernels.h"
+#include "hl-test-bound.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -42,28 +45,10 @@
 
 #define DENSENET121_IMAGES 3
 
-/* float32's unit roundoff. */
-#define U (1.0 / 16777216.0)
-
-/* How far the engine's float32 rounding may exceed torch's own on the deep parts. Both sides do the
- * same operations in float32 with float32 accumulation (the same convolutions of the same K, one
- * BatchNorm scale and shift per channel, the same resize taps), so their worst-case bounds are the
- * same expression and their realised errors are sums of the same number of roundings of the same
- * sizes, differing only in order. The realised error of a K-term sum grows like sqrt (L) in the
- * length L of its longest sequential chain; the engine's kernels accumulate chains of between 1
- * and all K terms while OpenBLAS, oneDNN and ATen block K by 64 to 512 (or pairwise), and K <= 1152
- * (conv2 of the last block, 128 x 3 x 3), so the chains differ by at most 1152 / 64 = 18 in length
- * and the realised errors by sqrt (18) < 4.3 in scale. Applied to the largest error over a whole
- * tensor (n c h w values, extreme-value statistics make that maximum stable), 8 covers that factor
- * with a further 2 for the sampling of the maximum. The floor 4 u |torch64| is the rounding of the
- * last two operations of the value itself (a normalisation's subtraction and division, a
- * convolution's store and ReLU), below which no float32 result can be asked to agree. */
-#define ROUNDING_FACTOR 8.0
-
 /* The engine's sigmoid, 1 / (1 + expf (-x)) or e / (1 + e) with e = expf (x): glibc's expf is
  * within 1 ulp (2u relative), the sum and the division round once each, and the relative error of
  * e reaches p through e / (1 + e) <= 1; so |p - sigmoid (logit)| <= 4 u p. */
-#define PROBS_ROUNDING (4 * U)
+#define PROBS_ROUNDING (4 * HL_TEST_U)
 
 /* A safetensors file read whole: its header and data section. Only what the dumps need. */
 typedef struct
@@ -178,57 +163,6 @@ st_file_get_f64 (StFile *st, const char *name, int n_dims, gint64 *shape)
   return st_file_get (st, name, "F64", sizeof (double), n_dims, shape);
 }
 
-static double
-gamma_n (double n)
-{
-  return n * U / (1 - n * U);
-}
-
-/* Asserts |got[i] - want[i]| <= bound[i] for the @n values and reports, as a test message, the
- * largest ratio |got - want| / bound with its index and values. A zero bound asks for equality; NaN
- * fails. Returns the largest ratio. */
-static double
-check_bound (const char *what, const float *got, const double *want, const double *bound, gsize n)
-{
-  double worst = 0;
-  gsize at = 0;
-
-  for (gsize i = 0; i < n; i++)
-    {
-      double d = fabs ((double) got[i] - want[i]);
-      double r = d == 0 ? 0 : d / bound[i];
-
-      if (!(r <= worst))
-        {
-          worst = isnan (r) ? INFINITY : r;
-          at = i;
-        }
-    }
-  g_test_message ("%s: %" G_GSIZE_FORMAT " values, largest |engine - exact| / bound %.3g at [%"
-                  G_GSIZE_FORMAT "] (engine %.9g, exact %.9g, bound %.3g)", what, n, worst, at,
-                  got[at], want[at], bound[at]);
-  if (!(worst <= 1.0))
-    g_error ("%s: |engine - exact| exceeds its bound %.3g times at [%" G_GSIZE_FORMAT "]", what,
-             worst, at);
-  return worst;
-}
-
-/* The bound of a deep part (see ROUNDING_FACTOR), @n values: ROUNDING_FACTOR x the largest
- * |torch32 - torch64| + 4 u |torch64|. Newly allocated. */
-static double *
-deep_bound (const char *what, const float *torch32, const double *torch64, gsize n)
-{
-  double *bound = g_new (double, n);
-  double e32 = 0;
-
-  for (gsize i = 0; i < n; i++)
-    e32 = MAX (e32, fabs ((double) torch32[i] - torch64[i]));
-  for (gsize i = 0; i < n; i++)
-    bound[i] = ROUNDING_FACTOR * e32 + 4 * U * fabs (torch64[i]);
-  g_test_message ("%s: largest |torch32 - torch64| %.3g", what, e32);
-  return bound;
-}
-
 /* The head, logits = b + W mean (A), in double from the engine's features @a (n, c, hw) and from
  * the float64 ones @a64, with the bound of |engine logit - b - W mean (a64)|:
  *   sum_k |W[l, k]| |mean (a)_k - mean (a64)_k|       the engine's features' own error, carried
@@ -244,7 +178,7 @@ logits_bound (HlModel *model, const float *a, const double *a64, int n, int c, i
 {
   int n_labels = model->info.n_labels;
   g_autofree double *m = g_new (double, c), *m64 = g_new (double, c);
-  double rounding = gamma_n (c + 1) + gamma_n (hw) + 2 * U;
+  double rounding = hl_test_gamma (c + 1) + hl_test_gamma (hw) + 2 * HL_TEST_U;
 
   for (int i = 0; i < n; i++)
     {
@@ -289,7 +223,7 @@ gradcam_bound (HlModel *model, const float *a, const double *a64, int i, int c, 
                double *want, double *bound)
 {
   int n_labels = model->info.n_labels;
-  double rounding = gamma_n (c) + 2 * U;
+  double rounding = hl_test_gamma (c) + 2 * HL_TEST_U;
 
   for (int l = 0; l < n_labels; l++)
     {
@@ -398,8 +332,8 @@ check_case (const char *dir, const char *name)
                            ours + per_image * i);
       what = g_strdup_printf ("preprocess image %d (%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT ")", i,
                               gray_shape[0], gray_shape[1]);
-      b = deep_bound (what, input + per_image * i, input64 + per_image * i, per_image);
-      check_bound (what, ours + per_image * i, input64 + per_image * i, b, per_image);
+      b = hl_test_deep_bound (what, input + per_image * i, input64 + per_image * i, per_image);
+      hl_test_assert_bounded (what, ours + per_image * i, input64 + per_image * i, b, per_image);
     }
 
   /* The network, on torch's own preprocessed input. */
@@ -414,13 +348,13 @@ check_case (const char *dir, const char *name)
   n_scores = (gsize) n * fwd->n_labels;
   hw = fwd->h_feat * fwd->w_feat;
   n_feat = (gsize) n * fwd->c_feat * hw;
-  bound = deep_bound ("features", features, features64, n_feat);
-  check_bound ("features", fwd->features, features64, bound, n_feat);
+  bound = hl_test_deep_bound ("features", features, features64, n_feat);
+  hl_test_assert_bounded ("features", fwd->features, features64, bound, n_feat);
   g_free (bound);
 
   bound = g_new (double, n_scores);
   logits_bound (model, fwd->features, features64, n, fwd->c_feat, hw, bound);
-  check_bound ("logits", fwd->logits, logits64, bound, n_scores);
+  hl_test_assert_bounded ("logits", fwd->logits, logits64, bound, n_scores);
 
   /* The probabilities against the sigmoid, in double, of the engine's own logits. */
   probs_want = g_new (double, n_scores);
@@ -430,7 +364,7 @@ check_case (const char *dir, const char *name)
       probs_want[i] = 1 / (1 + exp (-(double) fwd->logits[i]));
       probs_bound[i] = PROBS_ROUNDING * probs_want[i];
     }
-  check_bound ("probs", fwd->probs, probs_want, probs_bound, n_scores);
+  hl_test_assert_bounded ("probs", fwd->probs, probs_want, probs_bound, n_scores);
 
   /* Grad-CAM, against its closed form on the float64 features. */
   map_size = (gsize) fwd->n_labels * hw;
@@ -444,7 +378,7 @@ check_case (const char *dir, const char *name)
       hl_forward_gradcam (model, fwd, i, maps);
       gradcam_bound (model, fwd->features, features64, i, fwd->c_feat, hw, maps_want,
                      maps_bound);
-      check_bound (what, maps, maps_want, maps_bound, map_size);
+      hl_test_assert_bounded (what, maps, maps_want, maps_bound, map_size);
     }
 
   /* Upsampling of torch's maps to each plane, where the dump has it. */
@@ -469,11 +403,13 @@ check_case (const char *dir, const char *name)
         {
           const float *src = gradcam + (gsize) hw * (fwd->n_labels * i + l);
           g_autofree char *what = g_strdup_printf ("upsample image %d label %d", i, l);
-          g_autofree double *b = deep_bound (what, up + plane * l, up64 + plane * l, plane);
+          g_autofree double *b = NULL;
+
+          b = hl_test_deep_bound (what, up + plane * l, up64 + plane * l, plane);
 
           hl_gradcam_upsample (src, fwd->h_feat, fwd->w_feat, got, (int) up_shape[1],
                                (int) up_shape[2]);
-          check_bound (what, got, up64 + plane * l, b, plane);
+          hl_test_assert_bounded (what, got, up64 + plane * l, b, plane);
         }
     }
 
@@ -482,8 +418,8 @@ check_case (const char *dir, const char *name)
   fwd_e2e = hl_model_forward (model, ours, n, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   g_free (bound);
-  bound = deep_bound ("end-to-end logits", logits, e2e64, n_scores);
-  check_bound ("end-to-end logits", fwd_e2e->logits, e2e64, bound, n_scores);
+  bound = hl_test_deep_bound ("end-to-end logits", logits, e2e64, n_scores);
+  hl_test_assert_bounded ("end-to-end logits", fwd_e2e->logits, e2e64, bound, n_scores);
 }
 
 static void

@@ -16,8 +16,9 @@
  *                                              given, u / 2 each, with room for the double sums
  *   everything downstream of the network (logits, the loss of a training pass, every parameter
  *   and input gradient, running statistics, tensors after 3 optimiser steps, Grad-CAM at every
- *   layer)                                     DEEP_FACTOR x max |torch32 - torch64| over the
- *                                              tensor + 4u |exact|, see DEEP_FACTOR
+ *   layer)                                     HL_TEST_ROUNDING_FACTOR (8) x the tensor's
+ *                                              max |torch32 - torch64| + 4u |exact|, see
+ *                                              hl-test-bound.h
  *   the last map by the backward pass against hl_forward_gradcam: the float32 bound of the two
  *   forms, (2 gamma_K + gamma_hw + 3u) sum_k |W[l, k]| A_k / hw, as in tools/torch_reference.py
  * Finite differences (central, h = 1e-3, float32 network) check 8 entries of every parameter type
@@ -29,24 +30,12 @@
 #include "hl-init.h"
 #include "hl-model-private.h"
 #include "hl-safetensors.h"
+#include "hl-test-bound.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
-#define U (1.0 / 16777216.0)
-
-/* How far the engine's float32 rounding may exceed torch's on a pass through the network,
- * forward, backward or both. The two do the same operations in float32 with float32
- * accumulation (the same convolutions and their adjoints, BatchNorm statistics over the same
- * n h w values, the same optimiser updates), so their worst-case error bounds are one expression
- * and their realised errors sums of as many roundings of the same sizes, in other orders; the
- * realised error of a K-term sum grows like the square root of its longest sequential chain,
- * and the chains of the engine and of torch's kernels differ by at most K / 64 <= 18 in length
- * here (K <= 1152), so sqrt (18) < 4.3 in scale; 8 allows a further 2 for the sampling of the
- * maximum over a tensor. The floor 4u |exact| is the rounding of the value's last operations,
- * below which no float32 result can agree. */
-#define DEEP_FACTOR 8.0
 /* Central differences in float32: the loss (~2) is quantised to 1.2e-7, i.e. 6e-5 per
  * difference at h = 1e-3, and a step can cross a ReLU or max-pool kink; hence a sample norm. */
 #define FD_STEP 1e-3f
@@ -156,35 +145,6 @@ expected_get_f64 (Expected *e, const char *name, gsize *numel)
   return out;
 }
 
-/* Asserts |got[i] - want[i]| <= bound[i] for the @n values (a zero bound asks for equality; NaN
- * fails) and reports the largest ratio as a test message; returns it. */
-static double
-assert_bounded (const char *what, const float *got, const double *want, const double *bound,
-                gsize n)
-{
-  double worst = 0;
-  gsize at = 0;
-
-  for (gsize i = 0; i < n; i++)
-    {
-      double d = fabs ((double) got[i] - want[i]);
-      double r = d == 0 ? 0 : d / bound[i];
-
-      if (!(r <= worst))
-        {
-          worst = isnan (r) ? INFINITY : r;
-          at = i;
-        }
-    }
-  g_test_message ("%s: largest |engine - exact| / bound %.3g at [%" G_GSIZE_FORMAT
-                  "] (engine %.9g, exact %.9g, bound %.3g)", what, worst, at, got[at], want[at],
-                  bound[at]);
-  if (!(worst <= 1.0))
-    g_error ("%s: |engine - exact| exceeds its bound %.3g times at [%" G_GSIZE_FORMAT "]", what,
-             worst, at);
-  return worst;
-}
-
 /* The engine's @got (n) against the fixture's @name: within 2u |exact| of <name>.f64 (a value
  * the engine computes in double and rounds once, see the top). */
 static double
@@ -197,12 +157,12 @@ assert_rounded_once (Expected *e, const char *name, const float *got, gsize n)
 
   g_assert_cmpuint (n64, ==, n);
   for (gsize i = 0; i < n; i++)
-    bound[i] = 2 * U * fabs (want[i]);
-  return assert_bounded (name, got, want, bound, n);
+    bound[i] = 2 * HL_TEST_U * fabs (want[i]);
+  return hl_test_assert_bounded (name, got, want, bound, n);
 }
 
 /* The engine's @got (n) against the fixture's @name (torch32) and <name>.f64 (torch64) within
- * DEEP_FACTOR max |torch32 - torch64| + 4u |torch64|. */
+ * HL_TEST_ROUNDING_FACTOR max |torch32 - torch64| + 4u |torch64|. */
 static double
 assert_deep (Expected *e, const char *name, const float *got, gsize n)
 {
@@ -210,16 +170,12 @@ assert_deep (Expected *e, const char *name, const float *got, gsize n)
   gsize n32, n64;
   g_autofree float *t32 = expected_get (e, name, &n32);
   g_autofree double *t64 = expected_get_f64 (e, name64, &n64);
-  g_autofree double *bound = g_new (double, n);
-  double e32 = 0;
+  g_autofree double *bound = NULL;
 
   g_assert_cmpuint (n32, ==, n);
   g_assert_cmpuint (n64, ==, n);
-  for (gsize i = 0; i < n; i++)
-    e32 = MAX (e32, fabs ((double) t32[i] - t64[i]));
-  for (gsize i = 0; i < n; i++)
-    bound[i] = DEEP_FACTOR * e32 + 4 * U * fabs (t64[i]);
-  return assert_bounded (name, got, t64, bound, n);
+  bound = hl_test_deep_bound (name, t32, t64, n);
+  return hl_test_assert_bounded (name, got, t64, bound, n);
 }
 
 typedef struct
@@ -352,8 +308,8 @@ test_torch_gradients (gconstpointer test_case)
   {
     g_autofree float *t32 = expected_get (b.e, "loss_weighted", NULL);
     g_autofree double *t64 = expected_get_f64 (b.e, "loss_net.f64", NULL);
-    double bound = DEEP_FACTOR * fabs ((double) t32[0] - t64[0]) + 4 * U * fabs (t64[0]);
-    assert_bounded ("loss", &loss, t64, &bound, 1);
+    g_autofree double *bound = hl_test_deep_bound ("loss", t32, t64, 1);
+    hl_test_assert_bounded ("loss", &loss, t64, bound, 1);
   }
   /* a second forward pass on the same batch gives torch's training-mode logits again */
   const float *logits = hl_train_net_forward (net, b.input, b.n, NULL, &error);
@@ -479,14 +435,8 @@ test_gradcam (gconstpointer test_case)
       gsize numel;
       g_autofree float *ref = expected_get (b.e, name, &numel);
       g_autofree double *ref64 = expected_get_f64 (b.e, name64, NULL);
-      g_autofree double *bound = g_new (double, numel);
+      g_autofree double *bound = hl_test_deep_bound (name, ref, ref64, numel);
       const HlSafetensorsEntry *en = expected_entry (b.e, name); /* (n, n_labels, h, w) */
-      double e32 = 0;
-
-      for (gsize j = 0; j < numel; j++)
-        e32 = MAX (e32, fabs ((double) ref[j] - ref64[j]));
-      for (gsize j = 0; j < numel; j++)
-        bound[j] = DEEP_FACTOR * e32 + 4 * U * fabs (ref64[j]);
       for (int i = 0; i < b.n; i++)
         {
           int h = 0, w = 0;
@@ -498,7 +448,7 @@ test_gradcam (gconstpointer test_case)
           g_assert_cmpint (w, ==, en->shape[3]);
           gsize at = (gsize) i * b.n_labels * hw;
           g_autofree char *what = g_strdup_printf ("%s image %d", name, i);
-          worst = MAX (worst, assert_bounded (what, all, ref64 + at, bound + at,
+          worst = MAX (worst, hl_test_assert_bounded (what, all, ref64 + at, bound + at,
                                               b.n_labels * hw));
           if (k == n_layers - 1)
             {
@@ -511,7 +461,7 @@ test_gradcam (gconstpointer test_case)
               g_autofree double *closed_d = g_new (double, b.n_labels * hw);
               g_autofree double *forms = g_new (double, b.n_labels * hw);
               int c = fwd->c_feat;
-              double g = (2 * c * U / (1 - c * U)) + (hw * U / (1 - hw * U)) + 3 * U;
+              double g = 2 * hl_test_gamma (c) + hl_test_gamma (hw) + 3 * HL_TEST_U;
               hl_forward_gradcam (m, fwd, 0, closed);
               for (int l = 0; l < b.n_labels; l++)
                 for (gsize j = 0; j < hw; j++)
@@ -523,8 +473,8 @@ test_gradcam (gconstpointer test_case)
                     closed_d[l * hw + j] = closed[l * hw + j];
                     forms[l * hw + j] = g * magnitude / hw;
                   }
-              assert_bounded ("last map: backward pass vs closed form", all, closed_d, forms,
-                              b.n_labels * hw);
+              hl_test_assert_bounded ("last map: backward pass vs closed form", all, closed_d,
+                                      forms, b.n_labels * hw);
             }
         }
     }
@@ -653,7 +603,7 @@ test_determinism (void)
 static void
 assert_lr (const HlLrSchedule *s, gint64 step, double want)
 {
-  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (s, step), want, 6 * U * fabs (want));
+  g_assert_cmpfloat_with_epsilon (hl_lr_schedule_at (s, step), want, 6 * HL_TEST_U * fabs (want));
 }
 
 static void
@@ -709,7 +659,7 @@ test_kernels (void)
     rhs += (double) x[i] * xc[i];
   /* im2col copies exactly; col2im sums at most k k = 9 float terms into each x (gamma_9 of
    * their magnitudes), and each side's double sum of nc products rounds within nc 2^-53 */
-  double g9 = 9 * U / (1 - 9 * U), gd = 2 * (double) nc * (U / (1 << 29));
+  double g9 = hl_test_gamma (9), gd = 2 * (double) nc * (HL_TEST_U / (1 << 29));
   g_assert_cmpfloat (fabs (lhs - rhs), <=, (g9 + gd) * magnitude);
 
   /* max pool ties go to the first maximum, as PyTorch */
