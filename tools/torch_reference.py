@@ -23,6 +23,13 @@ Expected file tensors (all F32):
   features        (n, c_feat, h_feat, w_feat)  relu (model.features (input))
   gradcam         (n, n_labels, h_feat, w_feat)
   gradcam_up.<i>  (n_labels, h_i, w_i) gradcam of image i upsampled to its plane (tiny cases only)
+and, in F64, the same computations by the same torch code in float64 (weights and inputs upcast
+exactly), which the tests use as the exact value to measure float32 rounding against:
+  input.f64       preprocessing of the gray planes in float64
+  features.f64    relu (model.features (input)) in float64 on the float32 input above
+  logits.f64      the classifier on features.f64
+  logits_e2e.f64  float64 preprocessing, then the float64 network
+  gradcam_up.f64.<i>  the float32 gradcam of image i upsampled in float64 (tiny cases only)
 and __metadata__: case, model (file name), n_images, images (JSON list), seed, torch.
 
 Usage:
@@ -31,6 +38,7 @@ Usage:
 """
 
 import argparse
+import copy
 import json
 import os
 import struct
@@ -78,7 +86,7 @@ BN_EPS = 1e-5
 # shrinks one side and enlarges the other.
 TINY_PLANES = [(45, 37), (23, 41)]
 
-NP_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}
+NP_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8"}
 
 
 def write_safetensors(path, tensors, metadata):
@@ -181,14 +189,16 @@ def write_model(path, case, cfg, model):
 
 
 def preprocess(gray, cfg):
-    """gray: (h, w) float32 tensor in [0, 1] -> (input_channels, s, s), as the README table says."""
+    """gray: (h, w) float tensor in [0, 1] -> (input_channels, s, s), as the README table says,
+    computed in gray's dtype (float32, or float64 for the exact reference)."""
     s = cfg["input_size"]
     x = F.interpolate(gray[None, None], size=(s, s), mode="bilinear", align_corners=False,
                       antialias=(cfg["resize"] == "bilinear-antialias"))[0, 0]
     c = cfg["input_channels"]
     if cfg["mode"] == "channel":
-        mean = torch.tensor(cfg["mean"], dtype=torch.float32)[:, None, None]
-        std = torch.tensor(cfg["std"], dtype=torch.float32)[:, None, None]
+        # The constants are rounded to float32 first, as the model file's readers store them.
+        mean = torch.tensor(cfg["mean"], dtype=torch.float32).to(x.dtype)[:, None, None]
+        std = torch.tensor(cfg["std"], dtype=torch.float32).to(x.dtype)[:, None, None]
         return (x[None].expand(c, s, s) - mean) / std
     x = (x - x.mean()) / (x.std(unbiased=False) + 1e-7)
     return x[None].expand(c, s, s).clone()
@@ -285,7 +295,20 @@ def run_case(case, out_dir, names, planes):
     assert excess <= 0, "Grad-CAM forms differ by more than their float32 error bound (%.3g over)" % excess
     probs = torch.sigmoid(logits)
 
+    # The same passes in float64: the exact values (to ~1e-16) that both float32 implementations
+    # approximate. The network runs once on the float32 input x (the forward check) and once on
+    # the float64 preprocessing (the end-to-end check).
+    model64 = copy.deepcopy(model).double()
+    x64 = torch.stack([preprocess(p.double(), cfg) for p in planes])
+    with torch.no_grad():
+        features64 = F.relu(model64.features(x.double()))
+        logits64 = model64.classifier(torch.flatten(F.adaptive_avg_pool2d(features64, 1), 1))
+        logits_e2e64 = model64(x64)
+
     tensors = [("gray.%d" % i, p.numpy(), "F32") for i, p in enumerate(planes)]
+    tensors += [("input.f64", x64.numpy(), "F64"), ("features.f64", features64.numpy(), "F64"),
+                ("logits.f64", logits64.numpy(), "F64"),
+                ("logits_e2e.f64", logits_e2e64.numpy(), "F64")]
     tensors += [("input", x.numpy(), "F32"), ("logits", logits.numpy(), "F32"),
                 ("probs", probs.numpy(), "F32"), ("features", features.numpy(), "F32"),
                 ("gradcam", maps.numpy(), "F32")]
@@ -294,6 +317,9 @@ def run_case(case, out_dir, names, planes):
             up = F.interpolate(maps[i][None], size=tuple(p.shape), mode="bilinear",
                                align_corners=False)[0]
             tensors.append(("gradcam_up.%d" % i, up.numpy(), "F32"))
+            up64 = F.interpolate(maps[i][None].double(), size=tuple(p.shape), mode="bilinear",
+                                 align_corners=False)[0]
+            tensors.append(("gradcam_up.f64.%d" % i, up64.numpy(), "F64"))
     meta = {"case": case, "model": model_file, "n_images": str(len(planes)),
             "images": json.dumps(names), "seed": str(cfg["seed"]), "torch": torch.__version__}
     write_safetensors(os.path.join(out_dir, case + ".expected.safetensors"), tensors, meta)

@@ -31,6 +31,11 @@ training mode and dumps, for one fixed batch of preprocessed inputs and 0/1 targ
                                     features.pool0, 1 denseblock1, 2 transition1, 3 denseblock2,
                                     ..., and last the final feature map relu(features(x)) (the
                                     numbering of hl_model_gradcam_layer)
+and, for every computed tensor above, <name>.f64 (F64): the same computation by the same code in
+float64 (model, batch and class weights upcast exactly), the exact value the tests measure
+float32 rounding against; loss_* and dlogits_* .f64 are from the float32 logits upcast (the
+tests give the engine's loss those logits), loss_net.f64 the weighted loss of the float64
+network.
 
 Cases:
   train      the tiny 3-channel DenseNet above, batch 4, everything listed
@@ -72,7 +77,7 @@ def weighted_loss(z, y, w_pos, w_neg):
 
 
 def optimiser_run(cfg, make_opt, x, y, w_pos, w_neg):
-    model = ref.build_model(cfg).train()
+    model = ref.build_model(cfg).to(x.dtype).train()
     opt = make_opt(model.parameters())
     for _ in range(3):
         opt.zero_grad()
@@ -95,13 +100,69 @@ def gradcam_at(model, x, module):
     if handle is not None:
         handle.remove()
     n, n_labels = logits.shape
-    maps = torch.empty(n, n_labels, a.shape[2], a.shape[3])
+    maps = torch.empty(n, n_labels, a.shape[2], a.shape[3], dtype=x.dtype)
     for i in range(n):
         for lab in range(n_labels):
             (g,) = torch.autograd.grad(logits[i, lab], a, retain_graph=True)
             weights = g[i].mean(dim=(1, 2))
             maps[i, lab] = F.relu((weights[:, None, None] * a[i]).sum(0)).detach()
     return maps
+
+
+def compute(cfg, x, y, train_labels, dtype, logits32=None):
+    """Everything the tests compare, in @dtype: a list of (name, tensor), in the file's order.
+    The loss and its gradient are taken at @logits32 (the float32 run's logits; this run's own
+    when None), as the tests give the engine those."""
+    model = ref.build_model(cfg).to(dtype).train()
+    x, y = x.to(dtype), y.to(dtype)
+    w_neg = train_labels.mean(0)
+    w_pos = 1 - w_neg
+    w_neg, w_pos = w_neg.to(dtype), w_pos.to(dtype)
+
+    xg = x.clone().requires_grad_(True)
+    logits = model(xg)
+    # The loss and its gradient as functions of the float32 logits, as the tests call them.
+    z32 = (logits.detach() if logits32 is None else logits32).to(dtype)
+    z = z32.clone().requires_grad_(True)
+    loss_bce = F.binary_cross_entropy_with_logits(z, y)
+    (dz_bce,) = torch.autograd.grad(loss_bce, z)
+    z2 = z32.clone().requires_grad_(True)
+    loss_w2 = weighted_loss(z2, y, w_pos, w_neg)
+    (dz_w,) = torch.autograd.grad(loss_w2, z2)
+    loss_w = weighted_loss(logits, y, w_pos, w_neg)
+    loss_w.backward()
+
+    t = [("w_pos", w_pos), ("w_neg", w_neg), ("logits", logits.detach()),
+         ("loss_bce", loss_bce.detach().reshape(1)),
+         ("loss_weighted", loss_w2.detach().reshape(1)),
+         ("loss_net", loss_w.detach().reshape(1)),
+         ("dlogits_bce", dz_bce), ("dlogits_weighted", dz_w), ("grad_input", xg.grad)]
+    for name, p in model.named_parameters():
+        t.append(("grad." + name, p.grad))
+    for name, b in model.named_buffers():
+        if name.endswith("running_mean") or name.endswith("running_var"):
+            t.append(("step1." + name, b.detach().clone()))
+
+    if cfg["optimisers"]:
+        runs = {
+            "adam": lambda p: torch.optim.Adam(p, lr=1e-2, weight_decay=1e-2),
+            "adamw": lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=0.1, eps=1e-3),
+            "sgd": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
+        }
+        for tag, make in runs.items():
+            for name, v in optimiser_run(cfg, make, x, y, w_pos, w_neg).items():
+                t.append(("%s.%s" % (tag, name), v))
+
+    model.eval()
+    n_blocks = len(cfg["block_config"])
+    modules = [model.features.pool0]
+    for b in range(n_blocks):
+        modules.append(getattr(model.features, "denseblock%d" % (b + 1)))
+        if b < n_blocks - 1:
+            modules.append(getattr(model.features, "transition%d" % (b + 1)))
+    for k, module in enumerate(modules + [None]):
+        t.append(("gradcam.%d" % k, gradcam_at(model, x, module)))
+    return t
 
 
 def run_case(case, out):
@@ -117,56 +178,19 @@ def run_case(case, out):
     x = torch.randn(n_batch, cfg["input_channels"], s, s, generator=g)
     y = (torch.rand(n_batch, n_labels, generator=g) < 0.4).float()
     train_labels = (torch.rand(N_TRAIN, n_labels, generator=g) < 0.3).float()
-    w_neg = train_labels.mean(0)
-    w_pos = 1 - w_neg
 
-    xg = x.clone().requires_grad_(True)
-    logits = model(xg)
-    z = logits.detach().clone().requires_grad_(True)
-    loss_bce = F.binary_cross_entropy_with_logits(z, y)
-    (dz_bce,) = torch.autograd.grad(loss_bce, z)
-    z2 = logits.detach().clone().requires_grad_(True)
-    loss_w2 = weighted_loss(z2, y, w_pos, w_neg)
-    (dz_w,) = torch.autograd.grad(loss_w2, z2)
-    loss_w = weighted_loss(logits, y, w_pos, w_neg)
-    loss_w.backward()
-
+    t32 = compute(cfg, x, y, train_labels, torch.float32)
+    t64 = compute(cfg, x, y, train_labels, torch.float64, dict(t32)["logits"])
     t = [("input", x.numpy(), "F32"), ("targets", y.numpy(), "F32"),
-         ("train_labels", train_labels.numpy(), "F32"), ("w_pos", w_pos.numpy(), "F32"),
-         ("w_neg", w_neg.numpy(), "F32"), ("logits", logits.detach().numpy(), "F32"),
-         ("loss_bce", loss_bce.detach().reshape(1).numpy(), "F32"),
-         ("loss_weighted", loss_w.detach().reshape(1).numpy(), "F32"),
-         ("dlogits_bce", dz_bce.numpy(), "F32"), ("dlogits_weighted", dz_w.numpy(), "F32"),
-         ("grad_input", xg.grad.numpy(), "F32")]
-    for name, p in model.named_parameters():
-        t.append(("grad." + name, p.grad.numpy(), "F32"))
-    for name, b in model.named_buffers():
-        if name.endswith("running_mean") or name.endswith("running_var"):
-            t.append(("step1." + name, b.numpy(), "F32"))
-
-    if cfg["optimisers"]:
-        runs = {
-            "adam": lambda p: torch.optim.Adam(p, lr=1e-2, weight_decay=1e-2),
-            "adamw": lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=0.1, eps=1e-3),
-            "sgd": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
-        }
-        for tag, make in runs.items():
-            for name, v in optimiser_run(cfg, make, x, y, w_pos, w_neg).items():
-                t.append(("%s.%s" % (tag, name), v.numpy(), "F32"))
-
-    model.eval()
-    n_blocks = len(cfg["block_config"])
-    modules = [model.features.pool0]
-    for b in range(n_blocks):
-        modules.append(getattr(model.features, "denseblock%d" % (b + 1)))
-        if b < n_blocks - 1:
-            modules.append(getattr(model.features, "transition%d" % (b + 1)))
-    for k, module in enumerate(modules + [None]):
-        t.append(("gradcam.%d" % k, gradcam_at(model, x, module).numpy(), "F32"))
+         ("train_labels", train_labels.numpy(), "F32")]
+    t += [(name, v.numpy(), "F32") for name, v in t32 if name != "loss_net"]
+    t += [(name + ".f64", v.numpy(), "F64") for name, v in t64]
 
     meta = {"case": case, "model": model_file, "n_batch": str(n_batch),
             "seed": str(cfg["seed"]), "torch": torch.__version__}
     ref.write_safetensors(os.path.join(out, case + ".expected.safetensors"), t, meta)
+    loss_w = dict(t32)["loss_weighted"]
+    loss_bce = dict(t32)["loss_bce"]
     print("%s: loss_weighted %.6f, loss_bce %.6f, %d tensors"
           % (case, loss_w.item(), loss_bce.item(), len(t)))
 

@@ -1,0 +1,85 @@
+/* hl-test-bound.h — the elementwise error-bound checks shared by the numeric tests (test-engine,
+ * test-train, test-parity): u and Higham's gamma_n, |got - want| <= bound with the worst ratio
+ * reported, and the bound of a pass too deep for a useful worst case, from a float32 reference's
+ * own distance to the same pass in float64. Header-only (static functions): each test program
+ * is one file.
+ */
+#pragma once
+
+#include <glib.h>
+#include <math.h>
+
+/* float32's unit roundoff, 2^-24. */
+#define HL_TEST_U (1.0 / 16777216.0)
+
+/* How far the engine's float32 rounding may exceed a float32 reference's on a pass through the
+ * network (forward, backward or both), see hl_test_deep_bound(). Both do the same operations in
+ * float32 with float32 accumulation (the same convolutions of the same K and their adjoints, one
+ * BatchNorm scale and shift per channel or the same batch statistics, the same resize taps, the
+ * same optimiser updates), so their worst-case bounds are one expression and their realised
+ * errors are sums of as many roundings of the same sizes, in other orders. The realised error of
+ * a K-term sum grows like the square root of the length of its longest sequential chain; the
+ * engine's kernels accumulate chains of 1 to K terms, OpenBLAS, oneDNN and ATen block K by 64 to
+ * 512, and K <= 1152 (conv2 of DenseNet-121's last block, 128 x 3 x 3), so the chains differ by at
+ * most 1152 / 64 = 18 in length and the realised errors by sqrt (18) < 4.3 in scale. Applied to
+ * the largest error over a whole tensor (a maximum over many values, which extreme-value
+ * statistics keep stable), 8 covers that factor and a further 2 for the sampling of the
+ * maximum. */
+#define HL_TEST_ROUNDING_FACTOR 8.0
+
+/* Higham's gamma_n = n u / (1 - n u): the relative error bound of any float32 sum or dot product
+ * of n terms, whatever order, blocking or FMA use (Accuracy and Stability of Numerical
+ * Algorithms, 2nd ed., 3.1). */
+static inline double
+hl_test_gamma (double n)
+{
+  return n * HL_TEST_U / (1 - n * HL_TEST_U);
+}
+
+/* Asserts |got[i] - want[i]| <= bound[i] for the @n values (a zero bound asks for equality; NaN
+ * fails) and reports, as a test message, the largest ratio |got - want| / bound with its index
+ * and values. Returns that ratio. */
+static inline double
+hl_test_assert_bounded (const char *what, const float *got, const double *want,
+                        const double *bound, gsize n)
+{
+  double worst = 0;
+  gsize at = 0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      double d = fabs ((double) got[i] - want[i]);
+      double r = d == 0 ? 0 : d / bound[i];
+
+      if (!(r <= worst))
+        {
+          worst = isnan (r) ? INFINITY : r;
+          at = i;
+        }
+    }
+  g_test_message ("%s: %" G_GSIZE_FORMAT " values, largest |engine - reference| / bound %.3g at [%"
+                  G_GSIZE_FORMAT "] (engine %.9g, reference %.9g, bound %.3g)", what, n, worst, at,
+                  n > 0 ? got[at] : 0.0, n > 0 ? want[at] : 0.0, n > 0 ? bound[at] : 0.0);
+  if (!(worst <= 1.0))
+    g_error ("%s: |engine - reference| exceeds its bound %.3g times at [%" G_GSIZE_FORMAT "]",
+             what, worst, at);
+  return worst;
+}
+
+/* The bound of the engine against @ref64 (@n values: a pass in float64, the exact value to ~1e-16)
+ * given @ref32, the same pass by a float32 implementation: HL_TEST_ROUNDING_FACTOR x the largest
+ * |ref32 - ref64| over the @n values + 4u |ref64|, the floor being the rounding of the value's last
+ * two operations, below which no float32 result can be asked to agree. Newly allocated. */
+static inline double *
+hl_test_deep_bound (const char *what, const float *ref32, const double *ref64, gsize n)
+{
+  double *bound = g_new (double, MAX (n, 1));
+  double e32 = 0;
+
+  for (gsize i = 0; i < n; i++)
+    e32 = MAX (e32, fabs ((double) ref32[i] - ref64[i]));
+  for (gsize i = 0; i < n; i++)
+    bound[i] = HL_TEST_ROUNDING_FACTOR * e32 + 4 * HL_TEST_U * fabs (ref64[i]);
+  g_test_message ("%s: largest |float32 reference - float64| %.3g", what, e32);
+  return bound;
+}
