@@ -1,6 +1,8 @@
 /* make-model-seeds.c — writes the seed corpus of fuzz-model (fuzz/corpus/model/) from the tests'
- * model file writer: the tiny architecture in every dtype, with every optional metadata key, and
- * with torchvision's num_batches_tracked buffers. Run by hand after a format change:
+ * model file writer: the tiny architecture in every dtype, with every optional metadata key, with
+ * torchvision's num_batches_tracked buffers, and the regressions of the loader's limits (keys
+ * named twice, an architecture over the cost cap, an unexpected tensor, a metadata array of too
+ * many values). Run by hand after a format change:
  *   BUILD/fuzz/make-model-seeds fuzz/corpus/model */
 #include "hl-test-model-file.h"
 
@@ -26,6 +28,7 @@ main (int argc, char **argv)
   float thresholds[] = { 0.2f, 0.6f };
   float val_auroc[] = { 0.75f, NAN };
   const gint64 count[] = { 100 };
+  const gint64 four[] = { 4 };
   g_autoptr (GError) error = NULL;
   g_autoptr (HlModel) model = NULL;
   g_autoptr (HlTestModelFile) file = NULL;
@@ -53,6 +56,42 @@ main (int argc, char **argv)
   hl_test_model_file_add_raw (file, "features.norm0.num_batches_tracked", "I64", 0, NULL, count,
                               sizeof count);
   if (!write_seed (argv[1], "num-batches-tracked.safetensors", file, &error))
+    goto fail;
+  g_clear_pointer (&file, hl_test_model_file_free);
+
+  /* the same tensor twice (the second spelt with an escape), a metadata key twice */
+  file = hl_test_model_file_new_from_model (model, "F16");
+  hl_test_model_file_add_raw_member (file, "\"features.norm0.bi\\u0061s\": {\"dtype\": "
+                                     "\"F16\", \"shape\": [4], \"data_offsets\": [0, 8]}");
+  if (!write_seed (argv[1], "duplicate-tensor.safetensors", file, &error))
+    goto fail;
+  g_clear_pointer (&file, hl_test_model_file_free);
+  file = hl_test_model_file_new_from_model (model, "F16");
+  hl_test_model_file_add_raw_member (file, "\"__metadata__\": {\"bn_size\": \"2\", "
+                                     "\"bn\\u005fsize\": \"3\"}");
+  if (!write_seed (argv[1], "duplicate-metadata.safetensors", file, &error))
+    goto fail;
+  g_clear_pointer (&file, hl_test_model_file_free);
+
+  /* an architecture over HL_MODEL_MAX_BYTES, a tensor the architecture has no place for, and
+   * thresholds with more values than any array of the labels' length needs */
+  file = hl_test_model_file_new_from_model (model, "BF16");
+  hl_test_model_file_set_meta (file, "num_init_features", "1024");
+  hl_test_model_file_set_meta (file, "input_size", "1024");
+  if (!write_seed (argv[1], "architecture-too-large.safetensors", file, &error))
+    goto fail;
+  g_clear_pointer (&file, hl_test_model_file_free);
+  file = hl_test_model_file_new_from_model (model, "BF16");
+  hl_test_model_file_add_raw (file, "features.extra.weight", "F16", 1, four, count,
+                              sizeof count);
+  if (!write_seed (argv[1], "unexpected-tensor.safetensors", file, &error))
+    goto fail;
+  g_clear_pointer (&file, hl_test_model_file_free);
+  file = hl_test_model_file_new_from_model (model, "BF16");
+  hl_test_model_file_set_meta (file, "thresholds", "[0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, "
+                               "0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, "
+                               "0.5, 0.5]");
+  if (!write_seed (argv[1], "thresholds-values.safetensors", file, &error))
     goto fail;
   g_clear_pointer (&file, hl_test_model_file_free);
   g_clear_pointer (&model, hl_model_unref);
