@@ -20,6 +20,33 @@ write_seed (const char *dir, const char *name, HlTestModelFile *file, GError **e
                               error);
 }
 
+/* The regressions of the loader's limits: the tiny model in BF16 with one change. */
+typedef struct
+{
+  const char *name;
+  const char *member;     /* appended to the header */
+  const char *key, *value; /* metadata set */
+  const char *key2, *value2;
+  gboolean extra_tensor;  /* adds a tensor the architecture has no place for */
+} LimitSeed;
+
+static const LimitSeed limit_seeds[] = {
+  /* the same tensor twice, the second spelt with an escape */
+  { "duplicate-tensor.safetensors", "\"features.norm0.bi\\u0061s\": {\"dtype\": \"BF16\", "
+    "\"shape\": [4], \"data_offsets\": [0, 8]}", NULL, NULL, NULL, NULL, FALSE },
+  /* __metadata__ twice, the second naming a key twice */
+  { "duplicate-metadata.safetensors", "\"__metadata__\": {\"bn_size\": \"2\", "
+    "\"bn\\u005fsize\": \"3\"}", NULL, NULL, NULL, NULL, FALSE },
+  /* over HL_MODEL_MAX_BYTES: 1024 initial features at 1024 x 1024 */
+  { "architecture-too-large.safetensors", NULL, "num_init_features", "1024", "input_size",
+    "1024", FALSE },
+  { "unexpected-tensor.safetensors", NULL, NULL, NULL, NULL, NULL, TRUE },
+  /* more JSON values than any array of the labels' length needs */
+  { "thresholds-values.safetensors", NULL, "thresholds", "[0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, "
+    "0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]", NULL,
+    NULL, FALSE },
+};
+
 int
 main (int argc, char **argv)
 {
@@ -59,41 +86,23 @@ main (int argc, char **argv)
     goto fail;
   g_clear_pointer (&file, hl_test_model_file_free);
 
-  /* the same tensor twice (the second spelt with an escape), a metadata key twice */
-  file = hl_test_model_file_new_from_model (model, "F16");
-  hl_test_model_file_add_raw_member (file, "\"features.norm0.bi\\u0061s\": {\"dtype\": "
-                                     "\"F16\", \"shape\": [4], \"data_offsets\": [0, 8]}");
-  if (!write_seed (argv[1], "duplicate-tensor.safetensors", file, &error))
-    goto fail;
-  g_clear_pointer (&file, hl_test_model_file_free);
-  file = hl_test_model_file_new_from_model (model, "F16");
-  hl_test_model_file_add_raw_member (file, "\"__metadata__\": {\"bn_size\": \"2\", "
-                                     "\"bn\\u005fsize\": \"3\"}");
-  if (!write_seed (argv[1], "duplicate-metadata.safetensors", file, &error))
-    goto fail;
-  g_clear_pointer (&file, hl_test_model_file_free);
+  for (guint i = 0; i < G_N_ELEMENTS (limit_seeds); i++)
+    {
+      const LimitSeed *seed = &limit_seeds[i];
+      g_autoptr (HlTestModelFile) f = hl_test_model_file_new_from_model (model, "BF16");
 
-  /* an architecture over HL_MODEL_MAX_BYTES, a tensor the architecture has no place for, and
-   * thresholds with more values than any array of the labels' length needs */
-  file = hl_test_model_file_new_from_model (model, "BF16");
-  hl_test_model_file_set_meta (file, "num_init_features", "1024");
-  hl_test_model_file_set_meta (file, "input_size", "1024");
-  if (!write_seed (argv[1], "architecture-too-large.safetensors", file, &error))
-    goto fail;
-  g_clear_pointer (&file, hl_test_model_file_free);
-  file = hl_test_model_file_new_from_model (model, "BF16");
-  hl_test_model_file_add_raw (file, "features.extra.weight", "F16", 1, four, count,
-                              sizeof count);
-  if (!write_seed (argv[1], "unexpected-tensor.safetensors", file, &error))
-    goto fail;
-  g_clear_pointer (&file, hl_test_model_file_free);
-  file = hl_test_model_file_new_from_model (model, "BF16");
-  hl_test_model_file_set_meta (file, "thresholds", "[0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, "
-                               "0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, "
-                               "0.5, 0.5]");
-  if (!write_seed (argv[1], "thresholds-values.safetensors", file, &error))
-    goto fail;
-  g_clear_pointer (&file, hl_test_model_file_free);
+      if (seed->member != NULL)
+        hl_test_model_file_add_raw_member (f, seed->member);
+      if (seed->key != NULL)
+        hl_test_model_file_set_meta (f, seed->key, seed->value);
+      if (seed->key2 != NULL)
+        hl_test_model_file_set_meta (f, seed->key2, seed->value2);
+      if (seed->extra_tensor)
+        hl_test_model_file_add_raw (f, "features.extra.weight", "F16", 1, four, count,
+                                    sizeof count);
+      if (!write_seed (argv[1], seed->name, f, &error))
+        goto fail;
+    }
   g_clear_pointer (&model, hl_model_unref);
 
   info.input_channels = 3;
