@@ -21,6 +21,7 @@ struct _HlTestModelFile
   GPtrArray *tensors;  /* TestTensor*, in data order */
   GPtrArray *meta;     /* alternating key, value (char*) */
   char *raw_metadata;  /* replaces the metadata object when set */
+  GPtrArray *raw_members; /* char*, appended to the header as given */
   gboolean no_metadata;
 };
 
@@ -45,6 +46,7 @@ hl_test_model_file_new (void)
 
   file->tensors = g_ptr_array_new_with_free_func (test_tensor_free);
   file->meta = g_ptr_array_new_with_free_func (g_free);
+  file->raw_members = g_ptr_array_new_with_free_func (g_free);
   return file;
 }
 
@@ -55,6 +57,7 @@ hl_test_model_file_free (HlTestModelFile *file)
     return;
   g_ptr_array_unref (file->tensors);
   g_ptr_array_unref (file->meta);
+  g_ptr_array_unref (file->raw_members);
   g_free (file->raw_metadata);
   g_free (file);
 }
@@ -250,6 +253,12 @@ hl_test_model_file_set_field (HlTestModelFile *file, const char *name, const cha
   *slot = g_strdup (json);
 }
 
+void
+hl_test_model_file_add_raw_member (HlTestModelFile *file, const char *member)
+{
+  g_ptr_array_add (file->raw_members, g_strdup (member));
+}
+
 GBytes *
 hl_test_model_file_build (HlTestModelFile *file)
 {
@@ -298,6 +307,12 @@ hl_test_model_file_build (HlTestModelFile *file)
                                 G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT "]}", t->dtype_json,
                                 t->shape_json, offset, offset + n);
       offset += n;
+    }
+  for (guint i = 0; i < file->raw_members->len; i++)
+    {
+      g_string_append (header, first ? "" : ", ");
+      first = FALSE;
+      g_string_append (header, g_ptr_array_index (file->raw_members, i));
     }
   g_string_append_c (header, '}');
 

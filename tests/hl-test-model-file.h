@@ -42,6 +42,10 @@ void hl_test_model_file_set_field (HlTestModelFile *file, const char *name, cons
 /* Replaces the whole "__metadata__" value with the JSON text @json (NULL: leave it out). */
 void hl_test_model_file_set_raw_metadata (HlTestModelFile *file, const char *json);
 
+/* Appends the JSON text @member ("\"key\": value") to the header after every tensor entry, as
+ * given: e.g. a second entry under a name already used, spelt with escapes. */
+void hl_test_model_file_add_raw_member (HlTestModelFile *file, const char *member);
+
 /* The file: 8-byte little-endian header length, JSON header, data. */
 GBytes *hl_test_model_file_build (HlTestModelFile *file);
 

@@ -8,8 +8,10 @@
 
 #include <glib/gstdio.h>
 
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 static void
 densenet121_info (HlModelInfo *info, int n_labels)
@@ -1327,6 +1329,342 @@ test_analyze_batch (void)
   g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_CANCELLED);
 }
 
+/* ---- limits: header size, duplicate keys, architecture cost ---- */
+
+/* Sets @info to a DenseNet of @growth, @init features and blocks @blocks (0-terminated) at
+ * @size x @size x 3 with 1000 labels, torchvision's bn_size 4. */
+static void
+densenet_info (HlModelInfo *info, int growth, int init, const int *blocks, int size)
+{
+  densenet121_info (info, 1000);
+  info->arch.growth_rate = growth;
+  info->arch.num_init_features = init;
+  for (info->arch.n_blocks = 0; blocks[info->arch.n_blocks] != 0; info->arch.n_blocks++)
+    info->arch.block_config[info->arch.n_blocks] = blocks[info->arch.n_blocks];
+  info->input_size = size;
+}
+
+static double
+cost_mib (const HlModelInfo *info)
+{
+  HlModelCost cost;
+
+  hl_model_cost (info, &cost);
+  return (double) (cost.weight_floats + cost.work_floats) * sizeof (float) / (1 << 20);
+}
+
+/* The cost's counts are the layout's: a random model has as many tensors and an arena of that
+ * size (plus its BatchNorm scale/shift pairs: 2 aligned vectors per BatchNorm). */
+static void
+test_cost_matches_layout (void)
+{
+  HlModelInfo infos[2];
+  HlModelCost cost;
+
+  hl_test_tiny_info (&infos[0]);
+  densenet121_info (&infos[1], 14);
+  for (guint i = 0; i < G_N_ELEMENTS (infos); i++)
+    {
+      g_autoptr (HlModel) model = hl_model_new_random (&infos[i], 1);
+      gsize bn_floats = 0;
+
+      hl_model_cost (&infos[i], &cost);
+      g_assert_cmpuint (cost.n_tensors, ==, model->tensors->len);
+      for (guint t = 0; t < model->tensors->len; t++)
+        {
+          HlTensor *tensor = g_ptr_array_index (model->tensors, t);
+
+          if (g_str_has_suffix (tensor->name, ".running_var"))
+            bn_floats += 2 * ((tensor->numel + 15) / 16 * 16);
+        }
+      g_assert_cmpuint (cost.n_batchnorms * 4, ==, cost.n_tensors - 3 - (gsize) 2
+                        * (infos[i].arch.block_config[0] + infos[i].arch.block_config[1]
+                           + infos[i].arch.block_config[2] + infos[i].arch.block_config[3])
+                        - (gsize) (infos[i].arch.n_blocks - 1));
+      g_assert_cmpuint (cost.weight_floats, ==, model->arena_floats + bn_floats);
+      /* at least the two largest activations: the stem's output and block 1's concatenation */
+      g_assert_cmpuint (cost.work_floats, >, (gsize) model->conv0.c_out * 4
+                        * (infos[i].input_size / 4) * (infos[i].input_size / 4));
+    }
+}
+
+/* The largest architecture the metadata table allows fits the header limits: every tensor and
+ * num_batches_tracked entry, at 14 JSON values each, and 64 metadata keys. */
+static void
+test_cost_largest_header (void)
+{
+  static const int blocks[] = { 128, 128, 128, 128, 128, 128, 128, 128, 0 };
+  HlModelInfo info;
+  HlModelCost cost;
+
+  densenet_info (&info, 256, 1024, blocks, 1024);
+  info.arch.bn_size = 16;
+  hl_model_cost (&info, &cost);
+  g_test_message ("largest architecture: %" G_GSIZE_FORMAT " tensors, %" G_GSIZE_FORMAT
+                  " BatchNorms, %.0f MiB", cost.n_tensors, cost.n_batchnorms, cost_mib (&info));
+  g_assert_cmpuint (cost.n_tensors, ==, 1 + 4 + 8 * 128 * 10 + 7 * 5 + 4 + 2);
+  g_assert_cmpuint (cost.n_batchnorms, ==, 1 + 8 * 128 * 2 + 7 + 1);
+  g_assert_cmpuint (cost.n_tensors + cost.n_batchnorms, <=, HL_SAFETENSORS_MAX_ENTRIES);
+  g_assert_cmpuint ((cost.n_tensors + cost.n_batchnorms) * 14 + 1 + 2 * 64, <=,
+                    HL_SAFETENSORS_MAX_VALUES);
+  g_assert_cmpfloat (cost_mib (&info), >, HL_MODEL_MAX_BYTES >> 20);
+}
+
+/* Every published DenseNet loads at every input size up to 1024; the cap refuses an
+ * architecture with a few thousand parameters whose activations alone take 1.7 GiB. */
+static void
+test_cost_published (void)
+{
+  static const struct
+  {
+    const char *name;
+    int growth, init, blocks[5];
+  } nets[] = {
+    { "densenet121", 32, 64, { 6, 12, 24, 16, 0 } },
+    { "densenet161", 48, 96, { 6, 12, 36, 24, 0 } },
+    { "densenet169", 32, 64, { 6, 12, 32, 32, 0 } },
+    { "densenet201", 32, 64, { 6, 12, 48, 32, 0 } },
+  };
+  static const int wide_blocks[] = { 1, 0 };
+  HlModelInfo info;
+
+  for (guint i = 0; i < G_N_ELEMENTS (nets); i++)
+    for (int size = 224; size <= 1024; size *= 2)
+      {
+        densenet_info (&info, nets[i].growth, nets[i].init, nets[i].blocks, size == 896 ? 1024
+                                                                                       : size);
+        g_test_message ("%s at %d: %.1f MiB", nets[i].name, info.input_size, cost_mib (&info));
+        g_assert_cmpfloat (cost_mib (&info), <=, HL_MODEL_MAX_BYTES >> 20);
+      }
+  densenet_info (&info, 1, 1024, wide_blocks, 1024);
+  info.arch.bn_size = 1;
+  g_test_message ("growth 1, blocks 1, 1024 features at 1024: %.1f MiB", cost_mib (&info));
+  g_assert_cmpfloat (cost_mib (&info), >, HL_MODEL_MAX_BYTES >> 20);
+}
+
+/* A small file whose architecture needs more than the cap is refused from its metadata, before
+ * its tensors are looked at. */
+static void
+test_refuse_architecture_too_large (void)
+{
+  HlModelInfo info;
+  g_autoptr (HlModel) wide = NULL;
+  g_autoptr (HlTestModelFile) file = NULL;
+  g_autoptr (HlTestModelFile) huge = tiny_file ("F32");
+
+  hl_test_tiny_info (&info);
+  info.arch.growth_rate = 1;
+  info.arch.n_blocks = 1;
+  info.arch.block_config[0] = 1;
+  info.arch.num_init_features = 1024;
+  info.arch.bn_size = 1;
+  info.input_size = 1024;
+  info.input_channels = 3;
+  for (int c = 0; c < 3; c++)
+    info.preprocess.std[c] = 1.0f;
+  wide = hl_model_new_random (&info, 3);
+  file = hl_test_model_file_new_from_model (wide, "F16");
+  assert_refused (file, HL_ENGINE_ERROR_METADATA, "more than the limit of 1536 MiB");
+
+  /* growth 256, 8 blocks of 128: the tiny file's tensors never get looked at */
+  hl_test_model_file_set_meta (huge, "growth_rate", "256");
+  hl_test_model_file_set_meta (huge, "block_config", "128,128,128,128,128,128,128,128");
+  hl_test_model_file_set_meta (huge, "input_size", "1024");
+  assert_refused (huge, HL_ENGINE_ERROR_METADATA, "at input_size 1024, more than the limit");
+}
+
+/* A header padded with spaces to exactly HL_SAFETENSORS_MAX_HEADER bytes loads; one byte more is
+ * refused before the JSON is read. */
+static void
+test_header_length_limit (void)
+{
+  g_autoptr (HlTestModelFile) file = tiny_file ("F32");
+  g_autoptr (GBytes) valid = hl_test_model_file_build (file);
+  gsize size = g_bytes_get_size (valid);
+  const guint8 *p = g_bytes_get_data (valid, NULL);
+  guint64 header_len = 0;
+
+  for (int i = 7; i >= 0; i--)
+    header_len = header_len << 8 | p[i];
+  for (gsize pad = 0; pad <= 1; pad++)
+    {
+      gsize new_len = HL_SAFETENSORS_MAX_HEADER + pad;
+      g_autoptr (GByteArray) out = g_byte_array_sized_new (size + new_len);
+      g_autoptr (GBytes) bytes = NULL;
+      guint8 len_bytes[8];
+
+      for (int k = 0; k < 8; k++)
+        len_bytes[k] = (guint8) ((guint64) new_len >> (8 * k));
+      g_byte_array_append (out, len_bytes, 8);
+      g_byte_array_append (out, p + 8, header_len);
+      g_byte_array_set_size (out, 8 + new_len);
+      memset (out->data + 8 + header_len, ' ', new_len - header_len);
+      g_byte_array_append (out, p + 8 + header_len, size - 8 - header_len);
+      bytes = g_byte_array_free_to_bytes (g_steal_pointer (&out));
+      if (pad == 0)
+        {
+          g_autoptr (GError) error = NULL;
+          g_autoptr (HlModel) model = hl_model_new_from_data (g_bytes_get_data (bytes, NULL),
+                                                              g_bytes_get_size (bytes), ORIGIN,
+                                                              &error);
+          g_assert_no_error (error);
+        }
+      else
+        assert_refused_bytes (bytes, HL_ENGINE_ERROR_FORMAT, "is absurd (limit 8388608 bytes)");
+    }
+}
+
+/* More top-level entries than the largest architecture can have: counted on the text. */
+static void
+test_refuse_header_entries (void)
+{
+  g_autoptr (GString) json = g_string_new ("{");
+  g_autoptr (GBytes) bytes = NULL;
+
+  for (int i = 0; i < HL_SAFETENSORS_MAX_ENTRIES + 2; i++)
+    g_string_append_printf (json, "%s\"t%d\": {}", i ? ", " : "", i);
+  g_string_append_c (json, '}');
+  bytes = raw_file (json->str, 0);
+  assert_refused_bytes (bytes, HL_ENGINE_ERROR_FORMAT, "header has 16386 entries, more than 16385");
+}
+
+/* Few entries but more JSON values than any header needs (a shape of 300,000 dimensions, escaped
+ * quotes in a string are not values). */
+static void
+test_refuse_header_values (void)
+{
+  g_autoptr (HlTestModelFile) file = tiny_file ("F32");
+  g_autoptr (GString) shape = g_string_new ("[");
+
+  for (int i = 0; i < 300000; i++)
+    g_string_append (shape, i ? ",1" : "1");
+  g_string_append_c (shape, ']');
+  hl_test_model_file_set_field (file, "features.conv0.weight", "shape", shape->str);
+  hl_test_model_file_set_meta (file, "training_data", "\"quoted\" [not, values]");
+  assert_refused (file, HL_ENGINE_ERROR_FORMAT, "JSON values, more than 262144");
+}
+
+typedef struct
+{
+  const char *id;
+  const char *member;   /* appended to the header, NULL: none */
+  const char *metadata; /* replaces __metadata__, NULL: the tiny file's */
+  const char *entry;    /* replaces conv0's entry, NULL: the real one */
+  HlEngineError code;
+  const char *needle;
+} DuplicateCase;
+
+#define TINY_META "\"format\": \"hilum-densenet/1\", \"name\": \"tiny\", \"version\": \"1\", " \
+  "\"growth_rate\": \"2\", \"block_config\": \"2,1\", \"num_init_features\": \"4\", " \
+  "\"bn_size\": \"2\", \"bn_eps\": \"1e-05\", \"input_size\": \"32\", \"input_channels\": \"1\", " \
+  "\"labels\": \"[\\\"a\\\", \\\"b\\\", \\\"c\\\"]\", \"preprocess_resize\": \"bilinear\", " \
+  "\"preprocess_mode\": \"image\""
+
+static const DuplicateCase duplicate_cases[] = {
+  { "tensor", "\"features.conv0.weight\": {\"dtype\": \"F32\", \"shape\": [4, 1, 7, 7], "
+              "\"data_offsets\": [0, 784]}", NULL, NULL, HL_ENGINE_ERROR_FORMAT,
+    "header names \"features.conv0.weight\" twice" },
+  { "tensor-escaped", "\"features.conv0.w\\u0065ight\": {\"dtype\": \"F32\", \"shape\": [4, 1, 7, "
+                      "7], \"data_offsets\": [0, 784]}", NULL, NULL, HL_ENGINE_ERROR_FORMAT,
+    "header names \"features.conv0.weight\" twice" },
+  { "metadata", "\"__metadata__\": {" TINY_META "}", NULL, NULL, HL_ENGINE_ERROR_FORMAT,
+    "header names \"__metadata__\" twice" },
+  { "metadata-key", NULL, "{" TINY_META ", \"growth_rate\": \"2\"}", NULL,
+    HL_ENGINE_ERROR_METADATA, "__metadata__ names \"growth_rate\" twice" },
+  { "metadata-key-escaped", NULL, "{" TINY_META ", \"ab\": \"1\", \"a\\u0062\": \"2\"}", NULL,
+    HL_ENGINE_ERROR_METADATA, "__metadata__ names \"ab\" twice" },
+  { "entry-field", NULL, NULL, "{\"dtype\": \"F32\", \"shape\": [4, 1, 7, 7], \"dtype\": \"F16\", "
+                               "\"data_offsets\": [0, 784]}", HL_ENGINE_ERROR_FORMAT,
+    "tensor features.conv0.weight: header entry names \"dtype\" twice" },
+  { "nested", NULL, NULL, "{\"dtype\": \"F32\", \"shape\": [4, 1, 7, 7], \"x\": [{\"k\": 1, "
+                          "\"\\u006b\": 2}], \"data_offsets\": [0, 784]}", HL_ENGINE_ERROR_FORMAT,
+    "header names \"k\" twice in a nested object" },
+  { "metadata-json", NULL, "{" TINY_META ", \"thresholds\": \"[0.5, {\\\"k\\\": 1, \\\"k\\\": 2}]\"}",
+    NULL, HL_ENGINE_ERROR_METADATA, "metadata thresholds names key \"k\" twice in one object" },
+};
+
+static void
+test_refuse_duplicate (gconstpointer data)
+{
+  const DuplicateCase *c = data;
+  g_autoptr (HlTestModelFile) file = tiny_file ("F32");
+
+  if (c->member != NULL)
+    hl_test_model_file_add_raw_member (file, c->member);
+  if (c->metadata != NULL)
+    hl_test_model_file_set_raw_metadata (file, c->metadata);
+  if (c->entry != NULL)
+    hl_test_model_file_set_field (file, "features.conv0.weight", NULL, c->entry);
+  assert_refused (file, c->code, c->needle);
+}
+
+/* Keys that only look alike are distinct: "ab", "aB", "a\u0063", "a\\u0062" (a backslash). */
+static void
+test_load_similar_keys (void)
+{
+  g_autoptr (HlTestModelFile) file = tiny_file ("F32");
+  g_autoptr (HlModel) model = NULL;
+
+  hl_test_model_file_set_raw_metadata (file, "{" TINY_META ", \"ab\": \"1\", \"aB\": \"2\", "
+                                       "\"a\\u0063\": \"3\", \"a\\\\u0062\": \"4\"}");
+  model = load_both (file);
+  g_assert_cmpstr (hl_model_get_info (model)->name, ==, "tiny");
+}
+
+/* An unexpected tensor claiming 2^39 F16 values (a 1 TiB hole in a sparse file) is refused
+ * without allocating its 2 TiB float32 copy (which used to abort in g_aligned_alloc). */
+static void
+test_refuse_unexpected_huge_tensor (void)
+{
+  g_autoptr (HlTestModelFile) file = tiny_file ("F32");
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlModel) model = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *member = NULL;
+  const guint64 n = G_GUINT64_CONSTANT (1) << 39;
+  gsize data_size = 0;
+  int fd;
+
+  if (sizeof (gsize) < 8)
+    {
+      g_test_skip ("needs a 64-bit address space to map the file");
+      return;
+    }
+  bytes = hl_test_model_file_build (file);
+  /* the tiny file's data section: every tensor's bytes, F32 */
+  for (guint i = 0; i < G_N_ELEMENTS (tiny_tensors); i++)
+    {
+      gsize numel = 1;
+
+      for (int d = 0; d < tiny_tensors[i].n_dims; d++)
+        numel *= (gsize) tiny_tensors[i].shape[d];
+      data_size += 4 * numel;
+    }
+  member = g_strdup_printf ("\"zz\": {\"dtype\": \"F16\", \"shape\": [%" G_GUINT64_FORMAT "], "
+                            "\"data_offsets\": [%" G_GSIZE_FORMAT ", %" G_GUINT64_FORMAT "]}", n,
+                            data_size, data_size + 2 * n);
+  hl_test_model_file_add_raw_member (file, member);
+  g_clear_pointer (&bytes, g_bytes_unref);
+  bytes = hl_test_model_file_build (file);
+  path = write_temp (bytes);
+  fd = g_open (path, O_RDWR, 0);
+  g_assert_cmpint (fd, >=, 0);
+  if (ftruncate (fd, (off_t) (g_bytes_get_size (bytes) + 2 * n)) != 0)
+    {
+      g_close (fd, NULL);
+      g_unlink (path);
+      g_test_skip ("the temporary folder cannot hold a 1 TiB sparse file");
+      return;
+    }
+  g_close (fd, NULL);
+  model = hl_model_new_from_file (path, &error);
+  g_unlink (path);
+  g_assert_null (model);
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_SHAPE);
+  g_assert_nonnull (strstr (error->message, "unexpected tensor zz"));
+}
+
 /* ---- the default model ---------------------------------------------------------------------- */
 
 /* hl_model_find_in() takes the first regular file; folders and missing paths are passed over,
@@ -1489,6 +1827,24 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &meta_cases[i], test_refuse_meta);
     }
   g_test_add_func ("/engine/model/refuse/metadata/labels-many", test_refuse_meta_labels_many);
+  g_test_add_func ("/engine/model/limits/cost-matches-layout", test_cost_matches_layout);
+  g_test_add_func ("/engine/model/limits/largest-header", test_cost_largest_header);
+  g_test_add_func ("/engine/model/limits/published-densenets", test_cost_published);
+  g_test_add_func ("/engine/model/limits/header-length", test_header_length_limit);
+  g_test_add_func ("/engine/model/refuse/architecture-too-large",
+                   test_refuse_architecture_too_large);
+  g_test_add_func ("/engine/model/refuse/header-entries", test_refuse_header_entries);
+  g_test_add_func ("/engine/model/refuse/header-values", test_refuse_header_values);
+  g_test_add_func ("/engine/model/refuse/unexpected-huge-tensor",
+                   test_refuse_unexpected_huge_tensor);
+  for (guint i = 0; i < G_N_ELEMENTS (duplicate_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/engine/model/refuse/duplicate/%s",
+                                               duplicate_cases[i].id);
+
+      g_test_add_data_func (path, &duplicate_cases[i], test_refuse_duplicate);
+    }
+  g_test_add_func ("/engine/model/load/similar-keys", test_load_similar_keys);
 
   return g_test_run ();
 }

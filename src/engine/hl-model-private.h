@@ -82,6 +82,32 @@ struct _HlModel
   float *classifier_bias;   /* (n_labels) */
 };
 
+/* Labels a model may have (metadata "labels"). */
+#define HL_MODEL_MAX_LABELS 1000
+
+/* The most that a model's weights and one image's forward pass may need together, in bytes: a
+ * file whose architecture needs more is refused before anything is allocated for it. By
+ * hl_model_cost(), with 3 input channels and 1000 labels, DenseNet-161 at 1024 x 1024 needs 892
+ * MiB, -121, -169 and -201 at 1024 need 555, 582 and 606 MiB (-121 at 224: 56 MiB), so every
+ * published DenseNet loads at every input size the format allows, with room for a wider one.
+ * 1.5 GiB is also under 2^31 floats: every buffer's element count fits in an int. */
+#define HL_MODEL_MAX_BYTES ((gsize) 1536 * 1024 * 1024)
+
+/* What a model of some architecture and input size costs, from the metadata alone. */
+typedef struct
+{
+  gsize n_tensors;     /* tensors of the layout (num_batches_tracked buffers not counted) */
+  gsize n_batchnorms;  /* BatchNorm layers, each of which may add a num_batches_tracked */
+  gsize weight_floats; /* the arenas: every tensor and BatchNorm scale/shift, float32, aligned */
+  gsize work_floats;   /* an upper bound, on any CPU, of what hl_model_analyze() allocates for
+                        * one image: preprocessed input, hl_model_forward()'s workspace, the
+                        * last feature map, logits, probabilities, every label's Grad-CAM map */
+} HlModelCost;
+
+/* Fills @cost for @info's architecture (arch, input_size, input_channels, n_labels, which must be
+ * in the ranges the README's metadata table gives) without allocating anything sized by it. */
+void hl_model_cost (const HlModelInfo *info, HlModelCost *cost);
+
 /* Looks up a tensor by its torchvision name; NULL if absent. */
 HlTensor *hl_model_get_tensor (HlModel *model, const char *name);
 

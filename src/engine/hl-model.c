@@ -7,6 +7,7 @@
  * and checks their shapes; COUNT and CREATE size and then fill the arena of a random model. Both
  * kinds of model therefore go through the same layout code.
  */
+#include "hl-kernels.h"
 #include "hl-model-private.h"
 #include "hl-rng.h"
 #include "hl-safetensors.h"
@@ -155,6 +156,8 @@ typedef struct
   GHashTable *bound;   /* LOOKUP: names found so far (set, keys lent) */
   gsize n_floats;      /* COUNT: arena floats needed; CREATE: arena floats handed out */
   gsize n_bn_floats;   /* floats of all BatchNorm scale/shift pairs, aligned */
+  gsize n_tensors;     /* tensors the walk visited */
+  gsize n_bns;         /* BatchNorms the walk visited */
   HlRng rng;           /* CREATE */
 } Binder;
 
@@ -212,6 +215,7 @@ bind_tensor (Binder *b, const char *name, TensorRole role, int n_dims, gint64 d0
 
   for (int i = 0; i < n_dims; i++)
     numel *= (gsize) shape[i];
+  b->n_tensors++;
 
   switch (b->mode)
     {
@@ -276,6 +280,7 @@ bind_bn (Binder *b, HlBatchNorm *bn, const char *prefix, int c)
   bn->scale = NULL;
   bn->shift = NULL;
   b->n_bn_floats += 2 * align_floats (c);
+  b->n_bns++;
 }
 
 static void
@@ -304,6 +309,8 @@ model_bind (HlModel *model, Binder *b)
 
   b->model = model;
   b->n_bn_floats = 0;
+  b->n_tensors = 0;
+  b->n_bns = 0;
   bind_conv (b, &model->conv0, "features.conv0.weight", c, info->input_channels, 7, 2, 3);
   bind_bn (b, &model->norm0, "features.norm0", c);
 
@@ -493,6 +500,88 @@ hl_model_new_random (const HlModelInfo *info, guint32 seed)
   return model;
 }
 
+/* ---- what an architecture costs ---- */
+
+/* hl-kernels.c reads up to 64 floats (TILE_SLACK) past the padded input of its direct 3x3
+ * kernel and aligns it to 16 floats: this covers both. */
+#define WORK_SLACK_FLOATS 128
+
+/* Floats of a 3x3 / stride 1 / pad 1 convolution's workspace on (@c_in, @h, @w): the larger of
+ * im2col's (c_in * 9, h * w) and the direct kernel's padded input (c_in, h + 2, w + 2) with its
+ * wide output (c_out, h, w + 2), whichever the CPU uses. */
+static gsize
+conv3x3_work_bound (const HlConv *conv, gsize h, gsize w)
+{
+  gsize im2col = (gsize) conv->c_in * 9 * h * w;
+  gsize direct = (gsize) conv->c_in * (h + 2) * (w + 2) + WORK_SLACK_FLOATS
+                 + (gsize) conv->c_out * h * (w + 2);
+
+  return MAX (im2col, direct);
+}
+
+/* An upper bound of the floats hl_model_analyze() allocates for one image of @model (laid out by
+ * model_bind, in any mode), following hl-densenet.c's plan: two alternating block buffers (the
+ * stem's output in the second), the conv1 input / pooled transition input, conv1's output, the
+ * im2col or padded input of conv0 and conv2, then the results. */
+static gsize
+forward_work_bound (const HlModel *model)
+{
+  const HlModelInfo *info = &model->info;
+  gsize h1 = (gsize) MAX (hl_out_size (info->input_size, 7, 2, 3), 0);
+  gsize h = (gsize) MAX (hl_out_size ((int) h1, 3, 2, 1), 0);
+  gsize cat[2] = { 0, (gsize) model->conv0.c_out * h1 * h1 };
+  gsize col = (gsize) info->input_channels * 49 * h1 * h1;
+  gsize tmp = 0, mid = 0, c = 0, hw = 0;
+
+  for (int bi = 0; bi < info->arch.n_blocks; bi++)
+    {
+      const HlDenseBlock *block = &model->blocks[bi];
+
+      hw = h * h;
+      for (int l = 0; l < block->n_layers; l++)
+        {
+          const HlDenseLayer *layer = &block->layers[l];
+
+          tmp = MAX (tmp, (gsize) layer->conv1.c_in * hw);
+          mid = MAX (mid, (gsize) layer->conv1.c_out * hw);
+          col = MAX (col, conv3x3_work_bound (&layer->conv2, h, h));
+        }
+      c = (gsize) block->c_in + (gsize) block->n_layers * info->arch.growth_rate;
+      cat[bi % 2] = MAX (cat[bi % 2], c * hw);
+      if (bi < info->arch.n_blocks - 1)
+        {
+          h /= 2;
+          tmp = MAX (tmp, c * h * h);
+        }
+    }
+  /* + input, pooled features, the last feature map, logits and probabilities, Grad-CAM maps,
+   * and the alignment of each of the workspace's six parts */
+  return cat[0] + cat[1] + tmp + mid + col + c + 6 * HL_ALIGN_FLOATS
+         + (gsize) info->input_channels * info->input_size * info->input_size + c * hw
+         + 2 * (gsize) info->n_labels + (gsize) info->n_labels * hw;
+}
+
+void
+hl_model_cost (const HlModelInfo *info, HlModelCost *cost)
+{
+  g_autoptr (HlModel) scratch = model_alloc ();
+  Binder b = { 0 };
+
+  g_return_if_fail (info != NULL && cost != NULL);
+  g_return_if_fail (info->arch.n_blocks >= 1 && info->arch.n_blocks <= HL_MAX_BLOCKS);
+
+  scratch->info.arch = info->arch;
+  scratch->info.input_size = info->input_size;
+  scratch->info.input_channels = info->input_channels;
+  scratch->info.n_labels = info->n_labels;
+  b.mode = BIND_COUNT;
+  model_bind (scratch, &b);
+  cost->n_tensors = b.n_tensors;
+  cost->n_batchnorms = b.n_bns;
+  cost->weight_floats = b.n_floats + b.n_bn_floats;
+  cost->work_floats = forward_work_bound (scratch);
+}
+
 /* ---- metadata ---- */
 
 typedef struct
@@ -605,19 +694,21 @@ meta_bn_eps (MetaReader *r, float *out)
   return TRUE;
 }
 
-/* Parses @key's JSON text into an array node; NULL with the error set if it is not an array. */
+/* Parses @key's JSON text, an array of about @n elements, into an array node; NULL with the
+ * error set if it is not an array. Text of more than 2 n + 16 values is refused unparsed (the
+ * caller's check of the length then names the right length for any shorter array). */
 static JsonNode *
-meta_json_array (MetaReader *r, const char *key)
+meta_json_array (MetaReader *r, const char *key, gsize n)
 {
   const char *s = meta_string (r, key, FALSE);
   g_autofree char *problem = NULL;
   JsonNode *node;
 
   g_assert (s != NULL);
-  node = hl_json_parse_bounded (s, strlen (s), &problem);
+  node = hl_json_parse_bounded (s, strlen (s), 2 * n + 16, &problem);
   if (node == NULL)
     {
-      META_ERROR (r, "%s: metadata %s is not valid JSON: %s", r->origin, key, problem);
+      META_ERROR (r, "%s: metadata %s %s", r->origin, key, problem);
       return NULL;
     }
   if (!JSON_NODE_HOLDS_ARRAY (node))
@@ -637,13 +728,15 @@ meta_labels (MetaReader *r, HlModelInfo *info)
   JsonArray *array;
   guint n;
 
-  if (meta_string (r, "labels", TRUE) == NULL || (node = meta_json_array (r, "labels")) == NULL)
+  if (meta_string (r, "labels", TRUE) == NULL
+      || (node = meta_json_array (r, "labels", HL_MODEL_MAX_LABELS)) == NULL)
     return FALSE;
   array = json_node_get_array (node);
   n = json_array_get_length (array);
-  if (n < 1 || n > 1000)
+  if (n < 1 || n > HL_MODEL_MAX_LABELS)
     {
-      META_ERROR (r, "%s: metadata labels has %u names, not 1..1000", r->origin, n);
+      META_ERROR (r, "%s: metadata labels has %u names, not 1..%d", r->origin, n,
+                  HL_MODEL_MAX_LABELS);
       return FALSE;
     }
   info->labels = g_new0 (char *, n + 1);
@@ -708,7 +801,7 @@ static gboolean
 meta_numbers (MetaReader *r, const char *key, int n, NumberRange range, gboolean allow_null,
               float *out)
 {
-  g_autoptr (JsonNode) node = meta_json_array (r, key);
+  g_autoptr (JsonNode) node = meta_json_array (r, key, n);
   JsonArray *array;
 
   if (node == NULL)
@@ -984,8 +1077,9 @@ is_ignored_tensor (const char *name)
   return g_str_has_suffix (name, ".num_batches_tracked");
 }
 
-/* Creates an HlTensor in a fresh arena for every float tensor of @st that is not ignored, and
- * returns in @sources the entry each one converts from (same order as model->tensors). */
+/* Creates an HlTensor, without data yet, for every float tensor of @st that is not ignored, sets
+ * model->arena_floats to what they need, and returns in @sources the entry each one converts
+ * from (same order as model->tensors). */
 static gboolean
 model_add_tensors (HlModel *model, HlSafetensors *st, const char *origin, GPtrArray *sources,
                    GError **error)
@@ -1032,14 +1126,75 @@ model_add_tensors (HlModel *model, HlSafetensors *st, const char *origin, GPtrAr
     }
 
   model->arena_floats = offset;
-  model->arena = g_aligned_alloc (MAX (offset, 1), sizeof (float), HL_ALIGN_BYTES);
-  offset = 0;
+  return TRUE;
+}
+
+/* Allocates the arena of model->arena_floats and gives every tensor its place in it. */
+static void
+model_place_tensors (HlModel *model)
+{
+  gsize offset = 0;
+
+  model->arena = g_aligned_alloc (MAX (model->arena_floats, 1), sizeof (float), HL_ALIGN_BYTES);
   for (guint i = 0; i < model->tensors->len; i++)
     {
       HlTensor *t = g_ptr_array_index (model->tensors, i);
 
       t->data = model->arena + offset;
       offset += align_floats (t->numel);
+    }
+}
+
+/* Binds every layer of @model to the file's tensors (LOOKUP), refusing a missing tensor, a shape
+ * the architecture does not give and a tensor it has no place for. Stores in @n_bn_floats the
+ * floats the BatchNorms' scale and shift need. */
+static gboolean
+model_bind_file (HlModel *model, const char *origin, gsize *n_bn_floats, GError **error)
+{
+  g_autoptr (GHashTable) bound = g_hash_table_new (g_str_hash, g_str_equal);
+  Binder b = { 0 };
+
+  b.mode = BIND_LOOKUP;
+  b.origin = origin;
+  b.bound = bound;
+  model_bind (model, &b);
+  if (b.error != NULL)
+    {
+      g_propagate_error (error, b.error);
+      return FALSE;
+    }
+  for (guint i = 0; i < model->tensors->len; i++)
+    {
+      HlTensor *t = g_ptr_array_index (model->tensors, i);
+
+      if (!g_hash_table_contains (bound, t->name))
+        {
+          g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_SHAPE,
+                       "%s: unexpected tensor %s (not part of the architecture)", origin, t->name);
+          return FALSE;
+        }
+    }
+  *n_bn_floats = b.n_bn_floats;
+  return TRUE;
+}
+
+/* Refuses an architecture whose weights and one forward pass need more than HL_MODEL_MAX_BYTES. */
+static gboolean
+check_cost (const HlModelInfo *info, const char *origin, GError **error)
+{
+  HlModelCost cost;
+  guint64 bytes;
+
+  hl_model_cost (info, &cost);
+  bytes = (guint64) (cost.weight_floats + cost.work_floats) * sizeof (float);
+  if (bytes > HL_MODEL_MAX_BYTES)
+    {
+      g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_METADATA,
+                   "%s: the architecture needs %" G_GUINT64_FORMAT " MiB for its weights and one "
+                   "image's forward pass at input_size %d, more than the limit of %"
+                   G_GSIZE_FORMAT " MiB", origin, bytes >> 20, info->input_size,
+                   HL_MODEL_MAX_BYTES >> 20);
+      return FALSE;
     }
   return TRUE;
 }
@@ -1081,8 +1236,7 @@ hl_model_new_from_data (const guint8 *data, gsize size, const char *origin, GErr
   g_autoptr (HlSafetensors) st = NULL;
   g_autoptr (HlModel) model = NULL;
   g_autoptr (GPtrArray) sources = NULL;
-  g_autoptr (GHashTable) bound = NULL;
-  Binder b = { 0 };
+  gsize n_bn_floats;
 
   g_return_val_if_fail (data != NULL || size == 0, NULL);
   g_return_val_if_fail (origin != NULL, NULL);
@@ -1092,37 +1246,21 @@ hl_model_new_from_data (const guint8 *data, gsize size, const char *origin, GErr
   if (st == NULL)
     return NULL;
   model = model_alloc ();
-  if (!parse_model_metadata (st->metadata, origin, &model->info, error))
+  if (!parse_model_metadata (st->metadata, origin, &model->info, error)
+      || !check_cost (&model->info, origin, error))
     return NULL;
   sources = g_ptr_array_new ();
   if (!model_add_tensors (model, st, origin, sources, error))
     return NULL;
-
-  bound = g_hash_table_new (g_str_hash, g_str_equal);
-  b.mode = BIND_LOOKUP;
-  b.origin = origin;
-  b.bound = bound;
-  model_bind (model, &b);
-  if (b.error != NULL)
-    {
-      g_propagate_error (error, b.error);
-      return NULL;
-    }
-  for (guint i = 0; i < model->tensors->len; i++)
-    {
-      HlTensor *t = g_ptr_array_index (model->tensors, i);
-
-      if (!g_hash_table_contains (bound, t->name))
-        {
-          g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_SHAPE,
-                       "%s: unexpected tensor %s (not part of the architecture)", origin, t->name);
-          return NULL;
-        }
-    }
-
-  if (!model_convert (model, sources, origin, error))
+  /* the layout is checked before the arena is allocated: its size is then the architecture's,
+   * under HL_MODEL_MAX_BYTES, whatever else the file holds; the second walk binds the data */
+  if (!model_bind_file (model, origin, &n_bn_floats, error))
     return NULL;
-  if (!model_derive_bn (model, b.n_bn_floats))
+  model_place_tensors (model);
+  if (!model_bind_file (model, origin, &n_bn_floats, error)
+      || !model_convert (model, sources, origin, error))
+    return NULL;
+  if (!model_derive_bn (model, n_bn_floats))
     {
       g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_FORMAT,
                    "%s: a BatchNorm's weight / sqrt (running_var + bn_eps) overflows float",

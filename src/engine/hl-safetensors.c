@@ -102,16 +102,35 @@ hl_safetensors_entry_to_float (const HlSafetensorsEntry *entry, float *out)
     }
 }
 
-/* TRUE if brackets and braces outside strings nest at most @max_depth deep. */
-static gboolean
-json_depth_ok (const char *text, gsize len, int max_depth)
+/* What a light pass over JSON text finds, outside strings: how deep brackets and braces nest,
+ * how many values it holds (strings, keys included, containers and scalars) and how many
+ * members or elements the outermost container has (at most; commas at depth 1, plus one). */
+typedef struct
 {
-  gboolean in_string = FALSE;
+  int max_depth;
+  gsize n_values;
+  gsize n_top;
+} JsonScan;
+
+static gboolean
+is_json_delimiter (char c)
+{
+  return c == '"' || c == '{' || c == '[' || c == ']' || c == '}' || c == ',' || c == ':'
+         || c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static void
+json_scan (const char *text, gsize len, JsonScan *scan)
+{
+  gboolean in_string = FALSE, in_scalar = FALSE, top_nonempty = FALSE;
+  gsize top_commas = 0;
   int depth = 0;
 
+  memset (scan, 0, sizeof *scan);
   for (gsize i = 0; i < len; i++)
     {
       char c = text[i];
+      gboolean starts_value;
 
       if (in_string)
         {
@@ -119,52 +138,134 @@ json_depth_ok (const char *text, gsize len, int max_depth)
             i++;
           else if (c == '"')
             in_string = FALSE;
+          continue;
         }
-      else if (c == '"')
+      starts_value = c == '"' || c == '{' || c == '[' || (!is_json_delimiter (c) && !in_scalar);
+      in_scalar = !is_json_delimiter (c);
+      if (starts_value)
+        {
+          scan->n_values++;
+          top_nonempty |= depth == 1;
+        }
+      if (c == '"')
         in_string = TRUE;
       else if (c == '[' || c == '{')
         {
-          if (++depth > max_depth)
-            return FALSE;
+          depth++;
+          scan->max_depth = MAX (scan->max_depth, depth);
         }
       else if (c == ']' || c == '}')
         depth--;
+      else if (c == ',' && depth == 1)
+        top_commas++;
     }
-  return TRUE;
+  scan->n_top = top_commas + (top_nonempty ? 1 : 0);
 }
 
-JsonNode *
-hl_json_parse_bounded (const char *text, gsize len, char **problem)
+/* The first object json-glib's parser saw a key twice in. Until then no member has been
+ * replaced, so no object has been freed and the pointers counted are all distinct. */
+typedef struct
+{
+  GHashTable *counts;     /* JsonObject* -> members parsed into it so far */
+  JsonObject *dup_object; /* a reference, or NULL */
+  char *dup_key;
+} DupCheck;
+
+static void
+on_object_member (JsonParser *parser, JsonObject *object, const char *name, gpointer data)
+{
+  DupCheck *dc = data;
+  guint n;
+
+  if (dc->dup_object != NULL)
+    return;
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (dc->counts, object)) + 1;
+  /* a member set over an existing one leaves the object's size as it was */
+  if (n > json_object_get_size (object))
+    {
+      dc->dup_object = json_object_ref (object);
+      dc->dup_key = g_strescape (name, NULL);
+      return;
+    }
+  g_hash_table_insert (dc->counts, object, GUINT_TO_POINTER (n));
+}
+
+static void
+dup_check_clear (DupCheck *dc)
+{
+  g_clear_pointer (&dc->counts, g_hash_table_unref);
+  g_clear_pointer (&dc->dup_object, json_object_unref);
+  g_clear_pointer (&dc->dup_key, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DupCheck, dup_check_clear)
+
+/* hl_json_parse_bounded, except that a key named twice is left in @dc (with the root returned)
+ * and that, with @max_top > 0, an outermost container with more members is refused. */
+static JsonNode *
+json_parse_checked (const char *text, gsize len, gsize max_values, gsize max_top, DupCheck *dc,
+                    char **problem)
 {
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GError) local_error = NULL;
   JsonNode *root;
-
-  g_return_val_if_fail (problem != NULL && *problem == NULL, NULL);
+  JsonScan scan;
 
   if (len > G_MAXSSIZE)
     {
-      *problem = g_strdup ("too long");
+      *problem = g_strdup ("is too long");
       return NULL;
     }
-  if (!json_depth_ok (text, len, HL_JSON_MAX_DEPTH))
+  json_scan (text, len, &scan);
+  if (scan.max_depth > HL_JSON_MAX_DEPTH)
     {
-      *problem = g_strdup_printf ("nested deeper than %d levels", HL_JSON_MAX_DEPTH);
+      *problem = g_strdup_printf ("is nested deeper than %d levels", HL_JSON_MAX_DEPTH);
+      return NULL;
+    }
+  if (max_top > 0 && scan.n_top > max_top)
+    {
+      *problem = g_strdup_printf ("has %" G_GSIZE_FORMAT " entries, more than %" G_GSIZE_FORMAT,
+                                  scan.n_top, max_top);
+      return NULL;
+    }
+  if (scan.n_values > max_values)
+    {
+      *problem = g_strdup_printf ("holds %" G_GSIZE_FORMAT " JSON values, more than %"
+                                  G_GSIZE_FORMAT, scan.n_values, max_values);
       return NULL;
     }
   parser = json_parser_new_immutable ();
+  dc->counts = g_hash_table_new (NULL, NULL);
+  g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), dc);
   if (!json_parser_load_from_data (parser, text, (gssize) len, &local_error))
     {
-      *problem = g_strdup (local_error->message);
+      *problem = g_strdup_printf ("is not valid JSON: %s", local_error->message);
       return NULL;
     }
   root = json_parser_get_root (parser);
   if (root == NULL)
     {
-      *problem = g_strdup ("empty");
+      *problem = g_strdup ("is empty");
       return NULL;
     }
   return json_node_ref (root);
+}
+
+JsonNode *
+hl_json_parse_bounded (const char *text, gsize len, gsize max_values, char **problem)
+{
+  g_auto (DupCheck) dc = { 0 };
+  JsonNode *root;
+
+  g_return_val_if_fail (problem != NULL && *problem == NULL, NULL);
+
+  root = json_parse_checked (text, len, max_values, 0, &dc, problem);
+  if (root != NULL && dc.dup_key != NULL)
+    {
+      *problem = g_strdup_printf ("names key \"%.200s\" twice in one object", dc.dup_key);
+      g_clear_pointer (&root, json_node_unref);
+    }
+  return root;
 }
 
 static void
@@ -377,12 +478,43 @@ check_overlaps (GPtrArray *entries, const char *origin, GError **error)
   return TRUE;
 }
 
+/* Names the key @dc found twice and where: in the header itself, in __metadata__, in a tensor's
+ * entry or deeper. */
+static void
+report_duplicate (JsonObject *header, const DupCheck *dc, const char *origin, GError **error)
+{
+  g_autoptr (GList) names = NULL;
+
+  if (dc->dup_object == header)
+    {
+      FORMAT_ERROR ("%s: header names \"%.200s\" twice", origin, dc->dup_key);
+      return;
+    }
+  names = json_object_get_members (header);
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      JsonNode *node = json_object_get_member (header, l->data);
+
+      if (!JSON_NODE_HOLDS_OBJECT (node) || json_node_get_object (node) != dc->dup_object)
+        continue;
+      if (strcmp (l->data, "__metadata__") == 0)
+        g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_METADATA,
+                     "%s: __metadata__ names \"%.200s\" twice", origin, dc->dup_key);
+      else
+        FORMAT_ERROR ("%s: tensor %s: header entry names \"%.200s\" twice", origin,
+                      (const char *) l->data, dc->dup_key);
+      return;
+    }
+  FORMAT_ERROR ("%s: header names \"%.200s\" twice in a nested object", origin, dc->dup_key);
+}
+
 HlSafetensors *
 hl_safetensors_parse (const guint8 *data, gsize size, const char *origin, GError **error)
 {
   g_autoptr (HlSafetensors) st = NULL;
   g_autoptr (GList) names = NULL;
   g_autofree char *problem = NULL;
+  g_auto (DupCheck) dc = { 0 };
   JsonObject *header;
   guint64 header_len = 0;
   const guint8 *tensor_data;
@@ -415,10 +547,11 @@ hl_safetensors_parse (const guint8 *data, gsize size, const char *origin, GError
 
   st = g_new0 (HlSafetensors, 1);
   st->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) entry_free);
-  st->root = hl_json_parse_bounded ((const char *) data + 8, header_len, &problem);
+  st->root = json_parse_checked ((const char *) data + 8, header_len, HL_SAFETENSORS_MAX_VALUES,
+                                 HL_SAFETENSORS_MAX_ENTRIES + 1, &dc, &problem);
   if (st->root == NULL)
     {
-      FORMAT_ERROR ("%s: header is not valid JSON: %s", origin, problem);
+      FORMAT_ERROR ("%s: header %s", origin, problem);
       return NULL;
     }
   if (!JSON_NODE_HOLDS_OBJECT (st->root))
@@ -428,6 +561,11 @@ hl_safetensors_parse (const guint8 *data, gsize size, const char *origin, GError
     }
 
   header = json_node_get_object (st->root);
+  if (dc.dup_key != NULL)
+    {
+      report_duplicate (header, &dc, origin, error);
+      return NULL;
+    }
   tensor_data = data + 8 + header_len;
   data_size = size - 8 - header_len;
   names = json_object_get_members (header);

@@ -16,8 +16,16 @@
 
 G_BEGIN_DECLS
 
-/* Headers longer than this are refused as absurd (the reference implementation's limit). */
-#define HL_SAFETENSORS_MAX_HEADER (100 * 1024 * 1024)
+/* What a header may hold, checked on its text before json-glib builds anything. The largest
+ * architecture a model file may declare (README "Model file format": 8 blocks of 128 layers) has
+ * 10,286 tensors and 2,057 BatchNorms, each of which may add a num_batches_tracked entry: 12,343
+ * entries. An entry is at most 14 JSON values (its key, the object, three member names, dtype,
+ * shape with up to 4 dimensions, two offsets) and under 160 bytes, so these limits leave room
+ * for 16,384 entries of 256 bytes plus 4 MiB of metadata, while json-glib's tree of a header
+ * within them stays under about 60 MiB (it takes up to ~200 bytes a value). */
+#define HL_SAFETENSORS_MAX_HEADER (8 * 1024 * 1024)
+#define HL_SAFETENSORS_MAX_ENTRIES 16384
+#define HL_SAFETENSORS_MAX_VALUES (1 << 18)
 /* Tensors of higher rank are refused. */
 #define HL_SAFETENSORS_MAX_DIMS 8
 /* JSON nested deeper than this is refused before parsing (json-glib recurses). */
@@ -62,7 +70,9 @@ typedef struct
 } HlSafetensors;
 
 /* Parses and checks the container in @data (@size bytes); entries point into @data, which must
- * outlive the result. Returns NULL and sets @error on any problem; never reads out of bounds. */
+ * outlive the result. Returns NULL and sets @error on any problem, a key named twice in one
+ * object included (json-glib would keep the last); never reads out of bounds, and refuses a
+ * header over the limits above before building its tree. */
 HlSafetensors *hl_safetensors_parse (const guint8 *data, gsize size, const char *origin,
                                      GError **error);
 void hl_safetensors_free (HlSafetensors *st);
@@ -82,10 +92,14 @@ void hl_safetensors_entry_to_float (const HlSafetensorsEntry *entry, float *out)
 float hl_f16_to_float (guint16 h);
 float hl_bf16_to_float (guint16 b);
 
-/* Parses JSON text (@len bytes, not necessarily NUL-terminated) after checking its nesting depth
- * (HL_JSON_MAX_DEPTH). Returns the root node (free with json_node_unref), or NULL with a
- * description of the problem in @problem (free with g_free). */
-JsonNode *hl_json_parse_bounded (const char *text, gsize len, char **problem);
+/* Parses JSON text (@len bytes, not necessarily NUL-terminated) after checking on the text that
+ * it nests at most HL_JSON_MAX_DEPTH deep and holds at most @max_values values (object keys
+ * count as values), so that the tree built stays small; refuses an object that names a key
+ * twice (keys compared as json-glib decodes them: "a\u0062" is "ab"). Returns the root node
+ * (free with json_node_unref), or NULL with @problem (free with g_free) set to a phrase that
+ * follows the text's name in a message: "is not valid JSON: ...", "is nested deeper than 64
+ * levels", "holds N JSON values, more than M", "names key \"k\" twice in one object". */
+JsonNode *hl_json_parse_bounded (const char *text, gsize len, gsize max_values, char **problem);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HlSafetensors, hl_safetensors_free)
 
