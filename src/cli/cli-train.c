@@ -292,13 +292,19 @@ load_checkpoint (const Options *opt, const char *state_path, HlModel *initial,
                    state_path, ckpt->fingerprint, fingerprint);
       return NULL;
     }
-  if (ckpt->optimizer != kind || s->epoch > (guint32) opt->epochs
-      || s->step != (gint64) s->epoch * batches)
+  if (ckpt->optimizer != kind)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                   "%s does not fit this run (another optimiser, or epoch %u of %d after %"
-                   G_GINT64_FORMAT " steps where this run takes %d per epoch)", state_path,
-                   s->epoch, opt->epochs, s->step, batches);
+                   "%s does not fit this run: it holds the state of another optimiser",
+                   state_path);
+      return NULL;
+    }
+  if (s->epoch > (guint32) opt->epochs || s->step != (gint64) s->epoch * batches)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   "%s does not fit this run: epoch %u of %d after %" G_GINT64_FORMAT " steps, "
+                   "where this run takes %d per epoch", state_path, s->epoch, opt->epochs,
+                   s->step, batches);
       return NULL;
     }
   return g_steal_pointer (&ckpt);
