@@ -219,10 +219,11 @@ hl_checkpoint_save (const HlCheckpoint *ckpt, const char *path, GError **error)
 
 /* ---- reading ---- */
 
-static gboolean
+/* Sets @error to HL_ENGINE_ERROR_FORMAT: @origin is not a valid state file, for the reason given. */
+static void
 corrupt (GError **error, const char *origin, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
-static gboolean
+static void
 corrupt (GError **error, const char *origin, const char *format, ...)
 {
   va_list args;
@@ -233,7 +234,6 @@ corrupt (GError **error, const char *origin, const char *format, ...)
   va_end (args);
   g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_FORMAT,
                "%s: not a valid checkpoint state (truncated or corrupt): %s", origin, problem);
-  return FALSE;
 }
 
 HlCheckpoint *

@@ -8,7 +8,7 @@
  *        8     4  u32 format version, 2
  *       12     4  u32 optimiser: 1 SGD, 2 Adam, 3 AdamW
  *       16     4  u32 epochs finished, >= 1
- *       20     4  u32 best epoch, 1 ..  epochs finished
+ *       20     4  u32 best epoch, 1 .. epochs finished
  *       24     8  i64 optimiser steps taken, >= 0
  *       32     8  u64 HlRng state after the last finished epoch (every value is a valid state)
  *       40     8  f64 best validation mean AUROC: NaN (undefined) or in [0, 1]
@@ -73,7 +73,7 @@ typedef struct
 void hl_checkpoint_free (HlCheckpoint *ckpt);
 
 /* The state file's bytes for @ckpt (format above). NULL with HL_ENGINE_ERROR_INPUT when a field is
- * out of range or a moment not finite (a Adam second moment negative): a checkpoint that could
+ * out of range or a moment not finite (an Adam second moment negative): a checkpoint that could
  * not be read back is never written. */
 GBytes *hl_checkpoint_to_bytes (const HlCheckpoint *ckpt, GError **error);
 
