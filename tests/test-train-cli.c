@@ -2,9 +2,12 @@
  * over small generated image sets: usage errors, the patient-leakage stop and its override,
  * byte-identical model files from two runs with one seed, a stopped-and-resumed run and a
  * SIGKILLed-and-resumed run equal to an uninterrupted one, a checkpoint refused by a run with other
- * settings or when truncated, the metadata of the written model, a synthetic finding that training
+ * settings or when truncated, damaged checkpoints (a flipped bit in the state, epoch or best
+ * file, corrupt moments and counters behind a valid checksum, the older format) refused at load
+ * naming the file, the checkpoint reader on every truncation and many bit flips, the metadata of the written model, a synthetic finding that training
  * must learn, unreadable images reported and left out (and a split with none readable refused),
  * and (when HL_SHARED_DATA has it) one short epoch on real NIH images. */
+#include "hl-checkpoint.h"
 #include "hl-engine.h"
 #include "hl-labels.h"
 #include "hl-test-png.h"
@@ -399,6 +402,282 @@ test_kill_resume (Data *d, gconstpointer user_data)
                     "killed.safetensors.checkpoints/epoch-0008.safetensors");
 }
 
+/* ---- damaged checkpoints ---- */
+
+/* Offsets in the state file (format 2, hl-checkpoint.h). */
+#define STATE_STEP 24
+#define STATE_BEST_EPOCH 20
+#define STATE_FP_LEN 128
+#define STATE_N_MOMENTS 136
+#define STATE_HEADER 144
+#define SHA256_LEN 32
+
+static guint64
+read_u64_le (const char *p)
+{
+  guint64 v;
+
+  memcpy (&v, p, 8);
+  return GUINT64_FROM_LE (v);
+}
+
+/* @v's bits as the state file stores them. */
+static guint32
+float_le (float v)
+{
+  guint32 bits;
+
+  memcpy (&bits, &v, 4);
+  return GUINT32_TO_LE (bits);
+}
+
+/* The offset of Adam's second moment @index in the state file @data (v follows m). */
+static gsize
+second_moment_offset (const char *data, gsize index)
+{
+  return STATE_HEADER + read_u64_le (data + STATE_FP_LEN)
+         + 4 * (read_u64_le (data + STATE_N_MOMENTS) / 2 + index);
+}
+
+/* Writes @data (@size bytes) to @path with @len bytes at @offset replaced by @bytes and the
+ * trailing SHA-256 recomputed: a damaged field behind a valid checksum. */
+static void
+write_resigned (const char *path, const char *data, gsize size, gsize offset, const void *bytes,
+                gsize len)
+{
+  g_autofree char *copy = g_memdup2 (data, size);
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize digest_len = SHA256_LEN;
+
+  g_assert_cmpuint (offset + len, <=, size - SHA256_LEN);
+  memcpy (copy + offset, bytes, len);
+  g_checksum_update (sum, (const guint8 *) copy, (gssize) (size - SHA256_LEN));
+  g_checksum_get_digest (sum, (guint8 *) copy + size - SHA256_LEN, &digest_len);
+  g_assert_true (g_file_set_contents (path, copy, (gssize) size, NULL));
+}
+
+/* Writes @data with bit @bit of byte @offset flipped to @path. */
+static void
+write_flipped (const char *path, const char *data, gsize size, gsize offset, int bit)
+{
+  g_autofree char *copy = g_memdup2 (data, size);
+
+  copy[offset] ^= (char) (1 << bit);
+  g_assert_true (g_file_set_contents (path, copy, (gssize) size, NULL));
+}
+
+/* Runs @args (a --resume) and checks it is refused before any epoch runs, on stderr with every
+ * one of @expected (NULL-terminated). */
+static void
+assert_refused (char **args, const char *const *expected)
+{
+  g_auto (HlTestRun) run = { 0 };
+
+  run_train (&run, (const char *const *) args);
+  g_test_message ("refused: %s", run.err);
+  g_assert_cmpint (run.status, ==, 1);
+  g_assert_nonnull (strstr (run.err, "cannot resume: "));
+  for (const char *const *e = expected; *e != NULL; e++)
+    if (strstr (run.err, *e) == NULL)
+      g_error ("stderr lacks \"%s\":\n%s", *e, run.err);
+  g_assert_null (strstr (run.out, "Resuming"));
+  g_assert_null (strstr (run.out, "epoch 2/3"));
+}
+
+/* A stopped run's checkpoint, damaged one way at a time, is refused at load naming the damaged
+ * file: a flipped bit in state.bin (the settings, a moment, the checksum) or in the epoch's model
+ * file, a shortened epoch file, and fields damaged behind a recomputed checksum (a negative or a
+ * NaN Adam moment, a step count or best epoch that does not fit, the older format). Each intact
+ * file is put back after, and the run then resumes to the uninterrupted run's bytes. */
+static void
+test_checkpoint_damaged (Data *d, gconstpointer user_data)
+{
+  const char *stop[] = { "--stop-after", "1", NULL };
+  const char *resume[] = { "--resume", NULL };
+  g_auto (GStrv) full = tiny_args (d, "full.safetensors", NULL);
+  g_auto (GStrv) first = tiny_args (d, "part.safetensors", stop);
+  g_auto (GStrv) rest = tiny_args (d, "part.safetensors", resume);
+  g_autofree char *dir = g_build_filename (d->tmp.dir, "part.safetensors.checkpoints", NULL);
+  g_autofree char *state = g_build_filename (dir, "state.bin", NULL);
+  g_autofree char *epoch = g_build_filename (dir, "epoch-0001.safetensors", NULL);
+  g_autofree char *st = NULL;
+  g_autofree char *ep = NULL;
+  gsize st_len = 0, ep_len = 0;
+  g_auto (HlTestRun) r1 = { 0 };
+  g_auto (HlTestRun) r2 = { 0 };
+  g_auto (HlTestRun) r3 = { 0 };
+  const char *state_corrupt[] = { state, "not a valid checkpoint state",
+                                  "SHA-256 does not match its content", NULL };
+  const char *epoch_changed[] = { epoch, "is not the model file", state, "SHA-256 differs",
+                                  NULL };
+  const char *epoch_short[] = { epoch, "bytes instead of", NULL };
+  const char *negative[] = { state, "optimiser second moment 7 is negative (-0.25)", NULL };
+  const char *not_finite[] = { state, "optimiser first moment 3 is not finite (nan)", NULL };
+  const char *bad_step[] = { state, "does not fit this run: epoch 1 of 3 after 4 steps, where "
+                             "this run takes 3 per epoch", NULL };
+  const char *bad_best[] = { state, "best epoch 2 outside 1 .. 1", NULL };
+  const char *older[] = { state, "written by an older Hilum", "start the run again", NULL };
+
+  run_train (&r1, (const char *const *) full);
+  g_assert_cmpint (r1.status, ==, 0);
+  run_train (&r2, (const char *const *) first);
+  g_assert_cmpint (r2.status, ==, 0);
+  g_assert_true (g_file_get_contents (state, &st, &st_len, NULL));
+  g_assert_true (g_file_get_contents (epoch, &ep, &ep_len, NULL));
+  g_assert_cmpuint (st_len, >, STATE_HEADER + SHA256_LEN + 1000);
+
+  /* one bit anywhere in the state file: the settings, a moment, the checksum itself */
+  gsize offsets[] = { STATE_HEADER + 5, second_moment_offset (st, 0) + 1, st_len - 1 };
+  for (gsize i = 0; i < G_N_ELEMENTS (offsets); i++)
+    {
+      write_flipped (state, st, st_len, offsets[i], (int) i + 2);
+      assert_refused (rest, state_corrupt);
+    }
+  g_assert_true (g_file_set_contents (state, st, (gssize) st_len, NULL));
+
+  /* one bit in the middle of the epoch's model file (a weight), or its last byte cut */
+  write_flipped (epoch, ep, ep_len, ep_len / 2, 0);
+  assert_refused (rest, epoch_changed);
+  g_assert_true (g_file_set_contents (epoch, ep, (gssize) ep_len - 1, NULL));
+  assert_refused (rest, epoch_short);
+  g_assert_true (g_file_set_contents (epoch, ep, (gssize) ep_len, NULL));
+
+  /* fields a checksum cannot vouch for: written so by a bug, or on purpose */
+  guint32 minus = float_le (-0.25f), nan = float_le (NAN);
+  guint64 step = GUINT64_TO_LE (4);
+  guint32 best = GUINT32_TO_LE (2);
+  write_resigned (state, st, st_len, second_moment_offset (st, 7), &minus, 4);
+  assert_refused (rest, negative);
+  write_resigned (state, st, st_len, STATE_HEADER + read_u64_le (st + STATE_FP_LEN) + 12, &nan,
+                  4);
+  assert_refused (rest, not_finite);
+  write_resigned (state, st, st_len, STATE_STEP, &step, 8);
+  assert_refused (rest, bad_step);
+  write_resigned (state, st, st_len, STATE_BEST_EPOCH, &best, 4);
+  assert_refused (rest, bad_best);
+  g_assert_true (g_file_set_contents (state, "HLTRAIN1", 8, NULL));
+  assert_refused (rest, older);
+  g_assert_true (g_file_set_contents (state, st, (gssize) st_len, NULL));
+
+  run_train (&r3, (const char *const *) rest);
+  g_assert_cmpint (r3.status, ==, 0);
+  g_assert_nonnull (strstr (r3.out, "Resuming after epoch 1"));
+  assert_same_file (d, "full.safetensors", "part.safetensors");
+}
+
+/* A finished run resumed writes --out again from best.safetensors, which it checks first against
+ * the state file: with a bit flipped there it refuses, naming it. */
+static void
+test_checkpoint_best_damaged (Data *d, gconstpointer user_data)
+{
+  const char *resume[] = { "--resume", NULL };
+  g_auto (GStrv) args = tiny_args (d, "m.safetensors", NULL);
+  g_auto (GStrv) again = tiny_args (d, "m.safetensors", resume);
+  g_autofree char *best = g_build_filename (d->tmp.dir, "m.safetensors.checkpoints",
+                                            "best.safetensors", NULL);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_auto (HlTestRun) r1 = { 0 };
+  g_auto (HlTestRun) r2 = { 0 };
+  g_auto (HlTestRun) r3 = { 0 };
+
+  run_train (&r1, (const char *const *) args);
+  g_assert_cmpint (r1.status, ==, 0);
+  g_assert_true (g_file_get_contents (best, &data, &len, NULL));
+  write_flipped (best, data, len, len - 3, 6);
+  run_train (&r2, (const char *const *) again);
+  g_test_message ("refused: %s", r2.err);
+  g_assert_cmpint (r2.status, ==, 1);
+  g_assert_nonnull (strstr (r2.err, best));
+  g_assert_nonnull (strstr (r2.err, "SHA-256 differs"));
+
+  g_assert_true (g_file_set_contents (best, data, (gssize) len, NULL));
+  run_train (&r3, (const char *const *) again);
+  g_assert_cmpint (r3.status, ==, 0);
+  g_assert_nonnull (strstr (r3.out, "Resuming after epoch 3 of 3"));
+  g_assert_null (strstr (r3.out, "epoch 3/3"));
+}
+
+/* The reader itself on a real state file: it reads back to the same bytes; it refuses
+ * truncations (every one in the header, the settings and the checksum, one in 61 in the moments),
+ * every single flipped bit of the header, the settings and the checksum and one in every float of
+ * the moments, and more moments than the model can have; the writer refuses a negative second
+ * moment instead of writing a file that could not be read. */
+static void
+test_checkpoint_reader (Data *d, gconstpointer user_data)
+{
+  const char *one[] = { "--epochs", "1", NULL };
+  g_auto (GStrv) args = tiny_args (d, "m.safetensors", one);
+  g_autofree char *state = g_build_filename (d->tmp.dir, "m.safetensors.checkpoints", "state.bin",
+                                             NULL);
+  g_autofree char *data = NULL;
+  g_autoptr (HlCheckpoint) ckpt = NULL;
+  g_autoptr (GBytes) written = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (HlTestRun) run = { 0 };
+  gsize len = 0, header, n_checked = 0;
+
+  run_train (&run, (const char *const *) args);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_true (g_file_get_contents (state, &data, &len, NULL));
+  ckpt = hl_checkpoint_new_from_data ((const guint8 *) data, len, "s", G_MAXSIZE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ckpt->state.epoch, ==, 1);
+  g_assert_cmpuint (ckpt->state.best_epoch, ==, 1);
+  g_assert_cmpint (ckpt->state.step, ==, 3);
+  g_assert_cmpint (ckpt->optimizer, ==, HL_OPTIM_ADAM);
+  g_assert_cmpuint (ckpt->n_moments, >, 1000);
+  written = hl_checkpoint_to_bytes (ckpt, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_get_size (written) == len
+                 && memcmp (g_bytes_get_data (written, NULL), data, len) == 0);
+
+  /* one moment fewer than the file holds */
+  g_assert_null (hl_checkpoint_new_from_data ((const guint8 *) data, len, "s",
+                                              ckpt->n_moments - 1, &error));
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "floats of optimiser state"));
+  g_clear_error (&error);
+
+  header = STATE_HEADER + read_u64_le (data + STATE_FP_LEN);
+  /* every cut in the header, the settings and the last 64 bytes; one in 61 in the moments */
+  for (gsize cut = 0; cut < len; cut += cut < header || cut + 64 >= len ? 1 : 61)
+    {
+      g_autoptr (HlCheckpoint) c = hl_checkpoint_new_from_data ((const guint8 *) data, cut, "s",
+                                                                G_MAXSIZE, &error);
+      g_assert_null (c);
+      g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_FORMAT);
+      g_assert_true (g_str_has_prefix (error->message, "s: "));
+      g_clear_error (&error);
+    }
+
+  for (gsize off = 0; off < len; off++)
+    for (int bit = 0; bit < 8; bit++)
+      {
+        g_autoptr (HlCheckpoint) c = NULL;
+
+        /* in the moments one bit per float, its byte and bit rotating from float to float */
+        gsize in = off - header;
+        if (off >= header && off < len - SHA256_LEN
+            && (in % 4 != in / 4 % 4 || (gsize) bit != in / 16 % 8))
+          continue;
+        data[off] ^= (char) (1 << bit);
+        c = hl_checkpoint_new_from_data ((const guint8 *) data, len, "s", G_MAXSIZE, &error);
+        data[off] ^= (char) (1 << bit);
+        g_assert_null (c);
+        g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_FORMAT);
+        g_clear_error (&error);
+        n_checked++;
+      }
+  g_test_message ("%" G_GSIZE_FORMAT " single-bit flips of a %" G_GSIZE_FORMAT "-byte state "
+                  "file refused", n_checked, len);
+
+  ckpt->moments[ckpt->n_moments / 2 + 1] = -1e-30f;
+  g_assert_null (hl_checkpoint_to_bytes (ckpt, &error));
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "second moment 1 is negative"));
+}
+
 /* Replaces @name in @d's images with its first half: a truncated PNG. */
 static void
 truncate_image (const Data *d, const char *name)
@@ -610,6 +889,12 @@ main (int argc, char **argv)
   g_test_add ("/train-cli/stop-resume", Data, NULL, data_set_up, test_stop_resume,
               data_tear_down);
   g_test_add ("/train-cli/kill-resume", Data, NULL, data_set_up, test_kill_resume,
+              data_tear_down);
+  g_test_add ("/train-cli/checkpoint/damaged", Data, NULL, data_set_up, test_checkpoint_damaged,
+              data_tear_down);
+  g_test_add ("/train-cli/checkpoint/best-damaged", Data, NULL, data_set_up,
+              test_checkpoint_best_damaged, data_tear_down);
+  g_test_add ("/train-cli/checkpoint/reader", Data, NULL, data_set_up, test_checkpoint_reader,
               data_tear_down);
   g_test_add ("/train-cli/learns", Data, NULL, data_set_up, test_learns, data_tear_down);
   g_test_add ("/train-cli/unreadable", Data, NULL, data_set_up, test_unreadable, data_tear_down);

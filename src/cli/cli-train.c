@@ -10,7 +10,9 @@
  * with hl_model_preprocess(), steps the optimiser over mini-batches, evaluates the validation
  * AUROC per label, and checkpoints (parameters, running statistics, optimiser state, random state,
  * epoch), each file written atomically. A run killed at any point and started again with --resume
- * continues from the last finished epoch and ends with the same bytes as an uninterrupted run.
+ * continues from the last finished epoch and ends with the same bytes as an uninterrupted run. The
+ * state file (hl-checkpoint.h) carries a SHA-256 of its content and of the model files it goes
+ * with: a resumed run refuses a changed byte in any of them, and a state that does not fit it.
  * The epoch with the best mean validation AUROC is kept (the last one with --keep-last, for a final
  * fit whose training CSV includes the validation images); its operating thresholds are chosen on
  * the validation split by Youden's J.
@@ -23,6 +25,7 @@
 #include "cli-study.h"
 
 #include "hl-augment.h"
+#include "hl-checkpoint.h"
 #include "hl-init.h"
 #include "hl-splits.h"
 #include "hl-summary.h"
@@ -36,7 +39,6 @@
 #include <glib/gstdio.h>
 
 #define MAX_LISTED 20
-#define STATE_MAGIC "HLTRAIN1"
 #define STATE_FILE "state.bin"
 #define BEST_FILE "best.safetensors"
 #define INTENDED_USE \
@@ -88,17 +90,6 @@ split_clear (Split *split)
   g_free (split->truth);
   g_free (split->targets);
 }
-
-/* What training has reached: everything besides parameters and optimiser moments that a resumed
- * run needs to continue exactly. */
-typedef struct
-{
-  guint32 epoch;      /* epochs finished */
-  guint32 best_epoch; /* 0 before the first */
-  gint64 step;        /* optimiser steps taken */
-  guint64 rng;        /* HlRng state after the last finished epoch */
-  double best_mean;   /* best validation mean AUROC (NaN when undefined) */
-} TrainState;
 
 static HlLabelSet *
 load_labels (const char *path)
@@ -279,74 +270,44 @@ epoch_file (const char *dir, guint32 epoch)
   return g_build_filename (dir, name, NULL);
 }
 
-/* Writes the state file: magic, TrainState fields, the settings fingerprint, the optimiser state;
- * atomically (g_file_set_contents writes a temporary file and renames it). */
-static gboolean
-save_state (const char *dir, const TrainState *state, const char *fingerprint, HlOptim *optim,
-            GError **error)
+/* The checkpoint in @opt's folder, validated (hl_checkpoint_load, at most the optimiser state a
+ * run of @initial can have) and checked against this run: its settings @fingerprint, optimiser
+ * @kind, epoch count and @batches steps per finished epoch. @state_path names the state file.
+ * NULL with @error naming the file and what is wrong. */
+static HlCheckpoint *
+load_checkpoint (const Options *opt, const char *state_path, HlModel *initial,
+                 const char *fingerprint, HlOptimKind kind, int batches, GError **error)
 {
-  g_autoptr (GByteArray) bytes = g_byte_array_new ();
-  g_autofree char *path = g_build_filename (dir, STATE_FILE, NULL);
-  gsize n_floats = 0;
-  const float *moments = hl_optim_get_state (optim, &n_floats);
-  guint64 fp_len = strlen (fingerprint), n64 = n_floats;
+  g_autoptr (HlCheckpoint) ckpt = hl_checkpoint_load (state_path,
+                                                      hl_checkpoint_max_moments (initial), error);
+  const HlCheckpointState *s;
 
-  g_byte_array_append (bytes, (const guint8 *) STATE_MAGIC, 8);
-  g_byte_array_append (bytes, (const guint8 *) state, sizeof *state);
-  g_byte_array_append (bytes, (const guint8 *) &fp_len, sizeof fp_len);
-  g_byte_array_append (bytes, (const guint8 *) fingerprint, (guint) fp_len);
-  g_byte_array_append (bytes, (const guint8 *) &n64, sizeof n64);
-  if (n_floats > 0)
-    g_byte_array_append (bytes, (const guint8 *) moments, (guint) (n_floats * sizeof (float)));
-  return g_file_set_contents (path, (const char *) bytes->data, bytes->len, error);
-}
-
-/* Reads the state file of @dir into @state and checks it was written with @fingerprint. Returns
- * the file's contents; @moments (unaligned bytes) and @n_moments (floats) receive the optimiser
- * state inside it. */
-static char *
-load_state (const char *dir, const char *fingerprint, TrainState *state, const char **moments,
-            gsize *n_moments, GError **error)
-{
-  g_autofree char *path = g_build_filename (dir, STATE_FILE, NULL);
-  g_autofree char *data = NULL;
-  gsize length = 0, off = 0;
-  guint64 fp_len, n64;
-
-  if (!g_file_get_contents (path, &data, &length, error))
+  if (ckpt == NULL)
     return NULL;
-  if (length < 8 + sizeof *state + sizeof fp_len || memcmp (data, STATE_MAGIC, 8) != 0)
-    goto corrupt;
-  off = 8;
-  memcpy (state, data + off, sizeof *state);
-  off += sizeof *state;
-  memcpy (&fp_len, data + off, sizeof fp_len);
-  off += sizeof fp_len;
-  if (fp_len > length - off)
-    goto corrupt;
-  if (fp_len != strlen (fingerprint) || memcmp (data + off, fingerprint, fp_len) != 0)
+  s = &ckpt->state;
+  if (strcmp (ckpt->fingerprint, fingerprint) != 0)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                   "%s was written by a run with other settings:\n  it:  %.*s\n  now: %s", path,
-                   (int) MIN (fp_len, 4096), data + off, fingerprint);
+                   "%s was written by a run with other settings:\n  it:  %s\n  now: %s",
+                   state_path, ckpt->fingerprint, fingerprint);
       return NULL;
     }
-  off += fp_len;
-  if (length - off < sizeof n64)
-    goto corrupt;
-  memcpy (&n64, data + off, sizeof n64);
-  off += sizeof n64;
-  if (n64 > G_MAXSIZE / sizeof (float) || length - off != n64 * sizeof (float)
-      || state->epoch < 1)
-    goto corrupt;
-  *moments = data + off;
-  *n_moments = n64;
-  return g_steal_pointer (&data);
-
-corrupt:
-  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-               "%s is not a checkpoint state (truncated or corrupt)", path);
-  return NULL;
+  if (ckpt->optimizer != kind)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   "%s does not fit this run: it holds the state of another optimiser",
+                   state_path);
+      return NULL;
+    }
+  if (s->epoch > (guint32) opt->epochs || s->step != (gint64) s->epoch * batches)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   "%s does not fit this run: epoch %u of %d after %" G_GINT64_FORMAT " steps, "
+                   "where this run takes %d per epoch", state_path, s->epoch, opt->epochs,
+                   s->step, batches);
+      return NULL;
+    }
+  return g_steal_pointer (&ckpt);
 }
 
 /* ---- the run ---- */
@@ -422,6 +383,7 @@ train (Options *opt)
   g_autofree char *training_data = NULL;
   g_autofree char *leakage = NULL;
   g_autofree char *best_path = NULL;
+  g_autofree char *state_path = NULL;
   g_autofree guint *order = NULL;
   g_autofree float *batch_input = NULL;
   g_autofree float *batch_targets = NULL;
@@ -439,7 +401,7 @@ train (Options *opt)
   HlOptimConfig optim_config = { 0 };
   HlLrSchedule schedule = { 0 };
   HlAugmentOptions augment;
-  TrainState state = { 0 };
+  HlCheckpointState state = { 0 };
   HlRng rng;
   int status = 1;
 
@@ -534,25 +496,25 @@ train (Options *opt)
       goto out;
     }
   best_path = g_build_filename (opt->checkpoint_dir, BEST_FILE, NULL);
+  state_path = g_build_filename (opt->checkpoint_dir, STATE_FILE, NULL);
   hl_rng_init (&rng, (guint64) opt->seed ^ G_GUINT64_CONSTANT (0x6a09e667f3bcc909));
   state.rng = rng.state;
   state.best_mean = NAN;
 
   if (opt->resume)
     {
-      g_autofree char *path = NULL;
-      g_autofree char *saved_state = NULL;
+      g_autoptr (HlCheckpoint) ckpt = NULL;
       g_autoptr (HlModel) resumed = NULL;
-      const char *moments = NULL;
-      gsize n_moments = 0, n_floats = 0;
+      g_autofree char *path = NULL;
+      gsize n_floats = 0;
       float *optim_state;
 
-      saved_state = load_state (opt->checkpoint_dir, fingerprint, &state, &moments, &n_moments,
-                                &error);
-      if (saved_state != NULL)
+      ckpt = load_checkpoint (opt, state_path, initial, fingerprint, optim_config.kind, batches,
+                              &error);
+      if (ckpt != NULL)
         {
-          path = epoch_file (opt->checkpoint_dir, state.epoch);
-          resumed = hl_model_new_from_file (path, &error);
+          path = epoch_file (opt->checkpoint_dir, ckpt->state.epoch);
+          resumed = hl_checkpoint_load_model (path, &ckpt->state.epoch_file, state_path, &error);
         }
       if (resumed == NULL)
         {
@@ -567,15 +529,16 @@ train (Options *opt)
         }
       optim = hl_optim_new (net, &optim_config);
       optim_state = hl_optim_get_state (optim, &n_floats);
-      if (n_floats != n_moments)
+      if (n_floats != ckpt->n_moments)
         {
           fprintf (stderr, "hilum-cli train: cannot resume: the optimiser state in %s has %"
                    G_GSIZE_FORMAT " values, this optimiser needs %" G_GSIZE_FORMAT "\n",
-                   opt->checkpoint_dir, n_moments, n_floats);
+                   state_path, ckpt->n_moments, n_floats);
           goto out;
         }
       if (n_floats > 0)
-        memcpy (optim_state, moments, n_floats * sizeof (float));
+        memcpy (optim_state, ckpt->moments, n_floats * sizeof (float));
+      state = ckpt->state;
       hl_optim_set_step (optim, state.step);
       rng.state = state.rng;
       printf ("Resuming after epoch %u of %d from %s\n", state.epoch, opt->epochs,
@@ -679,18 +642,22 @@ train (Options *opt)
                       &saved);
       if (best)
         {
-          if (!hl_model_save (model, &saved, best_path, HL_SAVE_F32, &error))
+          if (!hl_model_save (model, &saved, best_path, HL_SAVE_F32, &error)
+              || !hl_checkpoint_file_digest (best_path, &state.best_file, &error))
             goto write_failed;
           state.best_epoch = epoch;
           state.best_mean = summary->mean_auroc;
         }
       g_autofree char *path = epoch_file (opt->checkpoint_dir, epoch);
       g_autofree char *previous = epoch_file (opt->checkpoint_dir, epoch - 1);
-      if (!hl_model_save (model, &saved, path, HL_SAVE_F32, &error))
+      if (!hl_model_save (model, &saved, path, HL_SAVE_F32, &error)
+          || !hl_checkpoint_file_digest (path, &state.epoch_file, &error))
         goto write_failed;
       state.epoch = epoch;
       state.rng = rng.state;
-      if (!save_state (opt->checkpoint_dir, &state, fingerprint, optim, &error))
+      HlCheckpoint ckpt = { state, optim_config.kind, fingerprint, NULL, 0 };
+      ckpt.moments = hl_optim_get_state (optim, &ckpt.n_moments);
+      if (!hl_checkpoint_save (&ckpt, state_path, &error))
         goto write_failed;
       g_unlink (previous);
 
@@ -704,7 +671,9 @@ train (Options *opt)
     }
 
   {
-    g_autoptr (HlModel) best_model = hl_model_new_from_file (best_path, &error);
+    /* the kept epoch's file as it was written (by this run or by the one it resumes) */
+    g_autoptr (HlModel) best_model = hl_checkpoint_load_model (best_path, &state.best_file,
+                                                               state_path, &error);
     if (best_model == NULL || !hl_model_save (best_model, NULL, opt->out, HL_SAVE_F32, &error))
       goto write_failed;
     printf ("%s epoch %u (validation mean AUROC %.4f) written to %s\n",
