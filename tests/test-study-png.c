@@ -508,7 +508,8 @@ test_ancillary_claims (Fixture *f, gconstpointer data)
 static void
 test_ancillary_skipped (Fixture *f, gconstpointer data)
 {
-  static const guint8 gama[4] = { 0, 0, 0xb1, 0x8f }, sbit[1] = { 5 }, phys[9] = { 0, 0, 27, 88, 0, 0, 27, 88, 1 };
+  static const guint8 gama[4] = { 0, 0, 0xb1, 0x8f }, sbit[1] = { 5 };
+  static const guint8 phys[9] = { 0, 0, 27, 88, 0, 0, 27, 88, 1 }; /* 7000 per metre */
   guint8 chrm[32] = { 0 }, raw[16 * 17];
   g_autoptr (GByteArray) file = png_head (16, 16, 8, PNG_COLOR_TYPE_GRAY, FALSE);
   g_autoptr (GByteArray) bomb_text = deflate_with_extra ((const guint8 *) "", 0, 16 << 20);
@@ -696,7 +697,8 @@ adam7_pass (int x, int y)
 
 /* A 4096 x 2048 RGBA 16-bit Adam7 file (8 bytes a pixel: twice the float plane) decodes with a
  * peak of the plane plus a little (it used to hold every row at 16 bits as well), in a child whose
- * peak RSS is measured; every pixel carries its pass's value, so the passes land where they should. */
+ * peak RSS is measured; every pixel carries its pass's value, so the passes land where they
+ * should. */
 static void
 test_interlaced_memory (Fixture *f, gconstpointer data)
 {

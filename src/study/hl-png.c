@@ -19,7 +19,7 @@
 #define HL_PNG_MAX_CHUNK (8u << 20)
 /* Reading budgets, in bytes of file, for each part (HlPngPart). */
 #define HL_PNG_MAX_HEAD (32u << 20) /* signature, IHDR, chunks before the first IDAT */
-#define HL_PNG_ROWS_SLACK (4u << 20) /* IDAT up to the last row: twice the filtered rows plus this */
+#define HL_PNG_ROWS_SLACK (4u << 20) /* IDAT to the last row: twice the filtered rows plus this */
 #define HL_PNG_MAX_IDAT_TAIL (9u << 10) /* after the last row: one 8 KiB IDAT read and framing */
 #define HL_PNG_MAX_END (1u << 20)        /* chunks after the image data, up to IEND */
 
@@ -173,7 +173,8 @@ convert_row (const guint8 *row, int width, int channels, gboolean sixteen, float
       if (n == 1)
         out[(gsize) x * step] = s[0] * scale;
       else
-        out[(gsize) x * step] = clamp01 ((0.2126f * s[0] + 0.7152f * s[1] + 0.0722f * s[2]) * scale);
+        out[(gsize) x * step]
+          = clamp01 ((0.2126f * s[0] + 0.7152f * s[1] + 0.0722f * s[2]) * scale);
     }
 }
 
@@ -297,7 +298,7 @@ decode_guarded (HlPngDecode *d)
     png_set_palette_to_rgb (d->png);
   else if (color_type == PNG_COLOR_TYPE_GRAY && file_depth < 8)
     png_set_expand_gray_1_2_4_to_8 (d->png); /* v * 255 / (2^depth - 1): same value after / 255 */
-  /* no png_set_interlace_handling(): each Adam7 pass comes as its own narrower rows, placed below */
+  /* no png_set_interlace_handling(): each Adam7 pass comes as its own narrower rows */
   png_read_update_info (d->png, d->info);
   if (d->warning[0] != '\0')
     png_error (d->png, d->warning);

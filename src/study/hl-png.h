@@ -21,9 +21,9 @@
  * about 24 W bytes of rows and libpng's and zlib's fixed ~64 KiB. Time is set by the image too,
  * through what may be read of the file: at most 32 MiB before the first IDAT (a chunk other than
  * IDAT may not be longer than 8 MiB); IDAT up to the last row at most twice the filtered rows plus
- * 4 MiB; after the last row at most 9 KiB to end the zlib stream (so a stream that carries more than
- * the image, a decompression bomb, is inflated by at most ~9 MiB before it is refused), then at
- * most 1 MiB of chunks up to IEND. Nothing after IEND is read.
+ * 4 MiB; after the last row at most 9 KiB to end the zlib stream (so a stream that carries more
+ * than the image, a decompression bomb, is inflated by at most ~9 MiB before it is refused), then
+ * at most 1 MiB of chunks up to IEND. Nothing after IEND is read.
  *
  * Refused: truncated files, a CRC error in any chunk, a missing IEND, data in the zlib stream past
  * the last row, and anything libpng reports, errors and warnings alike. Every libpng call sits
