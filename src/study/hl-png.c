@@ -1,6 +1,9 @@
-/* hl-png.c — PNG decoding through libpng (see hl-png.h for what is accepted and how colour becomes
- * gray). Every libpng call runs inside decode_guarded(), whose setjmp turns libpng's errors into a
- * GError; the state that must survive the longjmp lives in the caller's HlPngDecode. */
+/* hl-png.c — PNG decoding through libpng (see hl-png.h for what is accepted, how colour becomes
+ * gray and the limits on memory and reading). Every libpng call runs inside decode_guarded(), whose
+ * setjmp turns libpng's errors (and its warnings, which are refusals here) into a GError; the state
+ * that must survive the longjmp lives in the caller's HlPngDecode. Rows, interlaced or not, are
+ * read one at a time straight into the float plane; take_input() holds every read to the budget of
+ * the part of the file it is in. */
 #include "hl-png.h"
 
 #include <errno.h>
@@ -11,6 +14,23 @@
 
 #include <glib/gstdio.h>
 
+/* Largest chunk other than IDAT: longer ones are refused from their header (libpng's default,
+ * set explicitly; the chunks Hilum skips are read through a 1 KiB buffer whatever their length). */
+#define HL_PNG_MAX_CHUNK (8u << 20)
+/* Reading budgets, in bytes of file, for each part (HlPngPart). */
+#define HL_PNG_MAX_HEAD (32u << 20) /* signature, IHDR, chunks before the first IDAT */
+#define HL_PNG_ROWS_SLACK (4u << 20) /* IDAT to the last row: twice the filtered rows plus this */
+#define HL_PNG_MAX_IDAT_TAIL (9u << 10) /* after the last row: one 8 KiB IDAT read and framing */
+#define HL_PNG_MAX_END (1u << 20)        /* chunks after the image data, up to IEND */
+
+typedef enum
+{
+  HL_PNG_PART_HEAD,
+  HL_PNG_PART_ROWS,
+  HL_PNG_PART_IDAT_TAIL,
+  HL_PNG_PART_END,
+} HlPngPart;
+
 typedef struct
 {
   /* input: exactly one of file or data */
@@ -19,13 +39,20 @@ typedef struct
   gsize size;
   gsize pos;
 
+  /* what has been read and what the current part may still read (take_input()) */
+  HlPngPart part;
+  guint64 consumed;
+  guint64 limit; /* consumed may not pass it */
+  gboolean interlaced;
+
   const char *name;
   char message[256]; /* libpng's error, copied by on_png_error() */
+  char warning[256]; /* libpng's first warning, copied by on_png_warning(): a refusal too */
   GError *error;     /* our own refusal (too large, out of memory); set before png_error() */
 
   png_structp png;
   png_infop info;
-  guint8 *rows; /* (height, rowbytes) for interlaced files, else (1, rowbytes) */
+  guint8 *row; /* (rowbytes): one row of any pass after transformations */
   HlImage *image;
 } HlPngDecode;
 
@@ -38,11 +65,58 @@ on_png_error (png_structp png, png_const_charp message)
   png_longjmp (png, 1);
 }
 
+/* A warning is libpng going on past something wrong in the file: the first one is kept and refuses
+ * the file once libpng returns (decode_guarded()), rather than by a longjmp from where libpng
+ * expects to continue. */
 static void
 on_png_warning (png_structp png, png_const_charp message)
 {
-  /* Warnings (bad gamma, unknown ancillary chunks, ...) do not stop decoding: the pixels we use
-   * do not depend on them. */
+  HlPngDecode *d = png_get_error_ptr (png);
+
+  if (d->warning[0] == '\0')
+    g_strlcpy (d->warning, message, sizeof d->warning);
+}
+
+static gboolean
+image_complete (HlPngDecode *d)
+{
+  /* libpng counts rows before it finishes the zlib stream: the pass is past the last (7) for
+   * Adam7, the row number at the height otherwise */
+  if (d->interlaced)
+    return png_get_current_pass_number (d->png) >= 7;
+  return png_get_current_row_number (d->png) >= png_get_image_height (d->png, d->info);
+}
+
+/* Accounts for @length more bytes of file, or refuses them when the current part's budget is
+ * spent. After the last row, the rest of the zlib stream gets HL_PNG_MAX_IDAT_TAIL: this is what
+ * stops extra IDAT data and decompression bombs from being inflated. */
+static void
+take_input (HlPngDecode *d, png_size_t length)
+{
+  if (d->part == HL_PNG_PART_ROWS && image_complete (d))
+    {
+      d->part = HL_PNG_PART_IDAT_TAIL;
+      d->limit = d->consumed + HL_PNG_MAX_IDAT_TAIL;
+    }
+  if (length > d->limit - d->consumed)
+    switch (d->part)
+      {
+      case HL_PNG_PART_HEAD:
+        png_error (d->png, "more than 32 MiB of chunks before the image data");
+        break;
+      case HL_PNG_PART_ROWS:
+        png_error (d->png, "the image data is more than twice the size of its rows plus 4 MiB "
+                           "(a compressed stream that stalls)");
+        break;
+      case HL_PNG_PART_IDAT_TAIL:
+        png_error (d->png, "the compressed image data goes on after the last row (extra data "
+                           "or a decompression bomb)");
+        break;
+      case HL_PNG_PART_END:
+        png_error (d->png, "more than 1 MiB of chunks after the image data");
+        break;
+      }
+  d->consumed += length;
 }
 
 static void
@@ -50,6 +124,7 @@ read_from_file (png_structp png, png_bytep out, png_size_t length)
 {
   HlPngDecode *d = png_get_io_ptr (png);
 
+  take_input (d, length);
   if (fread (out, 1, length, d->file) != length)
     {
       char message[128];
@@ -66,6 +141,7 @@ read_from_data (png_structp png, png_bytep out, png_size_t length)
 {
   HlPngDecode *d = png_get_io_ptr (png);
 
+  take_input (d, length);
   if (length > d->size - d->pos)
     png_error (png, "unexpected end of file (truncated)");
   memcpy (out, d->data + d->pos, length);
@@ -78,9 +154,9 @@ clamp01 (float v)
   return v < 0.f ? 0.f : v > 1.f ? 1.f : v;
 }
 
-/* @row: (width, channels) samples, 8-bit or big-endian 16-bit; @out: (width) floats. */
+/* @row: (width, channels) samples, 8-bit or big-endian 16-bit; @out: (width) floats @step apart. */
 static void
-convert_row (const guint8 *row, int width, int channels, gboolean sixteen, float *out)
+convert_row (const guint8 *row, int width, int channels, gboolean sixteen, float *out, int step)
 {
   const float scale = sixteen ? 1.f / 65535.f : 1.f / 255.f;
 
@@ -95,9 +171,10 @@ convert_row (const guint8 *row, int width, int channels, gboolean sixteen, float
           s[k] = sixteen ? (float) ((row[2 * i] << 8) | row[2 * i + 1]) : (float) row[i];
         }
       if (n == 1)
-        out[x] = s[0] * scale;
+        out[(gsize) x * step] = s[0] * scale;
       else
-        out[x] = clamp01 ((0.2126f * s[0] + 0.7152f * s[1] + 0.0722f * s[2]) * scale);
+        out[(gsize) x * step]
+          = clamp01 ((0.2126f * s[0] + 0.7152f * s[1] + 0.0722f * s[2]) * scale);
     }
 }
 
@@ -131,13 +208,51 @@ check_dimensions (const char *name, png_uint_32 width, png_uint_32 height, GErro
   return TRUE;
 }
 
-/* Runs every libpng call. Returns FALSE after a libpng error (d->message) or a refusal of ours
- * (d->error); the caller frees what d holds either way. */
+/* Bytes of filtered rows (a filter byte each) the file's IDAT stream inflates to. */
+static guint64
+filtered_size (png_uint_32 width, png_uint_32 height, int bits_per_pixel, gboolean interlaced)
+{
+  guint64 total = 0;
+
+  for (int pass = 0; pass < (interlaced ? 7 : 1); pass++)
+    {
+      guint64 cols = interlaced ? PNG_PASS_COLS (width, pass) : width;
+      guint64 rows = interlaced ? PNG_PASS_ROWS (height, pass) : height;
+
+      if (cols > 0)
+        total += rows * (1 + (cols * bits_per_pixel + 7) / 8);
+    }
+  return total;
+}
+
+/* Tells libpng to skip every ancillary chunk but pHYs (read through a 1 KiB buffer, nothing
+ * kept), to refuse chunks longer than HL_PNG_MAX_CHUNK, and to treat a CRC error in any chunk and
+ * every benign error as an error. */
+static void
+set_strict (png_structp png)
+{
+  static const png_byte keep[] = "pHYs";
+
+  /* libpng's own limit (1e6 per side) would refuse some sizes with a vaguer message than
+   * check_dimensions() gives: lift it to PNG's maximum and check ourselves */
+  png_set_user_limits (png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+  png_set_chunk_malloc_max (png, HL_PNG_MAX_CHUNK);
+  png_set_chunk_cache_max (png, 1); /* 1: no text, sPLT or unknown chunk kept (0 is unlimited) */
+  /* -1: every ancillary chunk libpng knows (gAMA, cHRM, sRGB, iCCP, sBIT, tEXt, zTXt, iTXt,
+   * sPLT, eXIf, ...) as well as unknown ones; tRNS stays (it only adds an alpha we discard) */
+  png_set_keep_unknown_chunks (png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+  png_set_keep_unknown_chunks (png, PNG_HANDLE_CHUNK_AS_DEFAULT, keep, 1);
+  png_set_crc_action (png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
+  png_set_benign_errors (png, 0);
+}
+
+/* Runs every libpng call. Returns FALSE after a libpng error or warning (d->message) or a refusal
+ * of ours (d->error); the caller frees what d holds either way. */
 static gboolean
 decode_guarded (HlPngDecode *d)
 {
   png_uint_32 width, height;
-  int file_depth, color_type, interlace, passes, channels, depth;
+  int file_depth, color_type, interlace, channels, depth;
   gsize rowbytes;
   png_uint_32 res_x, res_y;
   int unit;
@@ -149,14 +264,19 @@ decode_guarded (HlPngDecode *d)
     png_set_read_fn (d->png, d, read_from_file);
   else
     png_set_read_fn (d->png, d, read_from_data);
-  /* libpng's own limit (1e6 per side) would refuse some sizes with a vaguer message than
-   * check_dimensions() gives: lift it to PNG's maximum and check ourselves */
-  png_set_user_limits (d->png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+  set_strict (d->png);
 
+  d->part = HL_PNG_PART_HEAD;
+  d->limit = HL_PNG_MAX_HEAD;
   png_read_info (d->png, d->info);
   png_get_IHDR (d->png, d->info, &width, &height, &file_depth, &color_type, &interlace, NULL, NULL);
   if (!check_dimensions (d->name, width, height, &d->error))
     png_error (d->png, "too large");
+  d->interlaced = interlace != PNG_INTERLACE_NONE;
+  d->part = HL_PNG_PART_ROWS;
+  d->limit = d->consumed + HL_PNG_ROWS_SLACK
+             + 2 * filtered_size (width, height, png_get_channels (d->png, d->info) * file_depth,
+                                  d->interlaced);
 
   d->image = g_new0 (HlImage, 1);
   d->image->path = g_strdup (d->name);
@@ -178,8 +298,10 @@ decode_guarded (HlPngDecode *d)
     png_set_palette_to_rgb (d->png);
   else if (color_type == PNG_COLOR_TYPE_GRAY && file_depth < 8)
     png_set_expand_gray_1_2_4_to_8 (d->png); /* v * 255 / (2^depth - 1): same value after / 255 */
-  passes = png_set_interlace_handling (d->png);
+  /* no png_set_interlace_handling(): each Adam7 pass comes as its own narrower rows */
   png_read_update_info (d->png, d->info);
+  if (d->warning[0] != '\0')
+    png_error (d->png, d->warning);
 
   channels = png_get_channels (d->png, d->info);
   depth = png_get_bit_depth (d->png, d->info);
@@ -189,8 +311,8 @@ decode_guarded (HlPngDecode *d)
     png_error (d->png, "unexpected row layout after transformations");
 
   d->image->pixels = g_try_malloc_n ((gsize) width * height, sizeof (float));
-  d->rows = g_try_malloc_n (passes > 1 ? height : 1, rowbytes);
-  if (d->image->pixels == NULL || d->rows == NULL)
+  d->row = g_try_malloc (rowbytes);
+  if (d->image->pixels == NULL || d->row == NULL)
     {
       g_set_error (&d->error, HL_STUDY_ERROR, HL_STUDY_ERROR_TOO_LARGE,
                    "%s: not enough memory for %" G_GUINT32_FORMAT "x%" G_GUINT32_FORMAT " pixels",
@@ -198,27 +320,32 @@ decode_guarded (HlPngDecode *d)
       png_error (d->png, "out of memory");
     }
 
-  if (passes > 1)
+  for (int pass = 0; pass < (d->interlaced ? 7 : 1); pass++)
     {
-      for (int pass = 0; pass < passes; pass++)
-        for (png_uint_32 y = 0; y < height; y++)
-          png_read_row (d->png, d->rows + (gsize) y * rowbytes, NULL);
-      for (png_uint_32 y = 0; y < height; y++)
-        convert_row (d->rows + (gsize) y * rowbytes, (int) width, channels, depth == 16,
-                     d->image->pixels + (gsize) y * width);
-    }
-  else
-    {
-      for (png_uint_32 y = 0; y < height; y++)
+      /* the pass's pixels: columns x0, x0 + dx, ... of rows y0, y0 + dy, ... */
+      png_uint_32 cols = d->interlaced ? PNG_PASS_COLS (width, pass) : width;
+      png_uint_32 rows = d->interlaced ? PNG_PASS_ROWS (height, pass) : height;
+      int x0 = d->interlaced ? PNG_PASS_START_COL (pass) : 0;
+      int dx = d->interlaced ? PNG_PASS_COL_OFFSET (pass) : 1;
+      int y0 = d->interlaced ? PNG_PASS_START_ROW (pass) : 0;
+      int dy = d->interlaced ? PNG_PASS_ROW_OFFSET (pass) : 1;
+
+      if (cols == 0)
+        continue; /* libpng skips a pass without columns (or rows) */
+      for (png_uint_32 r = 0; r < rows; r++)
         {
-          png_read_row (d->png, d->rows, NULL);
-          convert_row (d->rows, (int) width, channels, depth == 16,
-                       d->image->pixels + (gsize) y * width);
+          png_read_row (d->png, d->row, NULL);
+          convert_row (d->row, (int) cols, channels, depth == 16,
+                       d->image->pixels + (gsize) (y0 + r * dy) * width + x0, dx);
         }
     }
 
   /* reads the remaining chunks up to IEND, so truncation and CRC errors after the pixels count */
+  d->part = HL_PNG_PART_END;
+  d->limit = d->consumed + HL_PNG_MAX_END;
   png_read_end (d->png, NULL);
+  if (d->warning[0] != '\0')
+    png_error (d->png, d->warning);
   return TRUE;
 }
 
@@ -242,7 +369,7 @@ decode (HlPngDecode *d, GError **error)
 
   if (d->png != NULL)
     png_destroy_read_struct (&d->png, d->info != NULL ? &d->info : NULL, NULL);
-  g_free (d->rows);
+  g_free (d->row);
   hl_image_free (d->image);
   g_clear_error (&d->error);
   return image;
