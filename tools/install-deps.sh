@@ -2,7 +2,9 @@
 # Installs what Hilum needs on Debian 12 (run as root or through sudo).
 #   tools/install-deps.sh          build and run
 #   tools/install-deps.sh --test   also what the test suite uses (PyTorch reference, scikit-learn,
-#                                  Xvfb, clang for the fuzzers, validators)
+#                                  h5py, skimage and PIL for the importer's references, pydicom's
+#                                  and Go's PngSuite sample files, Xvfb, clang for the fuzzers,
+#                                  validators, GNU time)
 set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -11,6 +13,7 @@ libpng-dev libcairo2-dev libgtk-3-dev libdcmtk-dev dcmtk gettext desktop-file-ut
 librsvg2-common"
 if [ "${1:-}" = "--test" ]; then
   pkgs="$pkgs python3 python3-torch python3-torchvision python3-numpy python3-sklearn python3-matplotlib
+python3-h5py python3-skimage python3-pil python3-pydicom golang-1.19-src time
 xvfb xauth imagemagick dbus-daemon
 clang libclang-rt-14-dev"
 fi
