@@ -778,6 +778,40 @@ test_deep_nesting (void)
   g_byte_array_unref (deep);
 }
 
+/* 600000 empty items in one sequence (4.8 MB): DCMTK keeps about 275 bytes an element, so such a
+ * file cost 223 MB and 3.7 s and was scored (96 MB of them: 3 GB, 90 s). More than 500000 elements
+ * are refused by the walk, before DCMTK parses them. */
+static void
+test_element_limit (void)
+{
+  const int items = 600000;
+  const guint8 item[8] = { 0xfe, 0xff, 0x00, 0xe0, 0, 0, 0, 0 };
+  guint8 sequence[12] = { 0x40, 0x00, 0x30, 0xa7, 'S', 'Q', 0, 0 };
+  guint16 pixels[64] = { 0 };
+  HlTestDicomSpec spec = spec_default (8, 8, 12, pixels);
+  g_autofree char *path = tmp_path ("many-elements.dcm");
+  g_autofree guint8 *data = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = NULL;
+  GByteArray *many = g_byte_array_new ();
+  guint32 length = GUINT32_TO_LE ((guint32) (items * sizeof item));
+  gsize size, at;
+
+  write_spec (&spec, path);
+  data = read_bytes (path, &size);
+  at = pixel_data_offset (data, size);
+  memcpy (sequence + 8, &length, 4);
+  g_byte_array_append (many, data, (guint) at);
+  g_byte_array_append (many, sequence, sizeof sequence);
+  for (int i = 0; i < items; i++)
+    g_byte_array_append (many, item, sizeof item);
+  g_byte_array_append (many, data + at, (guint) (size - at));
+  assert_bytes_refused (path, many->data, many->len, HL_STUDY_ERROR_FORMAT);
+  image = hl_dicom_load (path, &error);
+  g_assert_nonnull (strstr (error->message, "more than 500000 elements"));
+  g_byte_array_unref (many);
+}
+
 /* A deflated file decodes to the pixels and identification of its uncompressed twin (DCMTK's
  * inflated lengths were checked against the compressed file's size and refused). */
 static void
@@ -967,6 +1001,7 @@ main (int argc, char **argv)
   g_test_add_func ("/study/dicom/nih-png", test_nih_png);
   g_test_add_func ("/study/dicom/nesting-limit", test_nesting_limit);
   g_test_add_func ("/study/dicom/deep-nesting", test_deep_nesting);
+  g_test_add_func ("/study/dicom/element-limit", test_element_limit);
   g_test_add_func ("/study/dicom/deflated", test_deflated);
   g_test_add_func ("/study/dicom/deflated-real", test_deflated_real);
   g_test_add_func ("/study/dicom/deflate-bomb", test_deflate_bomb);
