@@ -934,6 +934,158 @@ test_deflate_bomb (void)
   g_byte_array_unref (bomb);
 }
 
+/* Native Pixel Data shorter than Rows x Columns x samples x bytes is refused, naming both sizes
+ * (DCMTK rendered the missing rows black and the image was scored); an odd 8-bit image padded to
+ * an even length, and YBR_FULL_422's two samples per pixel, are not short. */
+static void
+test_short_pixel_data (void)
+{
+  guint16 pixels[256] = { 0 };
+  HlTestDicomSpec spec = spec_default (16, 16, 16, pixels);
+  g_autofree char *path = tmp_path ("short.dcm");
+  g_autofree char *odd_path = tmp_path ("odd.dcm");
+  g_autofree guint8 *data = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = NULL;
+  g_autoptr (HlImage) odd = NULL;
+  guint32 half = GUINT32_TO_LE (256);
+  gsize size, at;
+
+  for (int i = 0; i < 256; i++)
+    pixels[i] = (guint16) (i * 200);
+  write_spec (&spec, path);
+  data = read_bytes (path, &size);
+  at = pixel_data_offset (data, size);
+  g_assert_cmpuint (size, ==, at + 12 + 512);
+  memcpy (data + at + 8, &half, 4);
+  g_assert_true (g_file_set_contents (path, (char *) data, at + 12 + 256, NULL));
+  image = hl_dicom_load (path, &error);
+  g_assert_null (image);
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, "Pixel Data holds 256 bytes, the image needs 512"));
+
+  spec = spec_default (3, 5, 8, pixels);
+  write_spec (&spec, odd_path);
+  odd = load_ok (odd_path);
+  g_assert_cmpint (odd->width, ==, 3);
+}
+
+/* A NaN or infinite Rescale Slope or Intercept, or a zero slope, would blank the image (or make it
+ * NaN) and it would still be scored: refused, naming the attribute. */
+static void
+test_rescale_unusable (void)
+{
+  const struct
+  {
+    double slope, intercept;
+  } cases[] = { { NAN, 0 }, { INFINITY, 0 }, { 0, 0 }, { 1, INFINITY }, { 1, NAN } };
+  g_autofree guint16 *pixels = make_pixels (8, 8, 1, 4095, 14);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      HlTestDicomSpec spec = spec_default (8, 8, 12, pixels);
+      g_autofree char *name = g_strdup_printf ("rescale-%zu.dcm", i);
+      g_autofree char *path = tmp_path (name);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (HlImage) image = NULL;
+
+      spec.has_rescale = TRUE;
+      spec.slope = cases[i].slope;
+      spec.intercept = cases[i].intercept;
+      write_spec (&spec, path);
+      image = hl_dicom_load (path, &error);
+      g_assert_null (image);
+      g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+      g_assert_nonnull (strstr (error->message, path));
+      g_assert_nonnull (strstr (error->message, i < 3 ? "Rescale Slope" : "Rescale Intercept"));
+    }
+}
+
+/* A window whose center or width is NaN or infinite, or whose width is zero or negative, is not
+ * used: the image is the min-max one, as if the file had no window. */
+static void
+test_window_unusable (void)
+{
+  const struct
+  {
+    double center, width;
+  } cases[] = { { NAN, 100 }, { 100, NAN }, { 100, INFINITY }, { -INFINITY, 100 }, { 100, 0 },
+                { 100, -50 } };
+  g_autofree guint16 *pixels = make_pixels (12, 9, 1, 4095, 15);
+  HlTestDicomSpec spec = spec_default (12, 9, 12, pixels);
+  g_autofree char *plain_path = tmp_path ("window-none.dcm");
+  g_autoptr (HlImage) plain = NULL;
+
+  write_spec (&spec, plain_path);
+  plain = load_ok (plain_path);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("window-%zu.dcm", i);
+      g_autofree char *path = tmp_path (name);
+      g_autoptr (HlImage) image = NULL;
+
+      spec.has_window = TRUE;
+      spec.window_center = cases[i].center;
+      spec.window_width = cases[i].width;
+      write_spec (&spec, path);
+      image = load_ok (path);
+      assert_same_pixels (plain, image, 0);
+    }
+}
+
+/* A LUT whose LUT Data holds fewer entries than its LUT Descriptor announces: DCMTK used the
+ * entries there were and clamped the rest, flattening the image (one entry: a constant image, still
+ * scored). Such a VOI LUT is not used (the image is the min-max one); such a Modality LUT is
+ * refused. A complete modality LUT (decreasing) still decodes: stored 0 maps to its largest output,
+ * the image's white. */
+static void
+test_lut_short (void)
+{
+  const int w = 12, h = 10;
+  g_autofree guint16 *pixels = make_pixels (w, h, 1, 511, 16);
+  guint16 lut[256];
+  HlTestDicomSpec spec = spec_default (w, h, 12, pixels);
+  g_autofree char *plain_path = tmp_path ("lut-none.dcm");
+  g_autofree char *voi_path = tmp_path ("lut-voi-short.dcm");
+  g_autofree char *modality_path = tmp_path ("lut-modality-short.dcm");
+  g_autofree char *complete_path = tmp_path ("lut-modality.dcm");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) plain = NULL;
+  g_autoptr (HlImage) voi = NULL;
+  g_autoptr (HlImage) modality = NULL;
+  g_autoptr (HlImage) complete = NULL;
+
+  for (int i = 0; i < 256; i++)
+    lut[i] = (guint16) (4095 - (i * i) / 16);
+  write_spec (&spec, plain_path);
+  plain = load_ok (plain_path);
+
+  spec.voi_lut = lut;
+  spec.voi_lut_entries = 256;
+  spec.voi_lut_first = 100;
+  spec.voi_lut_bits = 12;
+  spec.voi_lut_data_entries = 16;
+  write_spec (&spec, voi_path);
+  voi = load_ok (voi_path);
+  assert_same_pixels (plain, voi, 0);
+
+  spec.modality_lut = TRUE;
+  write_spec (&spec, modality_path);
+  modality = hl_dicom_load (modality_path, &error);
+  g_assert_null (modality);
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, modality_path));
+  g_assert_nonnull (strstr (error->message, "Modality LUT announces 256 entries, its LUT Data "
+                                            "holds 16"));
+
+  spec.voi_lut_data_entries = 0;
+  write_spec (&spec, complete_path);
+  complete = load_ok (complete_path);
+  g_assert_cmpfloat (complete->pixels[0], ==, 1.0f);
+  g_assert_cmpfloat (complete->pixels[w * h - 1], ==, 0.0f);
+}
+
 static void
 remove_tmp_dir (void)
 {
@@ -1005,6 +1157,10 @@ main (int argc, char **argv)
   g_test_add_func ("/study/dicom/deflated", test_deflated);
   g_test_add_func ("/study/dicom/deflated-real", test_deflated_real);
   g_test_add_func ("/study/dicom/deflate-bomb", test_deflate_bomb);
+  g_test_add_func ("/study/dicom/short-pixel-data", test_short_pixel_data);
+  g_test_add_func ("/study/dicom/rescale-unusable", test_rescale_unusable);
+  g_test_add_func ("/study/dicom/window-unusable", test_window_unusable);
+  g_test_add_func ("/study/dicom/lut-short", test_lut_short);
 
   status = g_test_run ();
   remove_tmp_dir ();

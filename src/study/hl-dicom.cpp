@@ -153,6 +153,26 @@ check_lengths (DcmFileFormat *file, guint64 file_size, const char *name, GError 
   return TRUE;
 }
 
+/* FALSE when the LUT in @item holds fewer entries in its LUT Data than its LUT Descriptor
+ * announces (0 meaning 65536; 8-bit entries may be packed two to a 16-bit word): DCMTK would use
+ * the entries there are and clamp the rest, flattening the image. Gives both counts. A LUT whose
+ * descriptor cannot be read is left to DCMTK. */
+static gboolean
+lut_complete (DcmItem *item, unsigned long *announced, unsigned long *held)
+{
+  Uint16 count = 0, bits = 16;
+  DcmElement *data = NULL;
+
+  if (item->findAndGetUint16 (DCM_LUTDescriptor, count, 0).bad ()
+      || item->findAndGetUint16 (DCM_LUTDescriptor, bits, 2).bad ())
+    return TRUE;
+  *announced = count == 0 ? 65536 : count;
+  *held = 0;
+  if (item->findAndGetElement (DCM_LUTData, data).good () && data != NULL)
+    *held = data->getLength () / 2 * (bits <= 8 ? 2 : 1);
+  return *held >= *announced;
+}
+
 /* The header checks made before any pixel is touched: what the image claims to be. On success
  * gives its @rows, @cols and @bits_stored. */
 static gboolean
@@ -219,23 +239,78 @@ check_header (DcmDataset *ds, const char *name, Uint16 *rows_out, Uint16 *cols_o
                    name, (unsigned) bits_stored, (unsigned) bits_allocated);
       return FALSE;
     }
+  /* Native pixels must all be there: DCMTK renders missing rows black. YBR_*_422 stores two
+   * samples per pixel (the chroma of two pixels shared). */
+  OFString photometric;
+  ds->findAndGetOFString (DCM_PhotometricInterpretation, photometric);
+  guint64 samples = spp == 3 && photometric.length () > 4
+                            && photometric.compare (photometric.length () - 4, 4, "_422") == 0
+                        ? 2 : spp;
+  guint64 need = (guint64) rows * cols * samples * (bits_allocated / 8);
+  Uint32 have = pixel_data->getLengthField ();
+  if (have != DCM_UndefinedLength && have < need)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+                   "%s: DICOM Pixel Data holds %lu bytes, the image needs %" G_GUINT64_FORMAT
+                   " (%u x %u pixels of %u x %u bits)",
+                   name, (unsigned long) have, need, (unsigned) cols, (unsigned) rows,
+                   (unsigned) spp, (unsigned) bits_allocated);
+      return FALSE;
+    }
+  for (const DcmTagKey &tag : { DCM_RescaleSlope, DCM_RescaleIntercept })
+    {
+      Float64 value;
+      if (ds->findAndGetFloat64 (tag, value).good ()
+          && (!std::isfinite (value) || (tag == DCM_RescaleSlope && value == 0)))
+        {
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+                       "%s: DICOM Rescale %s %g is not usable (it must be finite%s)", name,
+                       tag == DCM_RescaleSlope ? "Slope" : "Intercept", value,
+                       tag == DCM_RescaleSlope ? " and not 0" : "");
+          return FALSE;
+        }
+    }
+  DcmItem *lut = NULL;
+  unsigned long announced, held;
+  if (ds->findAndGetSequenceItem (DCM_ModalityLUTSequence, lut, 0).good () && lut != NULL
+      && !lut_complete (lut, &announced, &held))
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+                   "%s: DICOM Modality LUT announces %lu entries, its LUT Data holds %lu", name,
+                   announced, held);
+      return FALSE;
+    }
   *rows_out = rows;
   *cols_out = cols;
   *bits_stored_out = bits_stored;
   return TRUE;
 }
 
-/* Chooses the default display window of a monochrome @image: the file's first usable window,
- * else its first VOI LUT, else the min-max of the pixels. */
+/* Chooses the default display window of a monochrome @image (from @ds): the file's first usable
+ * window (a finite center and a finite, positive width; a NaN or infinite one would blank the
+ * image), else its first VOI LUT with all the entries its descriptor announces, else the min-max
+ * of the pixels. */
 static void
-set_default_voi (DicomImage &image)
+set_default_voi (DicomImage &image, DcmDataset *ds)
 {
   for (unsigned long i = 0; i < image.getWindowCount (); i++)
-    if (image.setWindow (i))
-      return;
+    {
+      Float64 center, width;
+      if (ds->findAndGetFloat64 (DCM_WindowCenter, center, i).bad ()
+          || ds->findAndGetFloat64 (DCM_WindowWidth, width, i).bad () || !std::isfinite (center)
+          || !std::isfinite (width) || width <= 0)
+        continue;
+      if (image.setWindow (i))
+        return;
+    }
   for (unsigned long i = 0; i < image.getVoiLutCount (); i++)
-    if (image.setVoiLut (i))
-      return;
+    {
+      DcmItem *lut = NULL;
+      unsigned long announced, held;
+      if (ds->findAndGetSequenceItem (DCM_VOILUTSequence, lut, (int) i).good () && lut != NULL
+          && lut_complete (lut, &announced, &held) && image.setVoiLut (i))
+        return;
+    }
   image.setMinMaxWindow (0);
 }
 
@@ -898,7 +973,7 @@ decode (DcmFileFormat &file, guint64 file_size, const char *name, GError **error
     }
   samples = decoded.isMonochrome () ? 1 : 3;
   if (samples == 1)
-    set_default_voi (decoded);
+    set_default_voi (decoded, ds);
   /* (rows, cols, samples) interleaved, 16 bits: monochrome after the modality and VOI
    * transformations; colour as RGB scaled from bits stored to 16 bits. */
   if (decoded.getWidth () != cols || decoded.getHeight () != rows
