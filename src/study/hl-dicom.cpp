@@ -640,6 +640,23 @@ read_header (Walk *w, guint64 offset, Syntax syntax, Header *h)
   return 1;
 }
 
+/* Reads the next element header, at @offset, of a @container that ends at @end (undefined: at a
+ * delimiter or the end of the data). Returns 1, 0 when the end of the data closes the container,
+ * -1 on error (the data ending inside a container of defined length is one). */
+static int
+next_header (Walk *w, guint64 offset, guint64 end, Syntax syntax, const char *container,
+             Header *h)
+{
+  int r = read_header (w, offset, syntax, h);
+
+  if (r == 0 && end != HL_DICOM_UNDEFINED)
+    {
+      walk_fail (w, FALSE, "DICOM data ends inside %s", container);
+      return -1;
+    }
+  return r;
+}
+
 static gboolean walk_sequence (Walk *w, guint64 offset, guint64 end, Syntax syntax, int depth,
                                guint64 *after);
 
@@ -653,17 +670,13 @@ walk_elements (Walk *w, guint64 offset, guint64 end, Syntax syntax, int depth, g
 
   while (end == HL_DICOM_UNDEFINED || offset < end)
     {
-      int r = read_header (w, offset, syntax, &h);
+      int r = next_header (w, offset, end, syntax, "an item", &h);
       gboolean has = FALSE;
 
       if (r < 0)
         return FALSE;
       if (r == 0)
-        {
-          if (end != HL_DICOM_UNDEFINED)
-            return walk_fail (w, FALSE, "DICOM data ends inside an item");
-          break; /* the end of the data closes every open item */
-        }
+        break; /* the end of the data closes every open item */
       if (h.group == 0xfffe)
         {
           offset = h.value;
@@ -759,17 +772,13 @@ walk_sequence (Walk *w, guint64 offset, guint64 end, Syntax syntax, int depth, g
                       G_GUINT64_FORMAT ")", HL_DICOM_MAX_DEPTH, offset);
   while (end == HL_DICOM_UNDEFINED || offset < end)
     {
-      int r = read_header (w, offset, items, &h);
+      int r = next_header (w, offset, end, items, "a sequence", &h);
       gboolean has = FALSE;
 
       if (r < 0)
         return FALSE;
       if (r == 0)
-        {
-          if (end != HL_DICOM_UNDEFINED)
-            return walk_fail (w, FALSE, "DICOM data ends inside a sequence");
-          break;
-        }
+        break;
       offset = h.value;
       if (h.group == 0xfffe && h.element == 0xe0dd)
         {
