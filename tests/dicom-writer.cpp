@@ -57,18 +57,42 @@ put_pixels (DcmDataset *ds, const HlTestDicomSpec *spec)
 }
 
 static OFCondition
-put_voi_lut (DcmDataset *ds, const HlTestDicomSpec *spec)
+put_lut (DcmDataset *ds, const HlTestDicomSpec *spec)
 {
   DcmItem *item = NULL;
   Uint16 descriptor[3] = { (Uint16) spec->voi_lut_entries, (Uint16) spec->voi_lut_first,
                            (Uint16) spec->voi_lut_bits };
-  OFCondition cond = ds->findOrCreateSequenceItem (DCM_VOILUTSequence, item, -2);
+  int data_entries = spec->voi_lut_data_entries > 0 ? spec->voi_lut_data_entries
+                                                    : spec->voi_lut_entries;
+  OFCondition cond = ds->findOrCreateSequenceItem (spec->modality_lut ? DCM_ModalityLUTSequence
+                                                                      : DCM_VOILUTSequence,
+                                                   item, -2);
 
   if (cond.good ())
     cond = item->putAndInsertUint16Array (DCM_LUTDescriptor, descriptor, 3);
+  if (cond.good () && spec->modality_lut)
+    cond = item->putAndInsertString (DCM_ModalityLUTType, "US");
   if (cond.good ())
-    cond = item->putAndInsertUint16Array (DCM_LUTData, spec->voi_lut,
-                                          (unsigned long) spec->voi_lut_entries);
+    cond = item->putAndInsertUint16Array (DCM_LUTData, spec->voi_lut, (unsigned long) data_entries);
+  return cond;
+}
+
+/* @levels Content Sequences, each the only element of the item of the one above it; the innermost
+ * item holds a Value Type. */
+static OFCondition
+put_nesting (DcmDataset *ds, int levels)
+{
+  DcmItem *parent = ds;
+  OFCondition cond = EC_Normal;
+
+  for (int i = 0; i < levels && cond.good (); i++)
+    {
+      DcmItem *item = NULL;
+      cond = parent->findOrCreateSequenceItem (DCM_ContentSequence, item, -2);
+      parent = item;
+    }
+  if (cond.good ())
+    cond = parent->putAndInsertString (DCM_ValueType, "TEXT");
   return cond;
 }
 
@@ -141,7 +165,9 @@ build (DcmDataset *ds, const HlTestDicomSpec *spec)
         cond = ds->putAndInsertString (DCM_WindowWidth, width);
     }
   if (cond.good () && spec->voi_lut != NULL)
-    cond = put_voi_lut (ds, spec);
+    cond = put_lut (ds, spec);
+  if (cond.good () && spec->nesting > 0)
+    cond = put_nesting (ds, spec->nesting);
   if (cond.good () && spec->pixels != NULL)
     cond = put_pixels (ds, spec);
   return cond;
@@ -182,13 +208,34 @@ hl_test_dicom_write (const HlTestDicomSpec *spec, const char *path, GError **err
       xfer = EXS_RLELossless;
       params = &rle;
       break;
+    case HL_TEST_DICOM_IMPLICIT_LE:
+      xfer = EXS_LittleEndianImplicit;
+      break;
+    case HL_TEST_DICOM_DEFLATED:
+      xfer = EXS_DeflatedLittleEndianExplicit;
+      break;
     }
-  if (xfer != EXS_LittleEndianExplicit && spec->pixels != NULL)
+  if (params != NULL && spec->pixels != NULL)
     {
       if (!check (ds->chooseRepresentation (xfer, params), "encoding the pixels", error))
         return FALSE;
       if (!ds->canWriteXfer (xfer))
         return check (EC_CannotChangeRepresentation, "encoding the pixels", error);
     }
-  return check (file.saveFile (path, xfer), "saving", error);
+  return check (file.saveFile (path, xfer,
+                               spec->undefined_lengths ? EET_UndefinedLength : EET_ExplicitLength),
+                "saving", error);
+}
+
+gboolean
+hl_test_dicom_convert (const char *src, const char *dst, GError **error)
+{
+  DcmFileFormat file;
+
+  g_return_val_if_fail (src != NULL && dst != NULL, FALSE);
+
+  return check (file.loadFile (src), "reading", error)
+         && check (file.getDataset ()->chooseRepresentation (EXS_LittleEndianExplicit, NULL),
+                   "decoding", error)
+         && check (file.saveFile (dst, EXS_LittleEndianExplicit), "saving", error);
 }

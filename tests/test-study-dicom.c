@@ -7,6 +7,7 @@
 #include "dicom-writer.h"
 #include "hl-dicom.h"
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -126,6 +127,27 @@ file_contains (const char *path, const char *needle)
 
   g_assert_true (g_file_get_contents (path, &data, &size, NULL));
   return memmem (data, size, needle, strlen (needle)) != NULL;
+}
+
+/* The bytes of @path, which must exist. */
+static guint8 *
+read_bytes (const char *path, gsize *size)
+{
+  char *data = NULL;
+
+  g_assert_true (g_file_get_contents (path, &data, size, NULL));
+  return (guint8 *) data;
+}
+
+/* The offset of the first Pixel Data tag (7fe0,0010) in explicit or implicit VR little endian. */
+static gsize
+pixel_data_offset (const guint8 *data, gsize size)
+{
+  const guint8 tag[4] = { 0xe0, 0x7f, 0x10, 0x00 };
+  const guint8 *at = memmem (data, size, tag, sizeof tag);
+
+  g_assert_nonnull (at);
+  return (gsize) (at - data);
 }
 
 static void
@@ -509,10 +531,10 @@ test_garbage (void)
   g_rand_free (rand);
 }
 
-/* A valid file cut at every 7th length: an error or an image, never both, never a crash; a cut
- * before the pixel data is always an error. */
+/* A valid file (uncompressed or deflated) cut at every 7th length: always an error, never an
+ * image (a cut in the pixels leaves Pixel Data shorter than the image), never a crash. */
 static void
-test_truncated (void)
+test_truncated (gconstpointer syntax)
 {
   const int w = 10, h = 10;
   g_autofree guint16 *pixels = make_pixels (w, h, 1, 4095, 10);
@@ -520,13 +542,12 @@ test_truncated (void)
   g_autofree char *path = tmp_path ("truncated.dcm");
   g_autofree char *cut_path = tmp_path ("truncated-cut.dcm");
   g_autofree guint8 *data = NULL;
-  const guint8 pixel_tag[4] = { 0xe0, 0x7f, 0x10, 0x00 };
-  gsize size, pixel_offset;
+  gsize size;
 
   spec.patient_id = "P1";
+  spec.syntax = GPOINTER_TO_INT (syntax);
   write_spec (&spec, path);
-  g_assert_true (g_file_get_contents (path, (char **) &data, &size, NULL));
-  pixel_offset = (guint8 *) memmem (data, size, pixel_tag, sizeof pixel_tag) - data;
+  data = read_bytes (path, &size);
   for (gsize cut = 0; cut < size; cut += 7)
     {
       g_autoptr (GError) e1 = NULL;
@@ -534,15 +555,12 @@ test_truncated (void)
       g_autoptr (HlImage) from_data = hl_dicom_load_from_data (data, cut, "cut", &e1);
       g_autoptr (HlImage) from_file = NULL;
 
-      g_assert_true ((from_data == NULL) == (e1 != NULL));
+      g_assert_null (from_data);
+      g_assert_true (e1 != NULL && e1->domain == HL_STUDY_ERROR);
       g_assert_true (g_file_set_contents (cut_path, (char *) data, cut, NULL));
       from_file = hl_dicom_load (cut_path, &e2);
-      g_assert_true ((from_file == NULL) == (e2 != NULL));
-      if (cut <= pixel_offset)
-        {
-          g_assert_null (from_data);
-          g_assert_null (from_file);
-        }
+      g_assert_null (from_file);
+      g_assert_true (e2 != NULL && e2->domain == HL_STUDY_ERROR);
     }
 }
 
@@ -687,6 +705,387 @@ test_nih_png (void)
   assert_same_pixels (png, coded, OUT_TOL);
 }
 
+/* Sequences nested HL_DICOM_MAX_DEPTH (64) deep decode; 65 deep are refused before DCMTK parses
+ * them, whether the lengths are defined or undefined, in explicit or implicit VR, plain or
+ * deflated. */
+static void
+test_nesting_limit (void)
+{
+  const HlTestDicomSyntax syntaxes[] = { HL_TEST_DICOM_EXPLICIT_LE, HL_TEST_DICOM_IMPLICIT_LE,
+                                         HL_TEST_DICOM_DEFLATED };
+  guint16 pixels[64];
+
+  for (int i = 0; i < 64; i++)
+    pixels[i] = (guint16) (i * 60);
+  for (gsize s = 0; s < G_N_ELEMENTS (syntaxes); s++)
+    for (int undefined = 0; undefined < 2; undefined++)
+      for (int levels = 64; levels <= 65; levels++)
+        {
+          HlTestDicomSpec spec = spec_default (8, 8, 12, pixels);
+          g_autofree char *name = g_strdup_printf ("nest-%zu-%d-%d.dcm", s, undefined, levels);
+          g_autofree char *path = tmp_path (name);
+          g_autoptr (GError) error = NULL;
+          g_autoptr (HlImage) image = NULL;
+
+          spec.syntax = syntaxes[s];
+          spec.nesting = levels;
+          spec.undefined_lengths = undefined;
+          write_spec (&spec, path);
+          image = hl_dicom_load (path, &error);
+          if (levels == 64)
+            {
+              g_assert_no_error (error);
+              g_assert_cmpfloat (image->pixels[63], ==, 1.0f);
+            }
+          else
+            {
+              g_assert_null (image);
+              g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+              g_assert_nonnull (strstr (error->message, path));
+              g_assert_nonnull (strstr (error->message, "nest more than 64 levels"));
+            }
+        }
+}
+
+/* fuzz/corpus/dicom/deep-nesting.dcm's shape at the depth that crashed DCMTK 3.6.7 (its recursive
+ * reader overflowed the stack a few thousand levels down; 50000 crash an 8 MiB main thread):
+ * sequences of undefined length 50000 deep, spliced before the Pixel Data of a valid file. */
+static void
+test_deep_nesting (void)
+{
+  const int levels = 50000;
+  const guint8 open_level[20] = { 0x40, 0x00, 0x30, 0xa7, 'S', 'Q', 0, 0, 0xff, 0xff,
+                                  0xff, 0xff, 0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff };
+  const guint8 close_level[16] = { 0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0,
+                                   0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0 };
+  guint16 pixels[64] = { 0 };
+  HlTestDicomSpec spec = spec_default (8, 8, 12, pixels);
+  g_autofree char *path = tmp_path ("deep-nesting.dcm");
+  g_autofree guint8 *data = NULL;
+  GByteArray *deep = g_byte_array_new ();
+  gsize size, at;
+
+  write_spec (&spec, path);
+  data = read_bytes (path, &size);
+  at = pixel_data_offset (data, size);
+  g_byte_array_append (deep, data, (guint) at);
+  for (int i = 0; i < levels; i++)
+    g_byte_array_append (deep, open_level, sizeof open_level);
+  for (int i = 0; i < levels; i++)
+    g_byte_array_append (deep, close_level, sizeof close_level);
+  g_byte_array_append (deep, data + at, (guint) (size - at));
+  assert_bytes_refused (path, deep->data, deep->len, HL_STUDY_ERROR_FORMAT);
+  g_byte_array_unref (deep);
+}
+
+/* 600000 empty items in one sequence (4.8 MB): DCMTK keeps about 275 bytes an element, so such a
+ * file cost 223 MB and 3.7 s and was scored (96 MB of them: 3 GB, 90 s). More than 500000 elements
+ * are refused by the walk, before DCMTK parses them. */
+static void
+test_element_limit (void)
+{
+  const int items = 600000;
+  const guint8 item[8] = { 0xfe, 0xff, 0x00, 0xe0, 0, 0, 0, 0 };
+  guint8 sequence[12] = { 0x40, 0x00, 0x30, 0xa7, 'S', 'Q', 0, 0 };
+  guint16 pixels[64] = { 0 };
+  HlTestDicomSpec spec = spec_default (8, 8, 12, pixels);
+  g_autofree char *path = tmp_path ("many-elements.dcm");
+  g_autofree guint8 *data = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = NULL;
+  GByteArray *many = g_byte_array_new ();
+  guint32 length = GUINT32_TO_LE ((guint32) (items * sizeof item));
+  gsize size, at;
+
+  write_spec (&spec, path);
+  data = read_bytes (path, &size);
+  at = pixel_data_offset (data, size);
+  memcpy (sequence + 8, &length, 4);
+  g_byte_array_append (many, data, (guint) at);
+  g_byte_array_append (many, sequence, sizeof sequence);
+  for (int i = 0; i < items; i++)
+    g_byte_array_append (many, item, sizeof item);
+  g_byte_array_append (many, data + at, (guint) (size - at));
+  assert_bytes_refused (path, many->data, many->len, HL_STUDY_ERROR_FORMAT);
+  image = hl_dicom_load (path, &error);
+  g_assert_nonnull (strstr (error->message, "more than 500000 elements"));
+  g_byte_array_unref (many);
+}
+
+/* A deflated file decodes to the pixels and identification of its uncompressed twin (DCMTK's
+ * inflated lengths were checked against the compressed file's size and refused). */
+static void
+test_deflated (void)
+{
+  const int w = 128, h = 96;
+  g_autofree guint16 *pixels = g_new (guint16, w * h);
+  HlTestDicomSpec spec = spec_default (w, h, 12, pixels);
+  g_autoptr (HlImage) raw = NULL;
+  g_autoptr (HlImage) coded = NULL;
+
+  for (int i = 0; i < w * h; i++)
+    pixels[i] = (guint16) ((i % w) * 31 + (i / w) * 17); /* smooth: deflates to less than the
+                                                          * Pixel Data's length */
+  spec.patient_id = "DFL";
+  spec.has_window = TRUE;
+  spec.window_center = 1500;
+  spec.window_width = 3000;
+  spec.nesting = 3;
+  write_pair (&spec, HL_TEST_DICOM_DEFLATED, "1.2.840.10008.1.2.1.99", "deflated", &raw, &coded);
+  assert_same_pixels (raw, coded, 0);
+  g_assert_cmpstr (coded->patient_id, ==, "DFL");
+  g_assert_cmpint (coded->bit_depth, ==, 12);
+}
+
+/* The path of fuzz/corpus/dicom/@name in the source tree. */
+static char *
+corpus_path (const char *name)
+{
+  g_autofree char *root = g_path_get_dirname (g_getenv ("HL_TOOLS"));
+
+  return g_build_filename (root, "fuzz", "corpus", "dicom", name, NULL);
+}
+
+/* Real-world deflated files: pydicom's image_dfl.dcm and dcmconv +td's rewrite of pydicom's
+ * MR_small.dcm (both in the fuzz corpus; DCMTK refused them as "claims N bytes, more than the file
+ * holds") decode to what DCMTK's own inflating reader gives, rewritten uncompressed. */
+static void
+test_deflated_real (void)
+{
+  const char *names[] = { "pydicom-image_dfl.dcm", "dcmconv-td-MR_small.dcm" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = corpus_path (names[i]);
+      g_autofree char *twin_name = g_strconcat (names[i], "-twin.dcm", NULL);
+      g_autofree char *twin = tmp_path (twin_name);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (HlImage) a = NULL;
+      g_autoptr (HlImage) b = NULL;
+
+      g_assert_true (file_contains (path, "1.2.840.10008.1.2.1.99"));
+      g_assert_true (hl_test_dicom_convert (path, twin, &error));
+      g_assert_no_error (error);
+      a = load_ok (path);
+      b = load_ok (twin);
+      assert_same_pixels (a, b, 0);
+      g_assert_cmpstr (a->patient_id, ==, b->patient_id);
+    }
+}
+
+/* Where the dataset of the DICOM file @data starts: after the 128-byte preamble, "DICM" and the
+ * meta group, whose (0002,0000) group length DCMTK writes first. */
+static gsize
+dataset_offset (const guint8 *data)
+{
+  guint32 group_length;
+
+  memcpy (&group_length, data + 140, 4);
+  return 144 + GUINT32_FROM_LE (group_length);
+}
+
+/* An 8 x 8 deflated image whose Pixel Data claims nearly 4 GiB and inflates from 40 KB to 40 MiB
+ * of zeros is refused when the inflated data passes what the header describes plus the 16 MiB
+ * margin, before DCMTK sees it (DCMTK 3.6.7 allocated over 1 GB for a 1 MB bomb). */
+static void
+test_deflate_bomb (void)
+{
+  guint16 pixels[64] = { 0 };
+  HlTestDicomSpec spec = spec_default (8, 8, 16, pixels);
+  g_autofree char *plain_path = tmp_path ("bomb-plain.dcm");
+  g_autofree char *deflated_path = tmp_path ("bomb-deflated.dcm");
+  g_autofree char *path = tmp_path ("deflate-bomb.dcm");
+  g_autofree guint8 *plain = NULL;
+  g_autofree guint8 *deflated = NULL;
+  g_autofree guint8 *zeros = g_malloc0 (1 << 20);
+  g_autoptr (GZlibCompressor) zlib = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_RAW, 9);
+  g_autoptr (GOutputStream) sink = g_memory_output_stream_new_resizable ();
+  g_autoptr (GOutputStream) out = g_converter_output_stream_new (sink, G_CONVERTER (zlib));
+  GMemoryOutputStream *compressed = G_MEMORY_OUTPUT_STREAM (sink);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = NULL;
+  GByteArray *bomb = g_byte_array_new ();
+  gsize plain_size, deflated_size, start, at;
+  guint32 claim = GUINT32_TO_LE (0xfffffff0u);
+
+  write_spec (&spec, plain_path);
+  spec.syntax = HL_TEST_DICOM_DEFLATED;
+  write_spec (&spec, deflated_path);
+  plain = read_bytes (plain_path, &plain_size);
+  deflated = read_bytes (deflated_path, &deflated_size);
+  start = dataset_offset (plain);
+  at = pixel_data_offset (plain + start, plain_size - start) + start;
+  memcpy (plain + at + 8, &claim, 4);
+  g_assert_true (g_output_stream_write_all (out, plain + start, at + 12 - start, NULL, NULL,
+                                            &error));
+  for (int i = 0; i < 40; i++)
+    g_assert_true (g_output_stream_write_all (out, zeros, 1 << 20, NULL, NULL, &error));
+  g_assert_true (g_output_stream_close (out, NULL, &error));
+  g_assert_no_error (error);
+  g_byte_array_append (bomb, deflated, (guint) dataset_offset (deflated));
+  g_byte_array_append (bomb, g_memory_output_stream_get_data (compressed),
+                       (guint) g_memory_output_stream_get_data_size (compressed));
+  g_assert_cmpuint (bomb->len, <, 100000);
+
+  assert_bytes_refused (path, bomb->data, bomb->len, HL_STUDY_ERROR_FORMAT);
+  image = hl_dicom_load (path, &error);
+  g_assert_null (image);
+  g_assert_nonnull (strstr (error->message, "inflates to more than"));
+  g_byte_array_unref (bomb);
+}
+
+/* Native Pixel Data shorter than Rows x Columns x samples x bytes is refused, naming both sizes
+ * (DCMTK rendered the missing rows black and the image was scored); an odd 8-bit image padded to
+ * an even length, and YBR_FULL_422's two samples per pixel, are not short. */
+static void
+test_short_pixel_data (void)
+{
+  guint16 pixels[256] = { 0 };
+  HlTestDicomSpec spec = spec_default (16, 16, 16, pixels);
+  g_autofree char *path = tmp_path ("short.dcm");
+  g_autofree char *odd_path = tmp_path ("odd.dcm");
+  g_autofree guint8 *data = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = NULL;
+  g_autoptr (HlImage) odd = NULL;
+  guint32 half = GUINT32_TO_LE (256);
+  gsize size, at;
+
+  for (int i = 0; i < 256; i++)
+    pixels[i] = (guint16) (i * 200);
+  write_spec (&spec, path);
+  data = read_bytes (path, &size);
+  at = pixel_data_offset (data, size);
+  g_assert_cmpuint (size, ==, at + 12 + 512);
+  memcpy (data + at + 8, &half, 4);
+  g_assert_true (g_file_set_contents (path, (char *) data, at + 12 + 256, NULL));
+  image = hl_dicom_load (path, &error);
+  g_assert_null (image);
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, "Pixel Data holds 256 bytes, the image needs 512"));
+
+  spec = spec_default (3, 5, 8, pixels);
+  write_spec (&spec, odd_path);
+  odd = load_ok (odd_path);
+  g_assert_cmpint (odd->width, ==, 3);
+}
+
+/* A NaN or infinite Rescale Slope or Intercept, or a zero slope, would blank the image (or make it
+ * NaN) and it would still be scored: refused, naming the attribute. */
+static void
+test_rescale_unusable (void)
+{
+  const struct
+  {
+    double slope, intercept;
+  } cases[] = { { NAN, 0 }, { INFINITY, 0 }, { 0, 0 }, { 1, INFINITY }, { 1, NAN } };
+  g_autofree guint16 *pixels = make_pixels (8, 8, 1, 4095, 14);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      HlTestDicomSpec spec = spec_default (8, 8, 12, pixels);
+      g_autofree char *name = g_strdup_printf ("rescale-%zu.dcm", i);
+      g_autofree char *path = tmp_path (name);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (HlImage) image = NULL;
+
+      spec.has_rescale = TRUE;
+      spec.slope = cases[i].slope;
+      spec.intercept = cases[i].intercept;
+      write_spec (&spec, path);
+      image = hl_dicom_load (path, &error);
+      g_assert_null (image);
+      g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+      g_assert_nonnull (strstr (error->message, path));
+      g_assert_nonnull (strstr (error->message, i < 3 ? "Rescale Slope" : "Rescale Intercept"));
+    }
+}
+
+/* A window whose center or width is NaN or infinite, or whose width is zero or negative, is not
+ * used: the image is the min-max one, as if the file had no window. */
+static void
+test_window_unusable (void)
+{
+  const struct
+  {
+    double center, width;
+  } cases[] = { { NAN, 100 }, { 100, NAN }, { 100, INFINITY }, { -INFINITY, 100 }, { 100, 0 },
+                { 100, -50 } };
+  g_autofree guint16 *pixels = make_pixels (12, 9, 1, 4095, 15);
+  HlTestDicomSpec spec = spec_default (12, 9, 12, pixels);
+  g_autofree char *plain_path = tmp_path ("window-none.dcm");
+  g_autoptr (HlImage) plain = NULL;
+
+  write_spec (&spec, plain_path);
+  plain = load_ok (plain_path);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("window-%zu.dcm", i);
+      g_autofree char *path = tmp_path (name);
+      g_autoptr (HlImage) image = NULL;
+
+      spec.has_window = TRUE;
+      spec.window_center = cases[i].center;
+      spec.window_width = cases[i].width;
+      write_spec (&spec, path);
+      image = load_ok (path);
+      assert_same_pixels (plain, image, 0);
+    }
+}
+
+/* A LUT whose LUT Data holds fewer entries than its LUT Descriptor announces: DCMTK used the
+ * entries there were and clamped the rest, flattening the image (one entry: a constant image, still
+ * scored). Such a VOI LUT is not used (the image is the min-max one); such a Modality LUT is
+ * refused. A complete modality LUT (decreasing) still decodes: stored 0 maps to its largest output,
+ * the image's white. */
+static void
+test_lut_short (void)
+{
+  const int w = 12, h = 10;
+  g_autofree guint16 *pixels = make_pixels (w, h, 1, 511, 16);
+  guint16 lut[256];
+  HlTestDicomSpec spec = spec_default (w, h, 12, pixels);
+  g_autofree char *plain_path = tmp_path ("lut-none.dcm");
+  g_autofree char *voi_path = tmp_path ("lut-voi-short.dcm");
+  g_autofree char *modality_path = tmp_path ("lut-modality-short.dcm");
+  g_autofree char *complete_path = tmp_path ("lut-modality.dcm");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) plain = NULL;
+  g_autoptr (HlImage) voi = NULL;
+  g_autoptr (HlImage) modality = NULL;
+  g_autoptr (HlImage) complete = NULL;
+
+  for (int i = 0; i < 256; i++)
+    lut[i] = (guint16) (4095 - (i * i) / 16);
+  write_spec (&spec, plain_path);
+  plain = load_ok (plain_path);
+
+  spec.voi_lut = lut;
+  spec.voi_lut_entries = 256;
+  spec.voi_lut_first = 100;
+  spec.voi_lut_bits = 12;
+  spec.voi_lut_data_entries = 16;
+  write_spec (&spec, voi_path);
+  voi = load_ok (voi_path);
+  assert_same_pixels (plain, voi, 0);
+
+  spec.modality_lut = TRUE;
+  write_spec (&spec, modality_path);
+  modality = hl_dicom_load (modality_path, &error);
+  g_assert_null (modality);
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, modality_path));
+  g_assert_nonnull (strstr (error->message, "Modality LUT announces 256 entries, its LUT Data "
+                                            "holds 16"));
+
+  spec.voi_lut_data_entries = 0;
+  write_spec (&spec, complete_path);
+  complete = load_ok (complete_path);
+  g_assert_cmpfloat (complete->pixels[0], ==, 1.0f);
+  g_assert_cmpfloat (complete->pixels[w * h - 1], ==, 0.0f);
+}
+
 static void
 remove_tmp_dir (void)
 {
@@ -744,11 +1143,24 @@ main (int argc, char **argv)
   g_test_add_func ("/study/dicom/bomb", test_bomb);
   g_test_add_func ("/study/dicom/length-lie", test_length_lie);
   g_test_add_func ("/study/dicom/garbage", test_garbage);
-  g_test_add_func ("/study/dicom/truncated", test_truncated);
+  g_test_add_data_func ("/study/dicom/truncated", GINT_TO_POINTER (HL_TEST_DICOM_EXPLICIT_LE),
+                        test_truncated);
+  g_test_add_data_func ("/study/dicom/truncated-deflated",
+                        GINT_TO_POINTER (HL_TEST_DICOM_DEFLATED), test_truncated);
   g_test_add_func ("/study/dicom/missing", test_missing);
   g_test_add_func ("/study/dicom/from-data-and-sniffing", test_from_data_and_sniffing);
   g_test_add_func ("/study/dicom/threads", test_threads);
   g_test_add_func ("/study/dicom/nih-png", test_nih_png);
+  g_test_add_func ("/study/dicom/nesting-limit", test_nesting_limit);
+  g_test_add_func ("/study/dicom/deep-nesting", test_deep_nesting);
+  g_test_add_func ("/study/dicom/element-limit", test_element_limit);
+  g_test_add_func ("/study/dicom/deflated", test_deflated);
+  g_test_add_func ("/study/dicom/deflated-real", test_deflated_real);
+  g_test_add_func ("/study/dicom/deflate-bomb", test_deflate_bomb);
+  g_test_add_func ("/study/dicom/short-pixel-data", test_short_pixel_data);
+  g_test_add_func ("/study/dicom/rescale-unusable", test_rescale_unusable);
+  g_test_add_func ("/study/dicom/window-unusable", test_window_unusable);
+  g_test_add_func ("/study/dicom/lut-short", test_lut_short);
 
   status = g_test_run ();
   remove_tmp_dir ();

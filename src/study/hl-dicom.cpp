@@ -1,4 +1,5 @@
-/* hl-dicom.cpp — the thin C++ shim over DCMTK behind hl-dicom.h: parse a DICOM file or buffer
+/* hl-dicom.cpp — the thin C++ shim over DCMTK behind hl-dicom.h: walk a DICOM file's element
+ * stream before DCMTK parses it (nesting bound, deflated data inflated here with a cap), parse it
  * (dcmdata), check its header before any pixel allocation, decode one frame through DicomImage
  * (dcmimgle, dcmimage for colour, with the dcmjpeg / dcmjpls / RLE codecs), apply the modality and VOI
  * transformations, and hand back an HlImage. No C++ exception crosses into C. */
@@ -7,10 +8,13 @@
 #include "dcmtk/dcmdata/dccodec.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcistrmf.h"
+#include "dcmtk/dcmdata/dcistrmz.h"
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcstack.h"
+#include "dcmtk/dcmdata/dcvr.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmimage/diregist.h" /* colour images (RGB, YBR_*, PALETTE COLOR) in DicomImage */
@@ -21,9 +25,12 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdarg>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -146,6 +153,26 @@ check_lengths (DcmFileFormat *file, guint64 file_size, const char *name, GError 
   return TRUE;
 }
 
+/* FALSE when the LUT in @item holds fewer entries in its LUT Data than its LUT Descriptor
+ * announces (0 meaning 65536; 8-bit entries may be packed two to a 16-bit word): DCMTK would use
+ * the entries there are and clamp the rest, flattening the image. Gives both counts. A LUT whose
+ * descriptor cannot be read is left to DCMTK. */
+static gboolean
+lut_complete (DcmItem *item, unsigned long *announced, unsigned long *held)
+{
+  Uint16 count = 0, bits = 16;
+  DcmElement *data = NULL;
+
+  if (item->findAndGetUint16 (DCM_LUTDescriptor, count, 0).bad ()
+      || item->findAndGetUint16 (DCM_LUTDescriptor, bits, 2).bad ())
+    return TRUE;
+  *announced = count == 0 ? 65536 : count;
+  *held = 0;
+  if (item->findAndGetElement (DCM_LUTData, data).good () && data != NULL)
+    *held = data->getLength () / 2 * (bits <= 8 ? 2 : 1);
+  return *held >= *announced;
+}
+
 /* The header checks made before any pixel is touched: what the image claims to be. On success
  * gives its @rows, @cols and @bits_stored. */
 static gboolean
@@ -212,23 +239,78 @@ check_header (DcmDataset *ds, const char *name, Uint16 *rows_out, Uint16 *cols_o
                    name, (unsigned) bits_stored, (unsigned) bits_allocated);
       return FALSE;
     }
+  /* Native pixels must all be there: DCMTK renders missing rows black. YBR_*_422 stores two
+   * samples per pixel (the chroma of two pixels shared). */
+  OFString photometric;
+  ds->findAndGetOFString (DCM_PhotometricInterpretation, photometric);
+  guint64 samples = spp == 3 && photometric.length () > 4
+                            && photometric.compare (photometric.length () - 4, 4, "_422") == 0
+                        ? 2 : spp;
+  guint64 need = (guint64) rows * cols * samples * (bits_allocated / 8);
+  Uint32 have = pixel_data->getLengthField ();
+  if (have != DCM_UndefinedLength && have < need)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+                   "%s: DICOM Pixel Data holds %lu bytes, the image needs %" G_GUINT64_FORMAT
+                   " (%u x %u pixels of %u x %u bits)",
+                   name, (unsigned long) have, need, (unsigned) cols, (unsigned) rows,
+                   (unsigned) spp, (unsigned) bits_allocated);
+      return FALSE;
+    }
+  for (const DcmTagKey &tag : { DCM_RescaleSlope, DCM_RescaleIntercept })
+    {
+      Float64 value;
+      if (ds->findAndGetFloat64 (tag, value).good ()
+          && (!std::isfinite (value) || (tag == DCM_RescaleSlope && value == 0)))
+        {
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+                       "%s: DICOM Rescale %s %g is not usable (it must be finite%s)", name,
+                       tag == DCM_RescaleSlope ? "Slope" : "Intercept", value,
+                       tag == DCM_RescaleSlope ? " and not 0" : "");
+          return FALSE;
+        }
+    }
+  DcmItem *lut = NULL;
+  unsigned long announced, held;
+  if (ds->findAndGetSequenceItem (DCM_ModalityLUTSequence, lut, 0).good () && lut != NULL
+      && !lut_complete (lut, &announced, &held))
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+                   "%s: DICOM Modality LUT announces %lu entries, its LUT Data holds %lu", name,
+                   announced, held);
+      return FALSE;
+    }
   *rows_out = rows;
   *cols_out = cols;
   *bits_stored_out = bits_stored;
   return TRUE;
 }
 
-/* Chooses the default display window of a monochrome @image: the file's first usable window,
- * else its first VOI LUT, else the min-max of the pixels. */
+/* Chooses the default display window of a monochrome @image (from @ds): the file's first usable
+ * window (a finite center and a finite, positive width; a NaN or infinite one would blank the
+ * image), else its first VOI LUT with all the entries its descriptor announces, else the min-max
+ * of the pixels. */
 static void
-set_default_voi (DicomImage &image)
+set_default_voi (DicomImage &image, DcmDataset *ds)
 {
   for (unsigned long i = 0; i < image.getWindowCount (); i++)
-    if (image.setWindow (i))
-      return;
+    {
+      Float64 center, width;
+      if (ds->findAndGetFloat64 (DCM_WindowCenter, center, i).bad ()
+          || ds->findAndGetFloat64 (DCM_WindowWidth, width, i).bad () || !std::isfinite (center)
+          || !std::isfinite (width) || width <= 0)
+        continue;
+      if (image.setWindow (i))
+        return;
+    }
   for (unsigned long i = 0; i < image.getVoiLutCount (); i++)
-    if (image.setVoiLut (i))
-      return;
+    {
+      DcmItem *lut = NULL;
+      unsigned long announced, held;
+      if (ds->findAndGetSequenceItem (DCM_VOILUTSequence, lut, (int) i).good () && lut != NULL
+          && lut_complete (lut, &announced, &held) && image.setVoiLut (i))
+        return;
+    }
   image.setMinMaxWindow (0);
 }
 
@@ -292,6 +374,577 @@ check_jpeg (DcmDataset *ds, E_TransferSyntax xfer, const char *name, GError **er
   return FALSE;
 }
 
+/* ---- The element walk ----
+ *
+ * DCMTK's parser recurses once per sequence level, and inflates a deflated dataset into memory
+ * with nothing bounding it. So before DCMTK sees a file, its element stream is walked here, without
+ * recursion deeper than HL_DICOM_MAX_DEPTH and without keeping any value in memory: the meta group
+ * (explicit VR little endian) for the transfer syntax, then the dataset in that syntax (implicit or
+ * explicit VR, little or big endian), following defined and undefined lengths, items and their
+ * delimiters, and encapsulated pixel fragments. What DCMTK would parse as a sequence is walked as
+ * one: an explicit SQ, an element of undefined length (an explicit UN one in implicit VR little
+ * endian, PS3.5 6.2.2), and, tried and abandoned if it does not parse, a defined-length implicit or
+ * UN value that starts with an item tag (a sequence known to the dictionary or a private one).
+ * Refused with HL_STUDY_ERROR_FORMAT: an item nested deeper than HL_DICOM_MAX_DEPTH, more than
+ * HL_DICOM_MAX_ELEMENTS elements, an element whose value runs past the end of the data, a
+ * sequence holding something other than items. When the transfer syntax is unknown (no meta
+ * header, or an unknown UID) DCMTK guesses it: the walk then tries implicit little endian and
+ * explicit little and big endian and refuses only what would be too deep or too many in any of
+ * them.
+ *
+ * A deflated dataset (1.2.840.10008.1.2.1.99) is inflated here as the walk reads it (DCMTK's
+ * zlib filter, raw deflate after the meta group) into an anonymous in-memory file, and at most
+ * HL_DICOM_INFLATE_MARGIN bytes beyond the pixels that the dataset's own Rows, Columns, Samples
+ * per Pixel, Bits Allocated and Number of Frames describe (at most the largest image Hilum reads);
+ * DCMTK then parses that file as an explicit VR little endian dataset. */
+
+/* Sequence levels: real files nest fewer than 10 (structured reports a few more); DCMTK's
+ * recursive reader overflows an 8 MiB stack a few thousand levels down. */
+#define HL_DICOM_MAX_DEPTH 64
+/* Elements (items and fragments included) in one file: DCMTK keeps about 275 bytes per element
+ * (measured on empty items), so this bounds its tree to about 140 MB; real images hold a few
+ * thousand. */
+#define HL_DICOM_MAX_ELEMENTS 500000
+/* What a deflated dataset may hold besides its pixels (overlays, icons, private blobs). */
+#define HL_DICOM_INFLATE_MARGIN (16u << 20)
+#define HL_DICOM_UNDEFINED G_MAXUINT64
+
+#define HL_DICOM_WINDOW 65536
+
+typedef struct
+{
+  gboolean explicit_vr, big_endian;
+} Syntax;
+
+/* Where the walk reads: @fd, through a window of HL_DICOM_WINDOW bytes; for a deflated dataset
+ * @fd is the in-memory file that @inflater fills on demand, up to @cap bytes. */
+typedef struct
+{
+  int fd;
+  guint64 size; /* bytes at @fd now */
+  guint8 *window;
+  guint64 window_offset;
+  gsize window_len;
+  DcmInputFilter *inflater; /* NULL: @fd is the whole data */
+  gboolean inflated_all;
+  guint64 cap;
+} Stream;
+
+/* What the walk learns of the top-level dataset: the pixels it describes, for the inflation cap. */
+typedef struct
+{
+  guint16 rows, cols, samples, bits_allocated;
+  long frames;
+} Geometry;
+
+typedef struct
+{
+  Stream *stream;
+  const char *name;
+  Geometry geometry;
+  guint64 elements;
+  gboolean fatal; /* the error is a refusal even inside a tentative sequence */
+  GError **error;
+} Walk;
+
+/* The pixel bytes @g describes (0 before Rows and Columns are known), at most the largest image
+ * Hilum reads. */
+static guint64
+geometry_bytes (const Geometry *g)
+{
+  guint64 bytes = (guint64) g->rows * g->cols * MAX (g->samples, 1) * ((g->bits_allocated + 7) / 8)
+                  * CLAMP (g->frames, 1, 65536);
+
+  return MIN (bytes, (guint64) HL_IMAGE_MAX_PIXELS * 3 * 2);
+}
+
+static gboolean
+walk_fail (Walk *w, gboolean fatal, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+/* Sets the walk's error, "NAME: MESSAGE"; returns FALSE. */
+static gboolean
+walk_fail (Walk *w, gboolean fatal, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *message = NULL;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_clear_error (w->error);
+  g_set_error (w->error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT, "%s: %s", w->name, message);
+  w->fatal = fatal;
+  return FALSE;
+}
+
+/* Inflates until @s holds @end bytes or the deflated data ends. FALSE, reported, when the data
+ * would pass the cap, does not inflate or cannot be staged. */
+static gboolean
+stream_inflate (Walk *w, guint64 end)
+{
+  Stream *s = w->stream;
+  g_autofree guint8 *chunk = NULL;
+
+  while (s->size < end && !s->inflated_all)
+    {
+      guint64 cap = HL_DICOM_INFLATE_MARGIN + geometry_bytes (&w->geometry);
+      offile_off_t n;
+
+      if (chunk == NULL)
+        chunk = (guint8 *) g_malloc (HL_DICOM_WINDOW);
+      n = s->inflater->read (chunk, HL_DICOM_WINDOW);
+      if (!s->inflater->good ())
+        return walk_fail (w, TRUE, "corrupt deflated DICOM data: %s",
+                          s->inflater->status ().text ());
+      if (n <= 0)
+        {
+          s->inflated_all = TRUE;
+          break;
+        }
+      if (s->size + (guint64) n > cap)
+        return walk_fail (w, TRUE,
+                          "deflated DICOM data inflates to more than %" G_GUINT64_FORMAT
+                          " bytes, more than its header describes (%u x %u pixels of %u x %u "
+                          "bits, %ld frame(s), and %u MiB for the other elements)",
+                          cap, (unsigned) w->geometry.cols, (unsigned) w->geometry.rows,
+                          (unsigned) MAX (w->geometry.samples, 1),
+                          (unsigned) w->geometry.bits_allocated, MAX (w->geometry.frames, 1L),
+                          HL_DICOM_INFLATE_MARGIN >> 20);
+      if (pwrite (s->fd, chunk, (size_t) n, (off_t) s->size) != (ssize_t) n)
+        {
+          int saved = errno;
+          return walk_fail (w, TRUE, "cannot stage the inflated DICOM data: %s",
+                            g_strerror (saved));
+        }
+      s->size += (guint64) n;
+    }
+  return TRUE;
+}
+
+/* Reads @n (<= HL_DICOM_WINDOW) bytes at @offset into @out. Returns 1, 0 when the data ends
+ * first, -1 with the walk's error set. */
+static int
+stream_read (Walk *w, guint64 offset, void *out, gsize n)
+{
+  Stream *s = w->stream;
+
+  if (offset > G_MAXUINT64 - n)
+    return 0;
+  if (s->inflater != NULL && !stream_inflate (w, offset + n))
+    return -1;
+  if (offset + n > s->size)
+    return 0;
+  if (offset < s->window_offset || offset + n > s->window_offset + s->window_len)
+    {
+      gsize want = (gsize) MIN ((guint64) HL_DICOM_WINDOW, s->size - offset);
+      gssize got;
+
+      do
+        got = pread (s->fd, s->window, want, (off_t) offset);
+      while (got < 0 && errno == EINTR);
+      if (got < (gssize) n)
+        {
+          int saved = got < 0 ? errno : EIO;
+          walk_fail (w, TRUE, "cannot read: %s", g_strerror (saved));
+          return -1;
+        }
+      s->window_offset = offset;
+      s->window_len = (gsize) got;
+    }
+  memcpy (out, s->window + (offset - s->window_offset), n);
+  return 1;
+}
+
+/* TRUE when the data holds at least @end bytes (inflating up to there). */
+static gboolean
+stream_has (Walk *w, guint64 end, gboolean *has)
+{
+  if (w->stream->inflater != NULL && !stream_inflate (w, end))
+    return FALSE;
+  *has = end <= w->stream->size;
+  return TRUE;
+}
+
+static guint16
+get16 (const guint8 *p, Syntax syntax)
+{
+  return syntax.big_endian ? (guint16) (p[0] << 8 | p[1]) : (guint16) (p[1] << 8 | p[0]);
+}
+
+static guint32
+get32 (const guint8 *p, Syntax syntax)
+{
+  return syntax.big_endian
+             ? (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3]
+             : (guint32) p[3] << 24 | (guint32) p[2] << 16 | (guint32) p[1] << 8 | p[0];
+}
+
+/* One element's header at some offset: tag, VR (explicit syntaxes) and length. */
+typedef struct
+{
+  guint16 group, element;
+  char vr[3];
+  guint32 length;
+  guint64 value; /* offset of the value */
+} Header;
+
+/* Reads the element header at @offset. Returns 1, 0 at the end of the data, -1 on error (a
+ * header cut by the end of the data is an error). */
+static int
+read_header (Walk *w, guint64 offset, Syntax syntax, Header *h)
+{
+  guint8 b[12];
+  int r = stream_read (w, offset, b, 8);
+  gboolean has;
+
+  if (r < 0)
+    return -1;
+  if (r == 0)
+    {
+      if (!stream_has (w, offset + 1, &has))
+        return -1;
+      if (!has)
+        return 0;
+      walk_fail (w, FALSE, "DICOM data ends inside the element header at offset %" G_GUINT64_FORMAT,
+                 offset);
+      return -1;
+    }
+  h->group = get16 (b, syntax);
+  h->element = get16 (b + 2, syntax);
+  h->vr[0] = '\0';
+  h->length = get32 (b + 4, syntax);
+  h->value = offset + 8;
+  if (syntax.explicit_vr && h->group != 0xfffe)
+    {
+      h->vr[0] = (char) b[4];
+      h->vr[1] = (char) b[5];
+      h->vr[2] = '\0';
+      h->length = get16 (b + 6, syntax);
+      if (DcmVR (h->vr).usesExtendedLengthEncoding ())
+        {
+          r = stream_read (w, offset + 8, b + 8, 4);
+          if (r == 0)
+            walk_fail (w, FALSE, "DICOM data ends inside the header of element (%04x,%04x)",
+                       h->group, h->element);
+          if (r <= 0)
+            return -1;
+          h->length = get32 (b + 8, syntax);
+          h->value = offset + 12;
+        }
+    }
+  if (++w->elements > HL_DICOM_MAX_ELEMENTS)
+    {
+      walk_fail (w, TRUE, "DICOM file with more than %d elements", HL_DICOM_MAX_ELEMENTS);
+      return -1;
+    }
+  return 1;
+}
+
+/* Reads the next element header, at @offset, of a @container that ends at @end (undefined: at a
+ * delimiter or the end of the data). Returns 1, 0 when the end of the data closes the container,
+ * -1 on error (the data ending inside a container of defined length is one). */
+static int
+next_header (Walk *w, guint64 offset, guint64 end, Syntax syntax, const char *container,
+             Header *h)
+{
+  int r = read_header (w, offset, syntax, h);
+
+  if (r == 0 && end != HL_DICOM_UNDEFINED)
+    {
+      walk_fail (w, FALSE, "DICOM data ends inside %s", container);
+      return -1;
+    }
+  return r;
+}
+
+static gboolean walk_sequence (Walk *w, guint64 offset, guint64 end, Syntax syntax, int depth,
+                               guint64 *after);
+
+/* Walks the elements of a dataset or item at @depth from @offset: to @end when defined, else to an
+ * item delimitation or the end of the data. Gives the offset after them in @after. */
+static gboolean
+walk_elements (Walk *w, guint64 offset, guint64 end, Syntax syntax, int depth, guint64 *after)
+{
+  const Syntax implicit_le = { FALSE, FALSE }; /* the inside of an explicit UN sequence */
+  Header h;
+
+  while (end == HL_DICOM_UNDEFINED || offset < end)
+    {
+      int r = next_header (w, offset, end, syntax, "an item", &h);
+      gboolean has = FALSE;
+
+      if (r < 0)
+        return FALSE;
+      if (r == 0)
+        break; /* the end of the data closes every open item */
+      if (h.group == 0xfffe)
+        {
+          offset = h.value;
+          if (h.element == 0xe00d && end == HL_DICOM_UNDEFINED && depth > 0)
+            break;
+          if (h.element == 0xe00d || h.element == 0xe0dd)
+            continue; /* a stray delimiter, as DCMTK skips it */
+          return walk_fail (w, FALSE, "DICOM item (fffe,%04x) outside a sequence", h.element);
+        }
+      if (depth == 0 && h.group == 0x0028 && h.length == 2
+          && (h.element == 0x0002 || h.element == 0x0010 || h.element == 0x0011
+              || h.element == 0x0100))
+        {
+          guint8 v[2];
+          if ((r = stream_read (w, h.value, v, 2)) < 0)
+            return FALSE;
+          guint16 value = r > 0 ? get16 (v, syntax) : 0;
+          if (h.element == 0x0002)
+            w->geometry.samples = value;
+          else if (h.element == 0x0010)
+            w->geometry.rows = value;
+          else if (h.element == 0x0011)
+            w->geometry.cols = value;
+          else
+            w->geometry.bits_allocated = value;
+        }
+      else if (depth == 0 && h.group == 0x0028 && h.element == 0x0008 && h.length > 0
+               && h.length <= 12)
+        {
+          char v[13] = { 0 };
+          if ((r = stream_read (w, h.value, v, h.length)) < 0)
+            return FALSE;
+          w->geometry.frames = r > 0 ? strtol (v, NULL, 10) : 0;
+        }
+      if (h.length == DCM_UndefinedLength)
+        {
+          Syntax inner = syntax;
+          if (h.group == 0x7fe0 && h.element == 0x0010)
+            {
+              if (!walk_sequence (w, h.value, HL_DICOM_UNDEFINED, syntax, -1, &offset))
+                return FALSE;
+              continue;
+            }
+          if (syntax.explicit_vr && strcmp (h.vr, "UN") == 0)
+            inner = implicit_le;
+          if (!walk_sequence (w, h.value, HL_DICOM_UNDEFINED, inner, depth, &offset))
+            return FALSE;
+          continue;
+        }
+      if (!stream_has (w, h.value + h.length, &has))
+        return FALSE;
+      if (!has || (end != HL_DICOM_UNDEFINED && h.value + h.length > end))
+        return walk_fail (w, FALSE,
+                          "DICOM element (%04x,%04x) claims %lu bytes, more than the %s holds",
+                          h.group, h.element, (unsigned long) h.length,
+                          has ? "item around it" : "file");
+      if (syntax.explicit_vr && strcmp (h.vr, "SQ") == 0)
+        {
+          if (!walk_sequence (w, h.value, h.value + h.length, syntax, depth, &offset))
+            return FALSE;
+        }
+      else if ((!syntax.explicit_vr || strcmp (h.vr, "UN") == 0) && h.length >= 8)
+        {
+          guint8 first[4];
+          Syntax inner = syntax.explicit_vr ? implicit_le : syntax;
+          if ((r = stream_read (w, h.value, first, 4)) < 0)
+            return FALSE;
+          if (get16 (first, inner) == 0xfffe && get16 (first + 2, inner) == 0xe000
+              && !walk_sequence (w, h.value, h.value + h.length, inner, depth, &offset))
+            {
+              if (w->fatal)
+                return FALSE;
+              g_clear_error (w->error); /* not a sequence after all: DCMTK keeps the bytes */
+            }
+        }
+      offset = h.value + h.length;
+    }
+  *after = offset;
+  return TRUE;
+}
+
+/* Walks the items of a sequence in an item or dataset at @depth (-1: the fragments of
+ * encapsulated pixel data, which cannot nest), from @offset to @end when defined, else to a
+ * sequence delimitation or the end of the data. */
+static gboolean
+walk_sequence (Walk *w, guint64 offset, guint64 end, Syntax syntax, int depth, guint64 *after)
+{
+  Syntax items = { FALSE, syntax.big_endian }; /* item tags carry no VR */
+  Header h;
+
+  if (depth + 1 > HL_DICOM_MAX_DEPTH)
+    return walk_fail (w, TRUE, "DICOM sequences nest more than %d levels deep (at offset %"
+                      G_GUINT64_FORMAT ")", HL_DICOM_MAX_DEPTH, offset);
+  while (end == HL_DICOM_UNDEFINED || offset < end)
+    {
+      int r = next_header (w, offset, end, items, "a sequence", &h);
+      gboolean has = FALSE;
+
+      if (r < 0)
+        return FALSE;
+      if (r == 0)
+        break;
+      offset = h.value;
+      if (h.group == 0xfffe && h.element == 0xe0dd)
+        {
+          if (end == HL_DICOM_UNDEFINED)
+            break;
+          continue;
+        }
+      if (h.group == 0xfffe && h.element == 0xe00d)
+        continue;
+      if (h.group != 0xfffe || h.element != 0xe000)
+        return walk_fail (w, FALSE, "DICOM sequence holds (%04x,%04x) where an item belongs",
+                          h.group, h.element);
+      if (h.length == DCM_UndefinedLength)
+        {
+          if (depth < 0)
+            return walk_fail (w, FALSE, "DICOM pixel fragment of undefined length");
+          if (!walk_elements (w, h.value, HL_DICOM_UNDEFINED, syntax, depth + 1, &offset))
+            return FALSE;
+          continue;
+        }
+      if (!stream_has (w, h.value + h.length, &has))
+        return FALSE;
+      if (!has || (end != HL_DICOM_UNDEFINED && h.value + h.length > end))
+        return walk_fail (w, FALSE, "DICOM item claims %lu bytes, more than the %s holds",
+                          (unsigned long) h.length, has ? "sequence around it" : "file");
+      if (depth >= 0 && !walk_elements (w, h.value, h.value + h.length, syntax, depth + 1, &offset))
+        return FALSE;
+      offset = h.value + h.length;
+    }
+  *after = offset;
+  return TRUE;
+}
+
+/* Creates an anonymous in-memory file (memfd; a temporary file where memfd is missing) and gives
+ * a path DCMTK can open it by in @path_out. Returns its descriptor, or -1 with errno set. */
+static int
+stage_open (char **path_out)
+{
+  int fd = -1;
+
+  *path_out = NULL;
+#ifdef __linux__
+  fd = memfd_create ("hl-dicom", MFD_CLOEXEC);
+  if (fd >= 0)
+    *path_out = g_strdup_printf ("/proc/self/fd/%d", fd);
+#endif
+  if (fd < 0)
+    fd = g_file_open_tmp ("hl-dicom-XXXXXX", path_out, NULL);
+  return fd;
+}
+
+/* Closes what stage_open() made; @path is freed. */
+static void
+stage_close (int fd, char *path)
+{
+  if (fd >= 0)
+    close (fd);
+  if (path != NULL && !g_str_has_prefix (path, "/proc/"))
+    g_unlink (path);
+  g_free (path);
+}
+
+/* Walks the meta group of @w's stream from @offset (after the preamble): gives the transfer
+ * syntax UID (empty when absent) and the offset of the dataset. */
+static gboolean
+walk_meta (Walk *w, guint64 offset, char uid[65], guint64 *dataset)
+{
+  const Syntax meta = { TRUE, FALSE };
+  Header h;
+  guint8 group[2];
+  int r;
+
+  uid[0] = '\0';
+  while ((r = stream_read (w, offset, group, 2)) > 0 && get16 (group, meta) == 0x0002)
+    {
+      gboolean has = FALSE;
+      if (read_header (w, offset, meta, &h) <= 0)
+        return walk_fail (w, FALSE, "DICOM meta header cut short");
+      if (h.length == DCM_UndefinedLength || !stream_has (w, h.value + h.length, &has) || !has)
+        return w->fatal ? FALSE : walk_fail (w, FALSE, "DICOM meta element (0002,%04x) claims "
+                                             "more bytes than the file holds", h.element);
+      if (h.element == 0x0010 && h.length < 65)
+        {
+          if (stream_read (w, h.value, uid, h.length) < 0)
+            return FALSE;
+          uid[h.length] = '\0';
+          for (int i = (int) h.length - 1; i >= 0 && (uid[i] == '\0' || uid[i] == ' '); i--)
+            uid[i] = '\0';
+        }
+      offset = h.value + h.length;
+    }
+  *dataset = offset;
+  return r >= 0;
+}
+
+/* Walks the DICOM file @file_path (open as @fd, @size bytes) before DCMTK parses it, as the top of
+ * this section says. A deflated dataset comes back inflated in a new in-memory file, open as
+ * *@inflated_fd with its path in *@inflated_path (free both with stage_close()) and its size in
+ * *@inflated_size; otherwise *@inflated_fd is -1. */
+static gboolean
+prewalk (int fd, guint64 size, const char *file_path, const char *name, int *inflated_fd,
+         char **inflated_path, guint64 *inflated_size, GError **error)
+{
+  g_autofree guint8 *window = (guint8 *) g_malloc (HL_DICOM_WINDOW);
+  Stream file = { fd, size, window, 0, 0, NULL, FALSE, 0 };
+  Walk w = { &file, name, { 0, 0, 0, 0, 0 }, 0, FALSE, error };
+  char uid[65], magic[4];
+  guint64 offset = 0, end;
+
+  *inflated_fd = -1;
+  *inflated_path = NULL;
+  if (stream_read (&w, 128, magic, 4) > 0 && memcmp (magic, "DICM", 4) == 0)
+    offset = 132;
+  if (!walk_meta (&w, offset, uid, &offset))
+    return FALSE;
+
+  DcmXfer xfer (uid);
+  if (uid[0] == '\0' || xfer.getXfer () == EXS_Unknown)
+    {
+      const Syntax guesses[3] = { { FALSE, FALSE }, { TRUE, FALSE }, { TRUE, TRUE } };
+      for (int i = 0; i < 3; i++)
+        {
+          w.elements = 0;
+          if (!walk_elements (&w, offset, HL_DICOM_UNDEFINED, guesses[i], 0, &end))
+            {
+              if (w.fatal)
+                return FALSE;
+              g_clear_error (error); /* DCMTK will not read it this way */
+            }
+        }
+      return TRUE;
+    }
+  Syntax syntax = { xfer.isExplicitVR (), xfer.isBigEndian () };
+  if (xfer.getStreamCompression () != ESC_zlib)
+    return walk_elements (&w, offset, HL_DICOM_UNDEFINED, syntax, 0, &end);
+
+  DcmFileProducer producer (file_path, (offile_off_t) offset);
+  DcmZLibInputFilter inflater;
+  g_autofree guint8 *inflated_window = (guint8 *) g_malloc (HL_DICOM_WINDOW);
+  Stream inflated = { -1, 0, inflated_window, 0, 0, &inflater, FALSE, 0 };
+
+  if (!producer.good ())
+    return walk_fail (&w, TRUE, "cannot read: %s", producer.status ().text ());
+  inflater.append (producer);
+  inflated.fd = stage_open (inflated_path);
+  if (inflated.fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO,
+                   "%s: cannot stage the inflated DICOM data: %s", name, g_strerror (saved));
+      stage_close (-1, *inflated_path);
+      *inflated_path = NULL;
+      return FALSE;
+    }
+  w.stream = &inflated;
+  if (!walk_elements (&w, 0, HL_DICOM_UNDEFINED, syntax, 0, &end))
+    {
+      stage_close (inflated.fd, *inflated_path);
+      *inflated_path = NULL;
+      return FALSE;
+    }
+  *inflated_fd = inflated.fd;
+  *inflated_size = inflated.size;
+  return TRUE;
+}
+
 /* The decoding proper, on a parsed @file. */
 static HlImage *
 decode (DcmFileFormat &file, guint64 file_size, const char *name, GError **error)
@@ -329,7 +982,7 @@ decode (DcmFileFormat &file, guint64 file_size, const char *name, GError **error
     }
   samples = decoded.isMonochrome () ? 1 : 3;
   if (samples == 1)
-    set_default_voi (decoded);
+    set_default_voi (decoded, ds);
   /* (rows, cols, samples) interleaved, 16 bits: monochrome after the modality and VOI
    * transformations; colour as RGB scaled from bits stored to 16 bits. */
   if (decoded.getWidth () != cols || decoded.getHeight () != rows
@@ -390,29 +1043,54 @@ decode_guarded (DcmFileFormat &file, guint64 file_size, const char *name, GError
   return NULL;
 }
 
-/* Parses the DICOM file at @file_path (@file_size bytes; large values stay in the file until
- * needed) and decodes it; @name is what messages and the image call it. */
+/* Walks the DICOM file at @file_path (@file_size bytes), parses it (large values stay in the file
+ * until needed; a deflated dataset is parsed from its inflated copy) and decodes it; @name is what
+ * messages and the image call it. */
 static HlImage *
 load_file (const char *file_path, guint64 file_size, const char *name, GError **error)
 {
+  int fd = open (file_path, O_RDONLY | O_CLOEXEC);
+  int inflated_fd = -1;
+  char *inflated_path = NULL;
+  guint64 inflated_size = 0;
+  HlImage *image = NULL;
+
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: cannot open: %s", name,
+                   g_strerror (saved));
+      return NULL;
+    }
   try
     {
-      DcmFileFormat file;
-      OFCondition cond = file.loadFile (file_path);
-      if (cond.bad ())
+      if (prewalk (fd, file_size, file_path, name, &inflated_fd, &inflated_path, &inflated_size,
+                   error))
         {
-          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
-                       "%s: not a readable DICOM file: %s", name, cond.text ());
-          return NULL;
+          DcmFileFormat file;
+          OFCondition cond = inflated_fd < 0
+                                 ? file.loadFile (file_path)
+                                 : file.loadFile (inflated_path, EXS_LittleEndianExplicit,
+                                                  EGL_noChange, DCM_MaxReadLength, ERM_dataset);
+          if (cond.bad ())
+            g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
+                         "%s: not a readable DICOM file: %s", name, cond.text ());
+          else
+            image = decode_guarded (file, inflated_fd < 0 ? file_size : inflated_size, name,
+                                    error);
         }
-      return decode_guarded (file, file_size, name, error);
     }
   catch (...)
     {
+      g_clear_error (error);
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,
                    "%s: DCMTK failed while reading the DICOM file", name);
-      return NULL;
+      image = NULL;
     }
+  close (fd);
+  if (inflated_fd >= 0)
+    stage_close (inflated_fd, inflated_path);
+  return image;
 }
 
 HlImage *
@@ -460,7 +1138,7 @@ write_all (int fd, const guint8 *data, gsize size)
 HlImage *
 hl_dicom_load_from_data (const guint8 *data, gsize size, const char *name, GError **error)
 {
-  g_autofree char *tmp_path = NULL;
+  char *tmp_path = NULL;
   HlImage *image;
   int fd, saved;
 
@@ -470,31 +1148,18 @@ hl_dicom_load_from_data (const guint8 *data, gsize size, const char *name, GErro
 
   codecs_init ();
   /* DCMTK allocates an element's declared length before reading it from a memory stream; from a
-   * file it defers large values and the length checks in decode() bound them by the file size. So
-   * the buffer becomes an anonymous in-memory file (a temporary file where memfd is missing). */
-#ifdef __linux__
-  fd = memfd_create ("hl-dicom", MFD_CLOEXEC);
-  if (fd >= 0)
-    tmp_path = g_strdup_printf ("/proc/self/fd/%d", fd);
-#else
-  fd = -1;
-#endif
-  if (fd < 0)
-    fd = g_file_open_tmp ("hl-dicom-XXXXXX", &tmp_path, NULL);
+   * file it defers large values and the walk bounds them by the file size. So the buffer becomes
+   * an anonymous in-memory file. */
+  fd = stage_open (&tmp_path);
   if (fd < 0 || !write_all (fd, data, size))
     {
       saved = errno;
-      if (fd >= 0)
-        close (fd);
-      if (tmp_path != NULL && !g_str_has_prefix (tmp_path, "/proc/"))
-        g_unlink (tmp_path);
+      stage_close (fd, tmp_path);
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO,
                    "%s: cannot stage the DICOM data for reading: %s", name, g_strerror (saved));
       return NULL;
     }
   image = load_file (tmp_path, size, name, error);
-  close (fd);
-  if (!g_str_has_prefix (tmp_path, "/proc/"))
-    g_unlink (tmp_path);
+  stage_close (fd, tmp_path);
   return image;
 }

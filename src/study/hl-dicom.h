@@ -9,11 +9,15 @@
  *   HL_STUDY_ERROR_UNSUPPORTED naming the transfer syntax;
  * - one frame, 1 or 3 samples per pixel, 8 to 16 bits stored in 8 or 16 bits allocated, signed or
  *   unsigned;
+ * - a deflated dataset is inflated by Hilum, at most 16 MiB beyond the pixels its own header
+ *   describes, into an anonymous in-memory file that DCMTK then parses;
  * - monochrome pixels go through the modality transformation (rescale slope/intercept or modality
- *   LUT), then the file's first VOI window (Window Center/Width, with its VOI LUT Function); if the
- *   file has no usable window, its first VOI LUT; if it has neither, the min-max of the image; a
- *   MONOCHROME1 image is inverted so that 0 is black as displayed. The result, scaled to [0, 1], is
- *   the image's pixels: the same plane feeds display and model;
+ *   LUT), then the file's first usable VOI window (Window Center/Width, with its VOI LUT Function;
+ *   a window whose center or width is NaN or infinite, or whose width is not positive, is not
+ *   used); if the file has no usable window, its first VOI LUT that holds all the entries its
+ *   descriptor announces; if it has neither, the min-max of the image; a MONOCHROME1 image is
+ *   inverted so that 0 is black as displayed. The result, scaled to [0, 1], is the image's pixels:
+ *   the same plane feeds display and model;
  * - colour pixels (RGB, YBR_*, PALETTE COLOR) become gray with the same Rec. 709 luma as PNG,
  *   Y = 0.2126 R + 0.7152 G + 0.0722 B, divided by 2^bits_stored - 1, and set was_color.
  *
@@ -23,8 +27,15 @@
  *   for a second read would be a silent guess) and bits stored outside 8..16: _UNSUPPORTED;
  * - Rows or Columns beyond HL_IMAGE_MAX_SIDE, or Rows x Columns beyond HL_IMAGE_MAX_PIXELS:
  *   _TOO_LARGE, decided from the header before any pixel buffer is allocated or decompressed;
- * - an element whose length field claims more bytes than the file holds: _FORMAT, before DCMTK
- *   allocates that length;
+ * - before DCMTK parses anything, from a walk of the element stream: sequences nested more than
+ *   64 levels deep (DCMTK's recursive reader overflowed the stack a few thousand levels down), more
+ *   than 500000 elements, an element whose length runs past the end of the file or of the item
+ *   around it, a sequence holding something other than items, a deflated dataset that inflates
+ *   to more than the pixels its header describes plus 16 MiB: _FORMAT;
+ * - native Pixel Data shorter than Rows x Columns x Samples per Pixel x Bits Allocated / 8 (two
+ *   samples per pixel for YBR_*_422), a NaN or infinite Rescale Slope or Intercept, a zero
+ *   slope, a Modality LUT whose LUT Data holds fewer entries than its descriptor announces:
+ *   _FORMAT;
  * - anything DCMTK cannot parse or decode: _FORMAT; a file that cannot be opened: _IO.
  *
  * Identification: patient_id (0010,0020), study_date (0008,0020, YYYYMMDD; the old "YYYY.MM.DD"
