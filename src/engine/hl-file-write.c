@@ -16,6 +16,8 @@ G_DEFINE_QUARK (hl-file-write-error-quark, hl_file_write_error)
 #define WRITE_CHUNK ((gsize)1 << 20)
 /* The largest manifest read; a longer one vouches for nothing and is started afresh. */
 #define MANIFEST_MAX_BYTES ((gsize)1 << 20)
+/* The largest file the manifest can vouch for (hashing it is the cost of the check). */
+#define MANIFEST_MAX_FILE ((goffset)1 << 30)
 /* Bytes at a PDF's start and at its end searched for the creator entry. */
 #define PDF_SCAN_BYTES ((gsize)64 << 10)
 /* Bytes at a JSON file's start searched for the generator member. */
@@ -345,15 +347,27 @@ manifest_line (const char *hex, const char *name)
   return g_strconcat (hex, "  ", name, NULL);
 }
 
-/* Whether @dir's manifest lists @name with content hash @hex. */
+/* Whether @dir's manifest lists @name (the @size bytes of @fd) with its content's hash, which
+ * then goes to *hex. The file is hashed only when the manifest has a line for @name and it is at
+ * most MANIFEST_MAX_FILE bytes. */
 static gboolean
-manifest_lists (const char *dir, const char *name, const char *hex)
+manifest_lists (const char *dir, const char *name, int fd, goffset size, char **hex)
 {
   g_mutex_lock (&manifest_lock);
   g_auto (GStrv) lines = manifest_read (dir);
   g_mutex_unlock (&manifest_lock);
-  g_autofree char *want = manifest_line (hex, name);
-  return lines != NULL && g_strv_contains ((const char *const *)lines, want);
+  g_autofree char *suffix = g_strconcat ("  ", name, NULL);
+  gboolean named = FALSE;
+  for (guint i = 0; lines != NULL && lines[i] != NULL && !named; i++)
+    named = strlen (lines[i]) == 64 + strlen (suffix) && g_str_has_suffix (lines[i], suffix);
+  if (!named || size > MANIFEST_MAX_FILE)
+    return FALSE;
+  g_autofree char *h = hash_fd (fd, size);
+  g_autofree char *want = h != NULL ? manifest_line (h, name) : NULL;
+  if (want == NULL || !g_strv_contains ((const char *const *)lines, want))
+    return FALSE;
+  *hex = g_steal_pointer (&h);
+  return TRUE;
 }
 
 /* Records in @dir's manifest that @name is about to hold content @new_hex: drops @name's lines
@@ -418,8 +432,8 @@ fd_is_ours (int fd, goffset size, const char *dir, const char *name, char **hex)
 {
   if (strcmp (name, HL_FILE_MANIFEST_NAME) == 0 || content_signed (fd, size))
     return TRUE;
-  g_autofree char *h = hash_fd (fd, size);
-  if (h == NULL || !manifest_lists (dir, name, h))
+  g_autofree char *h = NULL;
+  if (!manifest_lists (dir, name, fd, size, &h))
     return FALSE;
   if (hex != NULL)
     *hex = g_steal_pointer (&h);

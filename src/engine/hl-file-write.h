@@ -14,7 +14,8 @@
  *   - safetensors: "__metadata__" with a "format" beginning with "hilum-" (Hilum's model files);
  * and, for every other file (CSV: the reference predictions layout has no room for one), the
  * folder's manifest HL_FILE_MANIFEST_NAME lists the file's name with the SHA-256 of its current
- * content (the sha256sum layout, "HEX  NAME" per line), which the writer keeps up to date. Any
+ * content (the sha256sum layout, "HEX  NAME" per line; files up to 1 GiB; it is hashed only when
+ * the manifest names it), which the writer keeps up to date. Any
  * other existing file, and anything that is not a regular file, is refused
  * (HL_FILE_WRITE_ERROR_NOT_OURS). The manifest itself is always Hilum's.
  *
