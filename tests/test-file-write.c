@@ -344,16 +344,22 @@ test_atomic (void)
   g_assert_cmpstr (got, ==, b);
   assert_no_temporaries (dir);
 
-  /* An aborted writer leaves nothing; a failed write() leaves the old file. */
+  /* An aborted writer leaves nothing. */
   g_autoptr (GError) error = NULL;
   HlFileWriter *w = hl_file_writer_new (path, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (hl_file_writer_write (w, "{", 1, &error));
+  hl_file_writer_abort (w);
+  assert_no_temporaries (dir);
+  /* A full disk at the buffered bytes' write(), at commit, leaves the old file. */
+  w = hl_file_writer_new (path, NULL, &error);
+  g_assert_true (hl_file_writer_write (w, "{}", 2, &error));
   hl_file_write_fault_set (1, ENOSPC);
-  g_assert_false (hl_file_writer_write (w, "x", 1, &error));
+  g_assert_false (hl_file_writer_commit (w, &error));
+  g_assert_true (hl_file_write_fault_fired ());
   hl_file_write_fault_set (0, 0);
   g_assert_error (error, HL_FILE_WRITE_ERROR, HL_FILE_WRITE_ERROR_IO);
-  hl_file_writer_abort (w);
+  g_assert_nonnull (strstr (error->message, g_strerror (ENOSPC)));
   g_assert_true (g_file_get_contents (path, &got, NULL, NULL));
   g_assert_cmpstr (got, ==, b);
   assert_no_temporaries (dir);

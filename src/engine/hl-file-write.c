@@ -12,8 +12,9 @@
 
 G_DEFINE_QUARK (hl-file-write-error-quark, hl_file_write_error)
 
-/* The largest piece handed to one write(), each a fault point. */
-#define WRITE_CHUNK ((gsize)1 << 20)
+/* Bytes gathered before they go to one write(), each a fault point (cairo and libpng hand over
+ * a few KiB at a time). */
+#define WRITE_BUFFER ((gsize)64 << 10)
 /* The largest manifest read; a longer one vouches for nothing and is started afresh. */
 #define MANIFEST_MAX_BYTES ((gsize)1 << 20)
 /* The largest file the manifest can vouch for (hashing it is the cost of the check). */
@@ -514,6 +515,8 @@ struct _HlFileWriter
   int fd;         /* the temporary file, -1 once closed */
   goffset size;   /* bytes written */
   GChecksum *sum; /* SHA-256 of the bytes written */
+  guint8 *buf;    /* (WRITE_BUFFER) bytes not yet handed to write() */
+  gsize buffered;
 };
 
 static void
@@ -527,6 +530,7 @@ writer_free (HlFileWriter *w)
   g_free (w->tmp_path);
   g_strfreev (w->protect);
   g_checksum_free (w->sum);
+  g_free (w->buf);
   g_free (w);
 }
 
@@ -560,7 +564,32 @@ hl_file_writer_new (const char *path, const char *const *protect, GError **error
   w->protect = protect != NULL ? g_strdupv ((char **)protect) : NULL;
   w->fd = fd;
   w->sum = g_checksum_new (G_CHECKSUM_SHA256);
+  w->buf = g_malloc (WRITE_BUFFER);
   return w;
+}
+
+/* Hands the buffered bytes to write(). */
+static gboolean
+writer_flush (HlFileWriter *w, GError **error)
+{
+  const guint8 *p = w->buf;
+  gsize length = w->buffered;
+  while (length > 0)
+    {
+      int e = fault_point ("write", w->path);
+      ssize_t n = e != 0 ? -1 : write (w->fd, p, length);
+      if (n < 0 && e == 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          set_io_error (error, w->path, "write", e != 0 ? e : n < 0 ? errno : EIO);
+          return FALSE;
+        }
+      p += n;
+      length -= (gsize)n;
+    }
+  w->buffered = 0;
+  return TRUE;
 }
 
 gboolean
@@ -571,21 +600,17 @@ hl_file_writer_write (HlFileWriter *w, const void *data, gsize length, GError **
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   const guint8 *p = data;
+  g_checksum_update (w->sum, p, (gssize)length);
+  w->size += (goffset)length;
   while (length > 0)
     {
-      int e = fault_point ("write", w->path);
-      ssize_t n = e != 0 ? -1 : write (w->fd, p, MIN (length, WRITE_CHUNK));
-      if (n < 0 && e == 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          set_io_error (error, w->path, "write", e != 0 ? e : n < 0 ? errno : EIO);
-          return FALSE;
-        }
-      g_checksum_update (w->sum, p, n);
+      gsize n = MIN (length, WRITE_BUFFER - w->buffered);
+      memcpy (w->buf + w->buffered, p, n);
+      w->buffered += n;
       p += n;
-      length -= (gsize)n;
-      w->size += n;
+      length -= n;
+      if (w->buffered == WRITE_BUFFER && !writer_flush (w, error))
+        return FALSE;
     }
   return TRUE;
 }
@@ -619,6 +644,11 @@ hl_file_writer_commit (HlFileWriter *w, GError **error)
   g_return_val_if_fail (w != NULL && w->fd >= 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (!writer_flush (w, error))
+    {
+      hl_file_writer_abort (w);
+      return FALSE;
+    }
   int e = fault_point ("flush", w->path);
   if (e == 0 && fsync (w->fd) != 0)
     e = errno;

@@ -20,7 +20,8 @@
  * (HL_FILE_WRITE_ERROR_NOT_OURS). The manifest itself is always Hilum's.
  *
  * Fault injection, in the style of SQLite's test hooks: every operation that can fail with the disk
- * (creating the temporary file, each write(), fsync, close, rename, the folder's fsync) is a
+ * (creating the temporary file, each write() of up to 64 KiB, fsync, close, rename, the folder's
+ * fsync) is a
  * numbered fault point; hl_file_write_fault_set (K, E) makes the K-th one from then on fail with
  * errno E, once. A program that spawns hilum-cli sets HILUM_FAULT_WRITE=K (or K:ENOSPC, K:EIO;
  * default EIO) instead; the process then says on stderr which operation it failed. A failed
@@ -59,8 +60,8 @@ typedef struct _HlFileWriter HlFileWriter;
  * (naming @path). */
 HlFileWriter *hl_file_writer_new (const char *path, const char *const *protect, GError **error);
 
-/* Appends @length bytes to the temporary file. On failure (HL_FILE_WRITE_ERROR_IO) the writer
- * stays valid and must still be aborted. */
+/* Appends @length bytes to the temporary file (buffered: they go to write() 64 KiB at a time and
+ * at commit). On failure (HL_FILE_WRITE_ERROR_IO) the writer must still be aborted. */
 gboolean hl_file_writer_write (HlFileWriter *writer, const void *data, gsize length,
                                GError **error);
 
