@@ -2,12 +2,14 @@
  * zoom about a point, clamping), window/level (range, drag, presets), ranking of findings and
  * their display names, the inference pipeline on a random model, and exports (files,
  * atomicity, refusing to overwrite a source image). */
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 
 #include "hl-export.h"
+#include "hl-file-write.h"
 #include "hl-finding-name.h"
 #include "hl-inference.h"
 #include "hl-labels.h"
@@ -472,10 +474,93 @@ test_export (Files *f, gconstpointer data)
   int n = 0;
   while (g_dir_read_name (dir) != NULL)
     n++;
-  g_assert_cmpint (n, ==, 3);
+  g_assert_cmpint (n, ==, 4); /* and the manifest that vouches for the CSV (hl-file-write.h) */
   for (int i = 0; written[i] != NULL; i++)
     g_unlink (written[i]);
+  g_autofree char *manifest = g_build_filename (out, HL_FILE_MANIFEST_NAME, NULL);
+  g_unlink (manifest);
   g_rmdir (out);
+}
+
+/* A study whose every image failed to decode leaves the export nothing: an error, not NULL
+ * without one (the window showed error->message). */
+static void
+test_export_nothing (Files *f, gconstpointer data)
+{
+  const char *paths[] = { NULL };
+  HlExportJob job = { 0 };
+  job.model = f->model;
+  job.paths = paths;
+  job.n = 0;
+  job.label = -1;
+  hl_overlay_style_init (&job.style);
+  job.folder = f->dir;
+  g_autoptr (GError) error = NULL;
+  g_assert_null (hl_export_run (&job, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (error->message);
+}
+
+/* The export under SQLite-style fault injection: the k-th write, flush or rename fails for
+ * k = 1, 2, ... until an export passes them all. Each failed export names the failure, leaves no
+ * temporary file, and every file is whole and Hilum's: the one that failed kept its old bytes (a
+ * user's file of one of the names is refused and kept). */
+static void
+test_export_faults (Files *f, gconstpointer data)
+{
+  g_autofree char *out = g_build_filename (f->dir, "faults", NULL);
+  g_assert_cmpint (g_mkdir (out, 0755), ==, 0);
+  const char *paths[] = { f->image, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlResult) r = hl_result_compute (f->model, f->image, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  HlResult *results[] = { r };
+  HlExportJob job = { 0 };
+  job.model = f->model;
+  job.paths = paths;
+  job.results = results;
+  job.n = 1;
+  job.label = 3;
+  hl_overlay_style_init (&job.style);
+  job.folder = out;
+  g_auto (GStrv) first = hl_export_run (&job, NULL, &error);
+  g_assert_no_error (error);
+  guint k = 1;
+  for (;; k++)
+    {
+      hl_file_write_fault_set (k, k % 2 ? EIO : ENOSPC);
+      g_auto (GStrv) written = hl_export_run (&job, NULL, &error);
+      gboolean fired = hl_file_write_fault_fired ();
+      hl_file_write_fault_set (0, 0);
+      g_assert_true (written != NULL || fired);
+      if (written == NULL)
+        {
+          g_assert_nonnull (strstr (error->message, g_strerror (k % 2 ? EIO : ENOSPC)));
+          g_clear_error (&error);
+        }
+      g_autoptr (GDir) dir = g_dir_open (out, 0, NULL);
+      for (const char *name; (name = g_dir_read_name (dir)) != NULL;)
+        g_assert_true (name[0] != '.' || strcmp (name, HL_FILE_MANIFEST_NAME) == 0);
+      /* every file is whole: the page decodes, the tables are Hilum's */
+      for (int i = 0; first[i] != NULL; i++)
+        g_assert_true (hl_file_is_ours (first[i]));
+      cairo_surface_t *page = cairo_image_surface_create_from_png (first[0]);
+      g_assert_cmpint (cairo_surface_status (page), ==, CAIRO_STATUS_SUCCESS);
+      cairo_surface_destroy (page);
+      if (!fired)
+        break;
+    }
+  g_test_message ("export: %u fault points", k - 1);
+  g_assert_cmpuint (k - 1, >=, 6 + 12 + 6);
+  /* A user's CSV of the export's name is refused and kept. */
+  g_assert_true (g_file_set_contents (first[1], "Image,Edema\nmine.png,1\n", -1, NULL));
+  g_assert_null (hl_export_run (&job, NULL, &error));
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "not written by Hilum"));
+  g_autofree char *kept = NULL;
+  g_assert_true (g_file_get_contents (first[1], &kept, NULL, NULL));
+  g_assert_cmpstr (kept, ==, "Image,Edema\nmine.png,1\n");
+  hl_test_remove_tree (out);
 }
 
 static void
@@ -633,6 +718,10 @@ main (int argc, char **argv)
               files_tear_down);
   g_test_add ("/app/export/files", Files, NULL, files_set_up, test_export, files_tear_down);
   g_test_add ("/app/export/same-name", Files, NULL, files_set_up, test_export_same_name,
+              files_tear_down);
+  g_test_add ("/app/export/nothing", Files, NULL, files_set_up, test_export_nothing,
+              files_tear_down);
+  g_test_add ("/app/export/faults", Files, NULL, files_set_up, test_export_faults,
               files_tear_down);
   g_test_add ("/app/export/refuses-source", Files, NULL, files_set_up, test_export_refuses_source,
               files_tear_down);

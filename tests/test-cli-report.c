@@ -3,7 +3,8 @@
  * annotated PNG/PDF pages, the CSV and JSON sidecars (against scores computed here with the
  * engine directly), the heatmap selection, and the failure paths: usage errors, a missing model,
  * a corrupt image among good ones, an output folder that is the input folder (run twice: the
- * second run skips the first run's pages). */
+ * second run skips the first run's pages), and one holding the user's own scores.csv, scores.json
+ * or page-named PNG (kept, refused). */
 #include <cairo.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -266,6 +267,49 @@ test_out_is_input (Fixture *fx, gconstpointer data)
   g_assert_false (g_file_test (extra, G_FILE_TEST_EXISTS));
 }
 
+/* `report STUDY --out STUDY` where the user keeps a scores.csv / scores.json of their own (and a
+ * page-named PNG): refused before any work, every one of them kept byte for byte, and no page
+ * written; once they are moved away the run works, and runs again over its own files. */
+static void
+test_keeps_users_files (Fixture *fx, gconstpointer data)
+{
+  const char *args[]
+      = { "report", fx->in, "--out", fx->in, "--model", fx->model, "--scale", "0.5", NULL };
+  const char *names[] = { "scores.csv", "scores.json" };
+  const char *texts[] = { "Image,Edema\nmine.png,1\n", "{\"mine\": true}\n" };
+  for (int i = 0; i < 2; i++)
+    {
+      g_autofree char *path = g_build_filename (fx->in, names[i], NULL);
+      g_assert_true (g_file_set_contents (path, texts[i], -1, NULL));
+      g_autofree char *err = NULL;
+      g_assert_cmpint (hl_test_run_cli (args, NULL, &err), ==, 1);
+      g_assert_nonnull (strstr (err, path));
+      g_assert_nonnull (strstr (err, "not written by Hilum"));
+      g_autofree char *kept = NULL;
+      g_assert_true (g_file_get_contents (path, &kept, NULL, NULL));
+      g_assert_cmpstr (kept, ==, texts[i]);
+      g_autofree char *page = g_build_filename (fx->in, "a.report.png", NULL);
+      g_assert_false (g_file_test (page, G_FILE_TEST_EXISTS));
+      g_assert_cmpint (g_unlink (path), ==, 0);
+    }
+  /* A user's PNG named like a page: that image fails, the rest is written. */
+  g_autofree char *page = g_build_filename (fx->in, "a.report.png", NULL);
+  write_png (page, 16, 16, 1);
+  g_autofree char *before = NULL;
+  gsize before_len;
+  g_assert_true (g_file_get_contents (page, &before, &before_len, NULL));
+  g_autofree char *err = NULL;
+  g_assert_cmpint (hl_test_run_cli (args, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "not written by Hilum"));
+  g_autofree char *after = NULL;
+  gsize after_len;
+  g_assert_true (g_file_get_contents (page, &after, &after_len, NULL));
+  g_assert_cmpmem (before, before_len, after, after_len);
+  g_assert_cmpint (g_unlink (page), ==, 0);
+  for (int run = 0; run < 2; run++)
+    g_assert_cmpint (hl_test_run_cli (args, NULL, NULL), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -280,6 +324,8 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/cli/report/failures", Fixture, NULL, fixture_setup, test_failures,
               fixture_teardown);
+  g_test_add ("/cli/report/keeps-users-files", Fixture, NULL, fixture_setup,
+              test_keeps_users_files, fixture_teardown);
   g_test_add ("/cli/report/out-is-input", Fixture, NULL, fixture_setup, test_out_is_input,
               fixture_teardown);
   return g_test_run ();

@@ -888,8 +888,9 @@ test_io_atomic (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("hl-render-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "out.png", NULL);
-  g_assert_true (g_file_set_contents (path, "old", -1, NULL));
   g_autoptr (GError) error = NULL;
+  /* Written by Hilum (listed in the folder's manifest), so it may be replaced. */
+  g_assert_true (hl_render_write_atomic (path, NULL, text_writer, (gpointer) "old", &error));
 
   /* A writer that fails half-way: the old file stays, no temporary file is left. */
   g_assert_false (hl_render_write_atomic (path, NULL, failing_writer, NULL, &error));
@@ -897,13 +898,22 @@ test_io_atomic (void)
   g_assert_nonnull (strstr (error->message, path));
   g_clear_error (&error);
   assert_file_is (path, "old");
-  g_assert_cmpint (count_dir_entries (dir), ==, 1);
+  g_assert_cmpint (count_dir_entries (dir), ==, 2); /* and the manifest */
 
   /* A good writer replaces it, again leaving no temporary file. */
   g_assert_true (hl_render_write_atomic (path, NULL, text_writer, (gpointer) "new", &error));
   g_assert_no_error (error);
   assert_file_is (path, "new");
-  g_assert_cmpint (count_dir_entries (dir), ==, 1);
+  g_assert_cmpint (count_dir_entries (dir), ==, 2);
+
+  /* A file Hilum did not write is refused before the writer runs. */
+  g_autofree char *theirs = g_build_filename (dir, "theirs.png", NULL);
+  g_assert_true (g_file_set_contents (theirs, "user's", -1, NULL));
+  g_assert_false (hl_render_write_atomic (theirs, NULL, text_writer, (gpointer) "x", &error));
+  g_assert_error (error, HL_RENDER_ERROR, HL_RENDER_ERROR_NOT_OURS);
+  g_clear_error (&error);
+  assert_file_is (theirs, "user's");
+  g_unlink (theirs);
 
   /* A folder that does not exist. */
   g_autofree char *missing = g_build_filename (dir, "no-such-dir", "out.png", NULL);
@@ -911,13 +921,13 @@ test_io_atomic (void)
   g_assert_error (error, HL_RENDER_ERROR, HL_RENDER_ERROR_IO);
   g_clear_error (&error);
 
-  /* Renaming onto a folder fails after the data was written: nothing is left behind. */
+  /* A folder is not a file Hilum wrote: refused, nothing is left behind. */
   g_autofree char *sub = g_build_filename (dir, "sub", NULL);
   g_assert_cmpint (g_mkdir (sub, 0755), ==, 0);
   g_assert_false (hl_render_write_atomic (sub, NULL, text_writer, (gpointer) "x", &error));
-  g_assert_error (error, HL_RENDER_ERROR, HL_RENDER_ERROR_IO);
+  g_assert_error (error, HL_RENDER_ERROR, HL_RENDER_ERROR_NOT_OURS);
   g_clear_error (&error);
-  g_assert_cmpint (count_dir_entries (dir), ==, 2);
+  g_assert_cmpint (count_dir_entries (dir), ==, 3);
   g_rmdir (sub);
   remove_dir (dir);
 }

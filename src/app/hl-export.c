@@ -1,8 +1,10 @@
 /* hl-export.c — annotated report pages and score tables for one image or a whole study. */
 #include "hl-export.h"
 
+#include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 
+#include "hl-file-write.h"
 #include "hl-image.h"
 #include "hl-predictions.h"
 #include "hl-ranking.h"
@@ -110,9 +112,10 @@ write_report (const HlExportJob *job, const char *path, const HlResult *r, const
 }
 
 /* The scores JSON, as `hilum-cli predict --json` writes it: the model (hl_predictions_json_begin),
- * then each image's name, path and scores. */
+ * then each image's name (@names), path and scores. */
 static gboolean
-write_json (const HlExportJob *job, HlResult *const *results, const char *out, GError **error)
+write_json (const HlExportJob *job, HlResult *const *results, const char *const *names,
+            const char *out, GError **error)
 {
   const HlModelInfo *info = hl_model_get_info (job->model);
   g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -121,10 +124,9 @@ write_json (const HlExportJob *job, HlResult *const *results, const char *out, G
   json_builder_begin_array (b);
   for (gsize i = 0; i < job->n; i++)
     {
-      g_autofree char *base = g_path_get_basename (job->paths[i]);
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "image");
-      json_builder_add_string_value (b, base);
+      json_builder_add_string_value (b, names[i]);
       json_builder_set_member_name (b, "path");
       json_builder_add_string_value (b, job->paths[i]);
       hl_predictions_json_add_scores (b, info, results[i]->probs);
@@ -133,27 +135,20 @@ write_json (const HlExportJob *job, HlResult *const *results, const char *out, G
   json_builder_end_array (b);
   gsize length;
   g_autofree char *text = hl_predictions_json_end (b, &length);
-  /* g_file_set_contents writes a temporary file and renames it over @out. */
-  return g_file_set_contents_full (out, text, length, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
+  return hl_file_write_contents (out, text, length, job->paths, error);
 }
 
-/* The scores CSV (hl-predictions.h): one row per image by file name, the model's labels as
+/* The scores CSV (hl-predictions.h): one row per image named by @names, the model's labels as
  * columns. */
 static gboolean
-write_csv (const HlExportJob *job, HlResult *const *results, const char *out, GError **error)
+write_csv (const HlExportJob *job, HlResult *const *results, const char *const *names,
+           const char *out, GError **error)
 {
   const HlModelInfo *info = hl_model_get_info (job->model);
   gsize n_labels = (gsize)info->n_labels;
   g_autofree float *scores = g_new (float, job->n * n_labels); /* (n images, n_labels) */
-  g_autofree const char **names = g_new0 (const char *, job->n + 1);
-  g_autoptr (GPtrArray) bases = g_ptr_array_new_with_free_func (g_free);
   for (gsize i = 0; i < job->n; i++)
-    {
-      memcpy (scores + i * n_labels, results[i]->probs, sizeof (float) * n_labels);
-      char *base = g_path_get_basename (job->paths[i]);
-      g_ptr_array_add (bases, base);
-      names[i] = base;
-    }
+    memcpy (scores + i * n_labels, results[i]->probs, sizeof (float) * n_labels);
   return hl_predictions_write_labels (out, names, job->n, (const char *const *)info->labels,
                                       n_labels, scores, error);
 }
@@ -162,7 +157,13 @@ char **
 hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error)
 {
   g_return_val_if_fail (job != NULL && job->model != NULL && job->folder != NULL, NULL);
-  g_return_val_if_fail (job->n > 0 && job->paths != NULL && job->results != NULL, NULL);
+  g_return_val_if_fail (job->n == 0 || (job->paths != NULL && job->results != NULL), NULL);
+  if (job->n == 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                           _ ("None of the images could be read: there is nothing to export."));
+      return NULL;
+    }
   /* The heatmaps' layer; -1: the last feature map, the results' own maps. */
   int layer = job->gradcam_layer != NULL
                   ? hl_model_gradcam_layer_find (job->model, job->gradcam_layer)
@@ -214,12 +215,14 @@ hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error
     }
 
   HlResult *const *rs = (HlResult *const *)results->pdata;
+  g_auto (GStrv) names = hl_predictions_unique_names (job->paths, job->n);
+  const char *const *cnames = (const char *const *)names;
   g_autofree char *csv = g_build_filename (job->folder, HL_EXPORT_CSV_NAME, NULL);
   g_autofree char *json = g_build_filename (job->folder, HL_EXPORT_JSON_NAME, NULL);
-  if (!check_not_source (job, csv, error) || !write_csv (job, rs, csv, error))
+  if (!check_not_source (job, csv, error) || !write_csv (job, rs, cnames, csv, error))
     return NULL;
   g_ptr_array_add (written, g_steal_pointer (&csv));
-  if (!check_not_source (job, json, error) || !write_json (job, rs, json, error))
+  if (!check_not_source (job, json, error) || !write_json (job, rs, cnames, json, error))
     return NULL;
   g_ptr_array_add (written, g_steal_pointer (&json));
   g_ptr_array_add (written, NULL);

@@ -1,8 +1,9 @@
 /* hl-export.h — writing what the viewer shows to a folder: per image the annotated PNG report page
  * (render's hl_report_write_png) with the heatmap at the layer the viewer shows, and for the set
  * the scores CSV and JSON that `hilum-cli predict` writes (study's hl_predictions_write_labels and
- * hl_predictions_json_*). No GTK: it runs in a worker thread. Every file is written atomically and
- * none may be one of the source images. */
+ * hl_predictions_json_*). No GTK: it runs in a worker thread. Every file is written atomically
+ * (hl-file-write.h), none may be one of the source images, and none replaces a file of that name
+ * that Hilum did not write. */
 #pragma once
 
 #include <gio/gio.h>
@@ -42,8 +43,11 @@ char *hl_export_report_name (const char *source_path, guint copy);
  * gradcam_layer, as the viewer does, and its caption names that layer ("last feature map" or the
  * layer's id). Returns the written paths (NULL-terminated, report pages
  * in @job's order, each named by hl_export_report_name with the first copy number not yet taken
- * in this export, then the CSV and the JSON) or NULL with @error set (HL_RENDER_ERROR,
- * HL_STUDY_ERROR, HL_ENGINE_ERROR or G_IO_ERROR_CANCELLED); files written before a failure stay. */
+ * in this export, then the CSV and the JSON, whose rows name the images as
+ * hl_predictions_unique_names() does) or NULL with @error set (HL_RENDER_ERROR, HL_STUDY_ERROR,
+ * HL_ENGINE_ERROR, HL_FILE_WRITE_ERROR, G_IO_ERROR_CANCELLED, or G_IO_ERROR_NOT_FOUND when @job
+ * has no image: a study whose every image failed to decode); files written before a failure
+ * stay. */
 char **hl_export_run (const HlExportJob *job, GCancellable *cancellable, GError **error);
 
 G_END_DECLS

@@ -4,10 +4,12 @@
  * optionally bootstrap ones), the mean AUROC and the operating points; with --reference, compares
  * against a second predictions CSV per label (DeLong's paired test); with --out, writes the same
  * as eval.csv, the ROC grid as roc-grid.png and, when a model ran, the predictions as
- * predictions.csv (to evaluate again with --predictions). */
+ * predictions.csv (to evaluate again with --predictions), each through the atomic writer
+ * (hl-file-write.h), which never replaces a file of those names that Hilum did not write. */
 #include "cli-commands.h"
 
 #include "hl-engine.h"
+#include "hl-file-write.h"
 #include "hl-image.h"
 #include "hl-predictions.h"
 #include "hl-roc-chart.h"
@@ -275,7 +277,7 @@ write_csv (const char *path, const HlSummary *summary, const HlComparison *compa
         }
       g_string_append_c (csv, '\n');
     }
-  return g_file_set_contents (path, csv->str, (gssize) csv->len, error);
+  return hl_file_write_contents (path, csv->str, csv->len, NULL, error);
 }
 
 static gboolean

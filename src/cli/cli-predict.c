@@ -4,8 +4,10 @@
  *
  * Images are decoded by content (hl_image_load), preprocessed as the model file says and run in
  * batches. The scores go to stdout as CSV in the layout of the reference predictions
- * (`Image` = file name, then one column per label in the model's order), or as JSON with the
- * model's name and version; --csv writes the CSV to a file instead (atomically). --gradcam-dir
+ * (`Image` = file name, or as much of the path as tells two files of one name apart, then one
+ * column per label in the model's order), or as JSON with the model's name and version; --csv
+ * writes the CSV to a file instead (atomically, never over an input or a file Hilum did not
+ * write, hl-file-write.h). --gradcam-dir
  * writes one 8-bit gray PNG per image and label: the Grad-CAM map upsampled to the image and
  * divided by its maximum. By default the map is the exact one-pass Grad-CAM of the last feature
  * map (hl_forward_gradcam, from the pass that gave the scores); --gradcam-layer NAME targets an
@@ -25,6 +27,7 @@
 
 #include "cli-commands.h"
 #include "hl-engine.h"
+#include "hl-file-write.h"
 #include "hl-image.h"
 #include "hl-predictions.h"
 #include "hl-train.h"
@@ -40,7 +43,8 @@ typedef struct
 
 typedef struct
 {
-  char *name;   /* the file's base name: the CSV's Image column */
+  char *name;   /* the CSV's Image column: the base name, or more of the path when base names
+                   collide (hl_predictions_unique_names) */
   char *path;
   float *probs; /* (n_labels) */
 } PredictRow;
@@ -54,6 +58,10 @@ typedef struct
   gboolean gradcam_last;
   GArray *rows; /* PredictRow, in input order */
   int n_failed;
+  GHashTable *names;  /* input path -> its row name (hl_predictions_unique_names) */
+  GHashTable *stems;  /* Grad-CAM file stems taken so far */
+  GPtrArray *protect; /* the input paths, NULL-terminated: never written */
+  GHashTable *written; /* row names scored so far (lent from names) */
 } PredictJob;
 
 static void
@@ -136,7 +144,8 @@ png_warning_ignore (png_structp png, png_const_charp message)
 {
 }
 
-/* Encodes @pixels (height, width) as an 8-bit gray PNG into @out; FALSE with @error on failure. */
+/* Encodes @pixels (height, width) as an 8-bit gray PNG, signed with tEXt "Software" (the
+ * atomic writer's signature, hl-file-write.h), into @out; FALSE with @error on failure. */
 static gboolean
 encode_gray8 (const guint8 *pixels, int width, int height, GByteArray *out, GError **error)
 {
@@ -157,6 +166,9 @@ encode_gray8 (const guint8 *pixels, int width, int height, GByteArray *out, GErr
   png_set_write_fn (png, out, png_append, png_flush_nothing);
   png_set_IHDR (png, info, (png_uint_32) width, (png_uint_32) height, 8, PNG_COLOR_TYPE_GRAY,
                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_text text = { PNG_TEXT_COMPRESSION_NONE, (char *) "Software", (char *) HL_FILE_SIGNATURE,
+                    strlen (HL_FILE_SIGNATURE) };
+  png_set_text (png, info, &text, 1);
   png_write_info (png, info);
   for (int y = 0; y < height; y++)
     png_write_row (png, (png_const_bytep) (pixels + (gsize) y * width));
@@ -165,14 +177,22 @@ encode_gray8 (const guint8 *pixels, int width, int height, GByteArray *out, GErr
   return TRUE;
 }
 
-/* @name without its extension, for the PNG names. */
+/* @name without its extension and with folders flattened to '_', for the PNG names; "-2", "-3"...
+ * added until it is not in job->stems, where it is then added. */
 static char *
-file_stem (const char *name)
+file_stem (const PredictJob *job, const char *name)
 {
-  char *stem = g_strdup (name);
-  char *dot = strrchr (stem, '.');
-  if (dot != NULL && dot != stem)
+  g_autofree char *flat = g_strdelimit (g_strdup (name), "/\\", '_');
+  char *dot = strrchr (flat, '.');
+  if (dot != NULL && dot != flat)
     *dot = '\0';
+  char *stem = g_strdup (flat);
+  for (int k = 2; g_hash_table_contains (job->stems, stem); k++)
+    {
+      g_free (stem);
+      stem = g_strdup_printf ("%s-%d", flat, k);
+    }
+  g_hash_table_add (job->stems, g_strdup (stem));
   return stem;
 }
 
@@ -201,7 +221,8 @@ layer_gradcam (const PredictJob *job, const HlImage *image, int *h, int *w, GErr
 }
 
 /* Writes DIR/<stem>_<Label>.png for every label of @maps (n_labels, map_h, map_w), the Grad-CAM
- * of @image. */
+ * of @image, each through the atomic writer (never over an input or a file Hilum did not
+ * write). */
 static gboolean
 write_gradcams (const PredictJob *job, const float *maps, int map_h, int map_w,
                 const HlImage *image, const char *name, GError **error)
@@ -211,7 +232,7 @@ write_gradcams (const PredictJob *job, const float *maps, int map_h, int map_w,
   gsize n_px = (gsize) image->width * image->height;
   g_autofree float *up = g_new (float, n_px);      /* (height, width) */
   g_autofree guint8 *gray = g_new (guint8, n_px);  /* (height, width) */
-  g_autofree char *stem = file_stem (name);
+  g_autofree char *stem = file_stem (job, name);
 
   for (int l = 0; l < n_labels; l++)
     {
@@ -228,7 +249,8 @@ write_gradcams (const PredictJob *job, const float *maps, int map_h, int map_w,
       g_autofree char *file = g_strdup_printf ("%s_%s.png", stem, label);
       g_autofree char *path = g_build_filename (job->gradcam_dir, file, NULL);
       if (!encode_gray8 (gray, image->width, image->height, png, &local)
-          || !g_file_set_contents (path, (const char *) png->data, png->len, &local))
+          || !hl_file_write_contents (path, png->data, png->len,
+                                      (const char *const *) job->protect->pdata, &local))
         {
           g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s", path, local->message);
           return FALSE;
@@ -251,7 +273,7 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
   for (int i = 0; i < n; i++)
     {
       g_autoptr (GError) error = NULL;
-      g_autofree char *name = g_path_get_basename (inputs[i].path);
+      const char *name = g_hash_table_lookup (job->names, inputs[i].path);
       if (!hl_predictions_field_is_safe (name))
         {
           fprintf (stderr, "hilum-cli predict: %s: a file name with a comma, quote or line break "
@@ -294,7 +316,14 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
   for (guint i = 0; i < images->len; i++)
     {
       const PredictInput *in = g_ptr_array_index (batch_inputs, i);
-      PredictRow row = { g_path_get_basename (in->path), g_strdup (in->path),
+      const char *name = g_hash_table_lookup (job->names, in->path);
+      if (!g_hash_table_add (job->written, (gpointer) name))
+        {
+          fprintf (stderr, "hilum-cli predict: %s: the same file as an earlier input: one row\n",
+                   in->path);
+          continue;
+        }
+      PredictRow row = { g_strdup (name), g_strdup (in->path),
                          g_memdup2 (analysis->probs + (gsize) i * analysis->n_labels,
                                     (gsize) analysis->n_labels * sizeof (float)) };
       g_autoptr (GError) local = NULL;
@@ -320,6 +349,34 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
 }
 
 /* --- output -------------------------------------------------------------------------------- */
+
+/* Names every input for the rows and Grad-CAM files (hl_predictions_unique_names) and lists the
+ * inputs as files never to write. */
+static void
+name_inputs (PredictJob *job, GArray *inputs)
+{
+  job->protect = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < inputs->len; i++)
+    g_ptr_array_add (job->protect, g_strdup (g_array_index (inputs, PredictInput, i).path));
+  g_ptr_array_add (job->protect, NULL);
+  g_auto (GStrv) names
+      = hl_predictions_unique_names ((const char *const *) job->protect->pdata, inputs->len);
+  job->names = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  for (guint i = 0; i < inputs->len; i++)
+    g_hash_table_replace (job->names, g_ptr_array_index (job->protect, i),
+                          g_steal_pointer (&names[i]));
+  job->stems = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  job->written = g_hash_table_new (g_str_hash, g_str_equal);
+}
+
+static void
+job_clear_names (PredictJob *job)
+{
+  g_hash_table_unref (job->written);
+  g_hash_table_unref (job->stems);
+  g_hash_table_unref (job->names);
+  g_ptr_array_unref (job->protect);
+}
 
 /* The scores as predictions CSV text (hl-predictions.h). */
 static GString *
@@ -455,6 +512,7 @@ hl_cli_predict (int argc, char **argv)
                      g_array_new (FALSE, TRUE, sizeof (PredictRow)),
                      0 };
   g_array_set_clear_func (job.rows, predict_row_clear);
+  name_inputs (&job, inputs);
   for (guint start = 0; start < inputs->len; start += (guint) batch)
     predict_batch (&job, &g_array_index (inputs, PredictInput, start),
                    (int) MIN ((guint) batch, inputs->len - start));
@@ -464,7 +522,8 @@ hl_cli_predict (int argc, char **argv)
   g_autoptr (GString) csv = build_csv (&job, NULL);
   if (csv_path != NULL)
     {
-      if (!g_file_set_contents (csv_path, csv->str, (gssize) csv->len, &error))
+      if (!hl_file_write_contents (csv_path, csv->str, csv->len,
+                                   (const char *const *) job.protect->pdata, &error))
         {
           fprintf (stderr, "hilum-cli predict: %s\n", error->message);
           n_failed++;
@@ -478,5 +537,6 @@ hl_cli_predict (int argc, char **argv)
   else if (csv_path == NULL)
     fputs (csv->str, stdout);
   g_array_unref (job.rows);
+  job_clear_names (&job);
   return n_failed == 0 ? 0 : 1;
 }

@@ -1,7 +1,9 @@
 /* cli-report.c — `hilum-cli report IMAGE_OR_FOLDER --out DIR [--model FILE] [--label L]...`:
  * one annotated report page (PNG, optionally PDF) per image, plus scores.csv (Image, then one
  * column per model label, the reference-predictions layout) and scores.json (model, every
- * image's scores, operating-point calls, report file or error) for all images. */
+ * image's scores, operating-point calls, report file or error) for all images. Every file goes
+ * through the atomic writer (hl-file-write.h): an existing file of those names that Hilum did not
+ * write is never replaced (scores.* are checked before any work), nor is an input image. */
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "cli-commands.h"
+#include "hl-file-write.h"
 #include "hl-predictions.h"
 #include "hl-render.h"
 #include "hl-study.h"
@@ -305,7 +308,28 @@ write_sidecars (const ReportJob *job, GArray *inputs, const gboolean *done, cons
   gsize len = 0;
   g_autofree char *json = hl_predictions_json_end (builder, &len);
   g_autofree char *json_path = g_build_filename (job->out_dir, "scores.json", NULL);
-  return g_file_set_contents (json_path, json, (gssize) len, error);
+  return hl_file_write_contents (json_path, json, len, NULL, error);
+}
+
+/* Refuses, before any work, an output folder whose scores.csv or scores.json exists and was not
+ * written by Hilum (the writer would refuse it at the end). */
+static gboolean
+check_sidecars (const char *out_dir, GError **error)
+{
+  const char *names[] = { "scores.csv", "scores.json" };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = g_build_filename (out_dir, names[i], NULL);
+      if (g_file_test (path, G_FILE_TEST_EXISTS) && !hl_file_is_ours (path))
+        {
+          g_set_error (error, HL_FILE_WRITE_ERROR, HL_FILE_WRITE_ERROR_NOT_OURS,
+                       "%s: exists and was not written by Hilum: refusing to replace it; move it "
+                       "away or choose another --out",
+                       path);
+          return FALSE;
+        }
+    }
+  return TRUE;
 }
 
 int
@@ -402,6 +426,11 @@ hl_cli_report (int argc, char **argv)
     {
       fprintf (stderr, "hilum-cli report: %s: cannot create the folder: %s\n", out_dir,
                g_strerror (errno));
+      return 1;
+    }
+  if (!check_sidecars (out_dir, &error))
+    {
+      fprintf (stderr, "hilum-cli report: %s\n", error->message);
       return 1;
     }
   HlStudy *study = NULL;

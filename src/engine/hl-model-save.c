@@ -1,7 +1,9 @@
 /* hl-model-save.c — hl_model_save(): writing an HlModel as a Hilum model file (safetensors with
- * the metadata the README "Model file format" table lists), in F32 or F16, atomically.
+ * the metadata the README "Model file format" table lists), in F32 or F16, atomically through
+ * hl-file-write.h (its "format" metadata is the signature that lets a later save replace it).
  */
 #include "hl-train.h"
+#include "hl-file-write.h"
 #include "hl-model-private.h"
 
 #include <json-glib/json-glib.h>
@@ -267,8 +269,7 @@ hl_model_save (HlModel *model, const HlModelInfo *info, const char *path, HlSave
     }
 
   g_autoptr (GError) local = NULL;
-  if (!g_file_set_contents_full (path, (const char *) buf, (gssize) total,
-                                 G_FILE_SET_CONTENTS_CONSISTENT, 0644, &local))
+  if (!hl_file_write_contents (path, buf, total, NULL, &local))
     {
       g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_IO, "Cannot save the model: %s",
                    local->message);

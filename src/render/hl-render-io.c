@@ -1,55 +1,42 @@
-/* hl-render-io.c — atomic PNG/PDF output of cairo drawings. */
+/* hl-render-io.c — PNG/PDF output of cairo drawings through the atomic writer (hl-file-write.h),
+ * PNGs signed with its "Software" tEXt chunk. */
 #include "hl-render-io.h"
 
 #include <cairo-pdf.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "hl-file-write.h"
 
 G_DEFINE_QUARK (hl-render-error-quark, hl_render_error)
 
+/* What the writer's cairo stream callback writes into. */
 typedef struct
 {
-  int fd;
-  int saved_errno; /* first write error, 0 if none */
-} FdSink;
+  HlFileWriter *file;
+  GError *error; /* the first write error, NULL if none */
+} FileSink;
 
 static cairo_status_t
-fd_sink_write (void *closure, const unsigned char *data, unsigned int length)
+file_sink_write (void *closure, const unsigned char *data, unsigned int length)
 {
-  FdSink *sink = closure;
-  if (sink->saved_errno != 0)
+  FileSink *sink = closure;
+  if (sink->error != NULL || !hl_file_writer_write (sink->file, data, length, &sink->error))
     return CAIRO_STATUS_WRITE_ERROR;
-  while (length > 0)
-    {
-      ssize_t n = write (sink->fd, data, length);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          sink->saved_errno = errno;
-          return CAIRO_STATUS_WRITE_ERROR;
-        }
-      data += n;
-      length -= (unsigned int)n;
-    }
   return CAIRO_STATUS_SUCCESS;
 }
 
-static gboolean
-same_file (const char *a, const char *b)
+/* @local (HL_FILE_WRITE_ERROR) in the render domain. */
+static void
+propagate_file_error (GError **error, GError *local)
 {
-  g_autofree char *ca = g_canonicalize_filename (a, NULL);
-  g_autofree char *cb = g_canonicalize_filename (b, NULL);
-  if (strcmp (ca, cb) == 0)
-    return TRUE;
-  GStatBuf sa, sb;
-  return g_stat (a, &sa) == 0 && g_stat (b, &sb) == 0 && sa.st_dev == sb.st_dev
-         && sa.st_ino == sb.st_ino;
+  int code = g_error_matches (local, HL_FILE_WRITE_ERROR, HL_FILE_WRITE_ERROR_SAME_AS_SOURCE)
+                 ? HL_RENDER_ERROR_SAME_AS_SOURCE
+             : g_error_matches (local, HL_FILE_WRITE_ERROR, HL_FILE_WRITE_ERROR_NOT_OURS)
+                 ? HL_RENDER_ERROR_NOT_OURS
+                 : HL_RENDER_ERROR_IO;
+  g_set_error_literal (error, HL_RENDER_ERROR, code, local->message);
+  g_error_free (local);
 }
 
 gboolean
@@ -60,56 +47,37 @@ hl_render_write_atomic (const char *path, const char *protect_path, HlRenderWrit
   g_return_val_if_fail (writer != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (protect_path != NULL && same_file (path, protect_path))
-    {
-      g_set_error (error, HL_RENDER_ERROR, HL_RENDER_ERROR_SAME_AS_SOURCE,
-                   "%s: refusing to overwrite the source image", path);
-      return FALSE;
-    }
-
-  g_autofree char *dir = g_path_get_dirname (path);
-  g_autofree char *base = g_path_get_basename (path);
-  g_autofree char *tmp_name = g_strdup_printf (".%s.XXXXXX", base);
-  g_autofree char *tmp_path = g_build_filename (dir, tmp_name, NULL);
-  FdSink sink = { g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, 0644), 0 };
-  if (sink.fd < 0)
-    {
-      int e = errno;
-      g_set_error (error, HL_RENDER_ERROR, HL_RENDER_ERROR_IO, "%s: cannot create a file in %s: %s",
-                   path, dir, g_strerror (e));
-      return FALSE;
-    }
-
+  const char *protect[] = { protect_path, NULL };
   GError *local = NULL;
-  gboolean ok = writer (fd_sink_write, &sink, user_data, &local);
-  if (ok && sink.saved_errno == 0 && fsync (sink.fd) != 0)
-    sink.saved_errno = errno;
-  if (close (sink.fd) != 0 && sink.saved_errno == 0)
-    sink.saved_errno = errno;
-  if (sink.saved_errno != 0)
+  FileSink sink = { hl_file_writer_new (path, protect, &local), NULL };
+  if (sink.file == NULL)
+    {
+      propagate_file_error (error, local);
+      return FALSE;
+    }
+  gboolean ok = writer (file_sink_write, &sink, user_data, &local);
+  if (sink.error != NULL)
     {
       g_clear_error (&local);
-      g_set_error (error, HL_RENDER_ERROR, HL_RENDER_ERROR_IO, "%s: write failed: %s", path,
-                   g_strerror (sink.saved_errno));
-      ok = FALSE;
+      hl_file_writer_abort (sink.file);
+      propagate_file_error (error, sink.error);
+      return FALSE;
     }
-  else if (!ok)
+  if (!ok)
     {
+      hl_file_writer_abort (sink.file);
       if (local != NULL)
         g_propagate_prefixed_error (error, local, "%s: ", path);
       else
         g_set_error (error, HL_RENDER_ERROR, HL_RENDER_ERROR_IO, "%s: writing failed", path);
+      return FALSE;
     }
-  if (ok && g_rename (tmp_path, path) != 0)
+  if (!hl_file_writer_commit (sink.file, &local))
     {
-      int e = errno;
-      g_set_error (error, HL_RENDER_ERROR, HL_RENDER_ERROR_IO,
-                   "%s: cannot rename %s into place: %s", path, tmp_path, g_strerror (e));
-      ok = FALSE;
+      propagate_file_error (error, local);
+      return FALSE;
     }
-  if (!ok)
-    g_unlink (tmp_path);
-  return ok;
+  return TRUE;
 }
 
 static gboolean
@@ -143,6 +111,39 @@ draw_page (cairo_t *cr, const PageJob *job)
   cairo_restore (cr);
 }
 
+/* Passes a PNG stream on to @write, inserting the writer's "Software" tEXt chunk after the
+ * signature and IHDR (the stream's first PNG_IHDR_END bytes). */
+#define PNG_IHDR_END (8 + 4 + 4 + 13 + 4)
+typedef struct
+{
+  cairo_write_func_t write;
+  void *closure;
+  gsize passed; /* bytes of the stream seen so far */
+} PngSigner;
+
+static cairo_status_t
+png_signer_write (void *closure, const unsigned char *data, unsigned int length)
+{
+  PngSigner *s = closure;
+  cairo_status_t status = CAIRO_STATUS_SUCCESS;
+  if (s->passed < PNG_IHDR_END && s->passed + length >= PNG_IHDR_END)
+    {
+      unsigned int head = (unsigned int)(PNG_IHDR_END - s->passed);
+      gsize chunk_len;
+      const guint8 *chunk = hl_file_png_signature_chunk (&chunk_len);
+      status = s->write (s->closure, data, head);
+      if (status == CAIRO_STATUS_SUCCESS)
+        status = s->write (s->closure, chunk, (unsigned int)chunk_len);
+      s->passed += head;
+      data += head;
+      length -= head;
+    }
+  if (status == CAIRO_STATUS_SUCCESS && length > 0)
+    status = s->write (s->closure, data, length);
+  s->passed += length;
+  return status;
+}
+
 static gboolean
 png_writer (cairo_write_func_t write, void *closure, gpointer user_data, GError **error)
 {
@@ -161,7 +162,10 @@ png_writer (cairo_write_func_t write, void *closure, gpointer user_data, GError 
   cairo_status_t status = cairo_status (cr);
   cairo_destroy (cr);
   if (status == CAIRO_STATUS_SUCCESS)
-    status = cairo_surface_write_to_png_stream (surface, write, closure);
+    {
+      PngSigner signer = { write, closure, 0 };
+      status = cairo_surface_write_to_png_stream (surface, png_signer_write, &signer);
+    }
   cairo_surface_destroy (surface);
   return set_cairo_error (status, error);
 }
@@ -172,7 +176,7 @@ pdf_writer (cairo_write_func_t write, void *closure, gpointer user_data, GError 
   const PageJob *job = user_data;
   cairo_surface_t *surface
       = cairo_pdf_surface_create_for_stream (write, closure, job->width, job->height);
-  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_CREATOR, "Hilum");
+  cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_CREATOR, HL_FILE_SIGNATURE);
   cairo_t *cr = cairo_create (surface);
   draw_page (cr, job);
   cairo_status_t status = cairo_status (cr);

@@ -1,5 +1,6 @@
 /* hl-render-io.h — writing rendered pages to files: the render error domain, atomic writes
- * (temporary file in the target's folder, then rename) and PNG/PDF output of any drawing. */
+ * (the engine's hl-file-write.h: temporary file in the target's folder, fsync, rename; never over
+ * a file Hilum did not write) and PNG/PDF output of any drawing, signed as Hilum's. */
 #pragma once
 
 #include <cairo.h>
@@ -14,6 +15,7 @@ typedef enum
   HL_RENDER_ERROR_IO,             /* cannot create, write or rename the file */
   HL_RENDER_ERROR_SAME_AS_SOURCE, /* the output would overwrite the image it was made from */
   HL_RENDER_ERROR_CAIRO,          /* cairo failed (out of memory, surface too large, ...) */
+  HL_RENDER_ERROR_NOT_OURS,       /* the output exists and Hilum did not write it */
 } HlRenderError;
 
 GQuark hl_render_error_quark (void);
@@ -24,12 +26,13 @@ GQuark hl_render_error_quark (void);
 typedef gboolean (*HlRenderWriter) (cairo_write_func_t write, void *closure, gpointer user_data,
                                     GError **error);
 
-/* Writes @path atomically: @writer's bytes go to a new temporary file ".NAME.XXXXXX" in @path's
- * folder, which is flushed to disk and renamed over @path only when everything succeeded. On any
- * failure the temporary file is removed, @path is left as it was, and @error is set
- * (HL_RENDER_ERROR, naming @path). Refuses (HL_RENDER_ERROR_SAME_AS_SOURCE) when @protect_path
- * (may be NULL) names the same file as @path, by name or by device and inode. The new file has
- * mode 0644. */
+/* Writes @path atomically with hl_file_writer_new() and _commit(): @writer's bytes go to a new
+ * temporary file ".NAME.XXXXXX" in @path's folder, which is flushed to disk and renamed over @path
+ * only when everything succeeded. On any failure the temporary file is removed, @path is left as
+ * it was, and @error is set (HL_RENDER_ERROR, naming @path). Refuses, before @writer runs,
+ * when @protect_path (may be NULL) names the same file as @path, by name or by device and inode
+ * (HL_RENDER_ERROR_SAME_AS_SOURCE), and when @path exists and is not a file Hilum wrote
+ * (HL_RENDER_ERROR_NOT_OURS). The new file has mode 0644 (less the umask). */
 gboolean hl_render_write_atomic (const char *path, const char *protect_path, HlRenderWriter writer,
                                  gpointer user_data, GError **error);
 
@@ -38,13 +41,13 @@ gboolean hl_render_write_atomic (const char *path, const char *protect_path, HlR
 typedef void (*HlRenderDrawFunc) (cairo_t *cr, double width, double height, gpointer user_data);
 
 /* Renders @draw on a white @width x @height user-unit page at @scale device pixels per unit
- * (the PNG is ceil (width * scale) x ceil (height * scale) pixels, RGB) and writes it atomically
- * with hl_render_write_atomic(). */
+ * (the PNG is ceil (width * scale) x ceil (height * scale) pixels, RGB, with the tEXt chunk
+ * "Software" = "Hilum" after IHDR) and writes it atomically with hl_render_write_atomic(). */
 gboolean hl_render_write_png (const char *path, const char *protect_path, double width,
                               double height, double scale, HlRenderDrawFunc draw,
                               gpointer user_data, GError **error);
 
-/* The same as a one-page PDF of @width x @height points (vector output). */
+/* The same as a one-page PDF of @width x @height points (vector output), creator "Hilum". */
 gboolean hl_render_write_pdf (const char *path, const char *protect_path, double width,
                               double height, HlRenderDrawFunc draw, gpointer user_data,
                               GError **error);

@@ -2,6 +2,7 @@
  * per label), the format `hilum-cli predict --csv` and `hilum-cli report` write and
  * `hilum-cli eval` reads, and the scores JSON that goes with them. */
 #include "hl-predictions.h"
+#include "hl-file-write.h"
 #include "hl-study-private.h"
 
 #include <errno.h>
@@ -365,12 +366,69 @@ hl_predictions_write_labels (const char *path, const char *const *images, gsize 
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: %s", path, local->message);
       return FALSE;
     }
-  if (!g_file_set_contents (path, out->str, (gssize) out->len, &local))
+  if (!hl_file_write_contents (path, out->str, out->len, NULL, &local))
     {
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s", local->message);
       return FALSE;
     }
   return TRUE;
+}
+
+/* The last @k components of @parts (n_parts), joined with '/'. */
+static char *
+path_tail (char **parts, guint n_parts, guint k)
+{
+  guint from = k < n_parts ? n_parts - k : 0;
+  return g_strjoinv ("/", parts + from);
+}
+
+char **
+hl_predictions_unique_names (const char *const *paths, gsize n)
+{
+  g_return_val_if_fail (paths != NULL || n == 0, NULL);
+
+  char **names = g_new0 (char *, n + 1);
+  g_autoptr (GPtrArray) parts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  g_autoptr (GHashTable) distinct = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) canonical = g_ptr_array_new_with_free_func (g_free);
+  guint depth = 0;
+  for (gsize i = 0; i < n; i++)
+    {
+      char *c = g_canonicalize_filename (paths[i], NULL);
+      g_ptr_array_add (canonical, c);
+      g_hash_table_add (distinct, c);
+      /* the components, without the empty one before the root's '/' */
+      char **split = g_strsplit (*c == '/' ? c + 1 : c, "/", -1);
+      g_ptr_array_add (parts, split);
+      depth = MAX (depth, g_strv_length (split));
+    }
+  for (guint k = 1; k <= MAX (depth, 1); k++)
+    {
+      /* tail -> number of distinct files ending so */
+      g_autoptr (GHashTable) count = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_autoptr (GHashTable) counted = g_hash_table_new (g_str_hash, g_str_equal);
+      g_autoptr (GPtrArray) tails = g_ptr_array_new_with_free_func (g_free);
+      for (gsize i = 0; i < n; i++)
+        {
+          char **p = g_ptr_array_index (parts, i);
+          char *tail = path_tail (p, g_strv_length (p), k);
+          g_ptr_array_add (tails, tail);
+          const char *c = g_ptr_array_index (canonical, i);
+          if (g_hash_table_contains (counted, c))
+            continue;
+          g_hash_table_add (counted, (gpointer) c);
+          gpointer old = g_hash_table_lookup (count, tail);
+          g_hash_table_insert (count, g_strdup (tail), GSIZE_TO_POINTER (GPOINTER_TO_SIZE (old) + 1));
+        }
+      for (gsize i = 0; i < n; i++)
+        {
+          const char *tail = g_ptr_array_index (tails, i);
+          if (names[i] == NULL
+              && (GPOINTER_TO_SIZE (g_hash_table_lookup (count, tail)) == 1 || k >= depth))
+            names[i] = g_strdup (tail);
+        }
+    }
+  return names;
 }
 
 gboolean
@@ -394,6 +452,8 @@ hl_predictions_json_begin (JsonBuilder *builder, const HlModelInfo *info)
   g_return_if_fail (JSON_IS_BUILDER (builder) && info != NULL);
 
   json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "generator");
+  json_builder_add_string_value (builder, HL_FILE_SIGNATURE);
   json_builder_set_member_name (builder, "model");
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "name");

@@ -66,8 +66,10 @@ GString *hl_predictions_format (const char *const *images, gsize n_images,
                                 const char *const *labels, gsize n_labels, const float *scores,
                                 GError **error);
 
-/* hl_predictions_format() written to @path atomically (a temporary file renamed over it).
- * Failures: HL_STUDY_ERROR_CSV as there, HL_STUDY_ERROR_IO when the file cannot be written. */
+/* hl_predictions_format() written to @path atomically by hl_file_write_contents() (a temporary
+ * file renamed over it, listed in the folder's manifest so that a later write may replace it).
+ * Failures: HL_STUDY_ERROR_CSV as there, HL_STUDY_ERROR_IO when the file cannot be written or
+ * exists and was not written by Hilum. */
 gboolean hl_predictions_write_labels (const char *path, const char *const *images,
                                       gsize n_images, const char *const *labels, gsize n_labels,
                                       const float *scores, GError **error);
@@ -77,10 +79,18 @@ gboolean hl_predictions_write (const char *path, const char *const *images, gsiz
                                const int *label_index, gsize n_labels, const float *scores,
                                GError **error);
 
+/* The names that tell the images at @paths (n) apart in a predictions file: each one's base name
+ * when no other file has it (the reference layout, which label files join on), else the shortest
+ * end of its canonical path ("a/x.png", "b/x.png") that no other file's path ends with. Paths
+ * that name the same file (the same canonical path) get the same name. Returns (n + 1) new
+ * strings, NULL-terminated; they hold no ".." and do not start with '/'. */
+char **hl_predictions_unique_names (const char *const *paths, gsize n);
+
 /* --- scores JSON: what `hilum-cli predict --json`, `hilum-cli report` and the viewer's export
  * write. -------------------------------------------------------------------------------------- */
 
-/* Begins @builder's root object with the members every scores JSON opens with: "model"
+/* Begins @builder's root object with the members every scores JSON opens with: "generator":
+ * "Hilum" (first: the signature hl-file-write.h recognises), "model"
  * ({"name", "version", "labels": [...], "thresholds": [...]} of @info, labels in output order),
  * "not_for_diagnostic_use": true and "note" (the research-software notice). The caller adds its
  * own members (e.g. "images") and ends with hl_predictions_json_end(). */
