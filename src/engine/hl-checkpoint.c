@@ -2,6 +2,7 @@
  * reading it back with every field validated behind a SHA-256 of the whole content, and checking
  * the model files it records before they are loaded. */
 #include "hl-checkpoint.h"
+#include "hl-file-write.h"
 #include "hl-model-private.h"
 
 #include <math.h>
@@ -214,7 +215,7 @@ hl_checkpoint_save (const HlCheckpoint *ckpt, const char *path, GError **error)
   if (bytes == NULL)
     return FALSE;
   data = g_bytes_get_data (bytes, &size);
-  return g_file_set_contents (path, data, (gssize) size, error);
+  return hl_file_write_contents (path, data, size, NULL, error);
 }
 
 /* ---- reading ---- */

@@ -77,8 +77,9 @@ void hl_checkpoint_free (HlCheckpoint *ckpt);
  * not be read back is never written. */
 GBytes *hl_checkpoint_to_bytes (const HlCheckpoint *ckpt, GError **error);
 
-/* Writes hl_checkpoint_to_bytes() to @path atomically (g_file_set_contents: a temporary file
- * renamed over @path). FALSE with @error (HL_ENGINE_ERROR_INPUT, or G_FILE_ERROR from the write). */
+/* Writes hl_checkpoint_to_bytes() to @path atomically (hl_file_write_contents: a temporary file
+ * renamed over @path, never over a file Hilum did not write). FALSE with @error
+ * (HL_ENGINE_ERROR_INPUT, or HL_FILE_WRITE_ERROR from the write). */
 gboolean hl_checkpoint_save (const HlCheckpoint *ckpt, const char *path, GError **error);
 
 /* Parses and validates a state file held in memory, @origin naming it in messages: the checksum
