@@ -282,7 +282,7 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
         {
           gboolean skip
               = inputs[i].in_folder && g_error_matches (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
-          fprintf (stderr, "hilum-cli predict: %s%s\n", skip ? "skipped: " : "", error->message);
+          fprintf (stderr, "hilum-cli predict: %s%s\n", skip ? "skipped: " : "failed: ", error->message);
           job->n_failed += !skip;
           continue;
         }
