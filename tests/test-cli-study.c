@@ -182,7 +182,8 @@ test_check_links (Fixture *f, gconstpointer data)
   run_cli (f, "check", folder, NULL);
   g_assert_cmpint (f->run.status, ==, 0);
   g_assert_nonnull (strstr (f->run.out, "1 images (1 PNG, 0 DICOM, 0 failed) of 1 patients"));
-  g_assert_nonnull (strstr (f->run.out, "root: a link to /, outside the study folder: not followed"));
+  g_assert_nonnull (
+      strstr (f->run.out, "root: a link to /, outside the study folder: not followed"));
   g_assert_nonnull (strstr (f->run.out, "up: a link to "));
 
   g_assert_true (g_file_get_contents (good, &contents, &length, NULL));

@@ -169,7 +169,8 @@ check_image (const char *path)
     }
   printf ("%s: %s image, %d x %d, %d bits%s\n", path,
           image->format == HL_IMAGE_PNG ? "PNG" : "DICOM", image->width, image->height,
-          image->bit_depth, image->was_color ? ", converted from colour (probably not an X-ray)" : "");
+          image->bit_depth,
+          image->was_color ? ", converted from colour (probably not an X-ray)" : "");
   printf ("  patient %s, study date %s, view %s\n",
           image->patient_id != NULL ? image->patient_id : "unknown",
           image->study_date != NULL ? image->study_date : "unknown",

@@ -280,9 +280,10 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
       /* not an image by its content (skipped in a folder) is kept apart from an image that fails */
       if (!hl_image_sniff (inputs[i].path, &format, &error))
         {
-          gboolean skip
-              = inputs[i].in_folder && g_error_matches (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
-          fprintf (stderr, "hilum-cli predict: %s%s\n", skip ? "skipped: " : "failed: ", error->message);
+          gboolean skip = inputs[i].in_folder
+                          && g_error_matches (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+          fprintf (stderr, "hilum-cli predict: %s%s\n", skip ? "skipped: " : "failed: ",
+                   error->message);
           job->n_failed += !skip;
           continue;
         }
