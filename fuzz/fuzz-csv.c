@@ -1,6 +1,7 @@
 /* fuzz-csv.c — libFuzzer target for the label CSV reader (hl_label_set_load_from_data, both
- * layouts, quoting, gzip): any input must end in a label set or a GError, never a crash, a leak or
- * undefined behaviour; a loaded set must find its own first row. */
+ * layouts, quoting, gzip of one or several members): any input must end in a label set or a
+ * GError, never a crash, a leak or undefined behaviour; a loaded set must find its own first
+ * row. */
 #include "hl-labels.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);

@@ -3,7 +3,9 @@
  * rows against the engine run directly, the JSON, --csv, --batch, the Grad-CAM PNGs (at the last
  * feature map and, with --gradcam-layer, at an earlier layer against the engine's), and the
  * failure paths: a folder file that is no image (skipped), a corrupt image given by name or a
- * name the CSV cannot hold (exit 1, the others still scored), usage errors; and the model used
+ * name the CSV cannot hold (exit 3, the others still scored), usage errors; what goes in: FIFOs,
+ * devices and folders given as images refused without blocking, an all-corrupt folder failing
+ * (exit 1) with each image named; and the model used
  * when --model is not given: HILUM_MODEL, else the default model file found in HILUM_MODEL_DIRS,
  * else a failure that names every place searched; and `hilum-cli convert` to F16. */
 #include <glib.h>
@@ -11,6 +13,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/hl-model-private.h"
 #include "hl-image.h"
@@ -294,7 +297,7 @@ test_failures (Fixture *fx, gconstpointer data)
   /* A corrupt image given by name fails the run but the others are still scored. */
   g_assert_true (g_file_set_contents (bad, (const char *) truncated, sizeof truncated, NULL));
   const char *args[] = { "predict", bad, good, "--model", fx->model, NULL };
-  g_assert_cmpint (hl_test_run_cli (args, &out, &err), ==, 1);
+  g_assert_cmpint (hl_test_run_cli (args, &out, &err), ==, 3);
   g_assert_nonnull (strstr (err, "broken.png"));
   g_assert_nonnull (strstr (out, "\nchest-b.png,"));
   g_assert_null (strstr (out, "broken.png"));
@@ -304,7 +307,7 @@ test_failures (Fixture *fx, gconstpointer data)
   g_autofree char *out2 = NULL, *err2 = NULL;
   hl_test_png_write_gray8 (comma, 20, 20, 3);
   const char *args_comma[] = { "predict", comma, good, "--model", fx->model, NULL };
-  g_assert_cmpint (hl_test_run_cli (args_comma, &out2, &err2), ==, 1);
+  g_assert_cmpint (hl_test_run_cli (args_comma, &out2, &err2), ==, 3);
   g_assert_nonnull (strstr (err2, "left,right.png"));
   g_assert_nonnull (strstr (out2, "\nchest-b.png,"));
   g_assert_null (strstr (out2, "left,right"));
@@ -338,6 +341,93 @@ test_failures (Fixture *fx, gconstpointer data)
   }
   const char *args_batch[] = { "predict", good, "--model", fx->model, "--batch", "0", NULL };
   g_assert_cmpint (hl_test_run_cli (args_batch, NULL, NULL), ==, 2);
+}
+
+/* What goes in: a FIFO, a character device and a folder inside a folder argument are no images
+ * (a FIFO given by name would block a plain open forever; here it is refused, named); a folder of
+ * corrupt images only is a failure (exit 1), each image named with the decoder's message, apart
+ * from the file that is no image (skipped); one good image among them: exit 3. */
+static void
+test_inputs (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *fifo = g_build_filename (fx->dir, "pipe.png", NULL);
+  g_autofree char *corrupt = g_build_filename (fx->dir, "corrupt", NULL);
+  g_autofree char *good = g_build_filename (fx->in, png_names[0], NULL);
+  g_autofree char *out = NULL, *err = NULL;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  const char *args_fifo[] = { "predict", fifo, "/dev/null", fx->in, "--model", fx->model, NULL };
+  g_assert_cmpint (hl_test_run_cli (args_fifo, &out, &err), ==, 3);
+  g_assert_nonnull (strstr (err, "pipe.png: not a regular file (a FIFO)"));
+  g_assert_nonnull (strstr (err, "/dev/null: not a regular file (a character device)"));
+  g_assert_nonnull (strstr (out, "\nchest-a.png,"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* a PNG cut short, a PNG whose IHDR is garbage, a DICOM preamble with nothing after it */
+  g_assert_cmpint (g_mkdir (corrupt, 0755), ==, 0);
+  for (int i = 0; i < 3; i++)
+    {
+      static const char *const names[] = { "cut.png", "ihdr.png", "empty.dcm" };
+      g_autofree char *path = g_build_filename (corrupt, names[i], NULL);
+      g_autofree char *bytes = NULL;
+      gsize length;
+      if (i < 2)
+        {
+          hl_test_png_write_gray8 (path, 30, 30, 3);
+          g_assert_true (g_file_get_contents (path, &bytes, &length, NULL));
+          if (i == 1)
+            memset (bytes + 16, 0xff, 8);
+          g_assert_true (g_file_set_contents (path, bytes, (gssize) (i == 0 ? length / 2 : length),
+                                              NULL));
+        }
+      else
+        {
+          char head[132] = { 0 };
+          memcpy (head + 128, "DICM", 4);
+          g_assert_true (g_file_set_contents (path, head, sizeof head, NULL));
+        }
+    }
+  g_autofree char *notes = g_build_filename (corrupt, "notes.txt", NULL);
+  g_autofree char *sub = g_build_filename (corrupt, "sub", NULL);
+  g_autofree char *pipe_in = g_build_filename (corrupt, "pipe", NULL);
+  g_assert_true (g_file_set_contents (notes, "not an image\n", -1, NULL));
+  g_assert_cmpint (g_mkdir (sub, 0755), ==, 0);
+  g_assert_cmpint (mkfifo (pipe_in, 0600), ==, 0);
+  const char *args_corrupt[] = { "predict", corrupt, "--model", fx->model, NULL };
+  g_assert_cmpint (hl_test_run_cli (args_corrupt, &out, &err), ==, 1);
+  g_assert_cmpstr (out, ==, "Image,Atelectasis,Cardiomegaly,Effusion\n");
+  g_assert_nonnull (strstr (err, "failed: "));
+  for (int i = 0; i < 3; i++)
+    {
+      static const char *const names[] = { "cut.png", "ihdr.png", "empty.dcm" };
+      g_autofree char *path = g_build_filename (corrupt, names[i], NULL);
+      g_autofree char *line = g_strdup_printf ("hilum-cli predict: failed: %s: ", path);
+      g_assert_nonnull (strstr (err, line));
+    }
+  g_assert_nonnull (strstr (err, "skipped: "));
+  g_assert_nonnull (strstr (err, "notes.txt: not an image Hilum reads"));
+  g_assert_nonnull (strstr (err, "pipe: not a regular file"));
+  g_assert_null (strstr (err, "sub: not a regular file"));
+  g_assert_nonnull (strstr (err, "no image scored (3 inputs failed)"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  const char *args_mixed[] = { "predict", corrupt, good, "--model", fx->model, NULL };
+  g_assert_cmpint (hl_test_run_cli (args_mixed, &out, &err), ==, 3);
+  g_assert_nonnull (strstr (out, "\nchest-a.png,"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* a file given by name that is no image is a failure, not a skip; a folder of none is exit 1 */
+  const char *args_notes[] = { "predict", notes, "--model", fx->model, NULL };
+  g_assert_cmpint (hl_test_run_cli (args_notes, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "notes.txt: not an image Hilum reads"));
+  g_assert_null (strstr (err, "skipped"));
+  g_clear_pointer (&err, g_free);
+  const char *args_sub[] = { "predict", sub, "--model", fx->model, NULL };
+  g_assert_cmpint (hl_test_run_cli (args_sub, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "no image scored (0 inputs failed)"));
 }
 
 /* Without --model: HILUM_MODEL (the tiny fixture model), else the default model's file name in
@@ -444,6 +534,7 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/cli/predict/gradcam-layer", Fixture, NULL, fixture_setup, test_gradcam_layer,
               fixture_teardown);
+  g_test_add ("/cli/predict/inputs", Fixture, NULL, fixture_setup, test_inputs, fixture_teardown);
   g_test_add ("/cli/predict/failures", Fixture, NULL, fixture_setup, test_failures,
               fixture_teardown);
   g_test_add ("/cli/predict/default-model", Fixture, NULL, fixture_setup, test_default_model,

@@ -1,10 +1,13 @@
 /* test-cli-study.c — runs the built `hilum-cli check` and `hilum-cli split` (HL_BUILD_DIR) on
  * folders and label files made here, and `check` on the real shared splits when present: the
- * report lines, the exit statuses, and that split writes patient-disjoint, reproducible files and
+ * report lines, the exit statuses, images and non-CSV files given to check, links leaving a
+ * folder, FIFOs and devices refused, and that split writes patient-disjoint, reproducible files and
  * never replaces a file it was not told to. */
 #include "study/hl-splits.h"
 
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -58,7 +61,8 @@ write_png (Fixture *f, const char *name)
   return hl_test_add_png (f->dir, name);
 }
 
-/* A folder with one image that does not decode: listed, counted, exit status 1. */
+/* A folder with one image that does not decode: listed, counted, exit status 3 (some inputs
+ * failed, the others read). */
 static void
 test_check_folder (Fixture *f, gconstpointer data)
 {
@@ -81,14 +85,15 @@ test_check_folder (Fixture *f, gconstpointer data)
   g_assert_true (g_file_get_contents (bad, &contents, &length, NULL));
   g_assert_true (g_file_set_contents (bad, contents, length / 2, NULL));
   run_cli (f, "check", folder, NULL);
-  g_assert_cmpint (f->run.status, ==, 1);
+  g_assert_cmpint (f->run.status, ==, 3);
   g_assert_nonnull (strstr (f->run.out, "(1 PNG, 0 DICOM, 1 failed)"));
   g_assert_nonnull (strstr (f->run.out, "FAILED"));
   g_assert_nonnull (strstr (f->run.out, bad));
   g_assert_nonnull (strstr (f->run.out, "PROBLEMS FOUND"));
 }
 
-/* Two label files sharing patients 3 and 10 (written differently): named, exit status 1. */
+/* Two label files sharing patients 3 and 10 (written differently): named, exit status 4; a
+ * missing file alone: nothing read, exit status 1. */
 static void
 test_check_leakage (Fixture *f, gconstpointer data)
 {
@@ -104,7 +109,7 @@ test_check_leakage (Fixture *f, gconstpointer data)
   g_autofree char *missing = g_build_filename (f->dir, "missing.csv", NULL);
 
   run_cli (f, "check", a, b, c, NULL);
-  g_assert_cmpint (f->run.status, ==, 1);
+  g_assert_cmpint (f->run.status, ==, 4);
   g_assert_nonnull (strstr (f->run.out, "3 images of 3 patients; 2 of 14 labels: Hernia, Mass"));
   g_assert_nonnull (strstr (f->run.out, "share 2 patients: 3 10\n"));
   g_assert_nonnull (strstr (f->run.out, "share no patient"));
@@ -119,6 +124,73 @@ test_check_leakage (Fixture *f, gconstpointer data)
 
   run_cli (f, "check", NULL);
   g_assert_cmpint (f->run.status, ==, 2);
+}
+
+/* An image given to check is decoded and described (by content, whatever its name); a corrupt
+ * one fails; a binary file that is no image is "not a CSV"; a FIFO and a device are refused
+ * without blocking; an image and a missing file: exit 3; only failures: exit 1. */
+static void
+test_check_inputs (Fixture *f, gconstpointer data)
+{
+  g_autofree char *png = write_png (f, "scan.csv");
+  g_autofree char *bad = write_png (f, "bad.png");
+  g_autofree char *binary = g_build_filename (f->dir, "blob.csv", NULL);
+  g_autofree char *fifo = g_build_filename (f->dir, "fifo.png", NULL);
+  g_autofree char *missing = g_build_filename (f->dir, "missing.png", NULL);
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  run_cli (f, "check", png, NULL);
+  g_assert_cmpint (f->run.status, ==, 0);
+  g_assert_nonnull (strstr (f->run.out, "scan.csv: PNG image, 16 x 16, 8 bits\n"));
+  g_assert_nonnull (strstr (f->run.out, "patient unknown, study date unknown, view unknown"));
+
+  g_assert_true (g_file_get_contents (bad, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (bad, contents, length / 2, NULL));
+  g_assert_true (g_file_set_contents (binary, "\x7f" "ELF\x02\x01\x01\0\0\0", 10, NULL));
+  run_cli (f, "check", bad, binary, NULL);
+  g_assert_cmpint (f->run.status, ==, 1);
+  g_assert_nonnull (strstr (f->run.out, "bad.png: FAILED: an image that does not decode"));
+  g_assert_nonnull (strstr (f->run.err, bad));
+  g_assert_nonnull (strstr (f->run.err, "blob.csv: not a CSV: a NUL byte at offset 7"));
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  run_cli (f, "check", fifo, "/dev/zero", NULL);
+  g_assert_cmpint (f->run.status, ==, 1);
+  g_assert_nonnull (strstr (f->run.err, "fifo.png: not a regular file (a FIFO)"));
+  g_assert_nonnull (strstr (f->run.err, "/dev/zero: not a regular file (a character device)"));
+
+  run_cli (f, "check", png, missing, NULL);
+  g_assert_cmpint (f->run.status, ==, 3);
+  g_assert_nonnull (strstr (f->run.err, missing));
+}
+
+/* A study holding a link to `/` and one to its parent: check neither follows them (it would scan
+ * the machine) and says so; an all-corrupt folder is exit 1. */
+static void
+test_check_links (Fixture *f, gconstpointer data)
+{
+  g_autofree char *good = write_png (f, "study/00000004_000.png");
+  g_autofree char *folder = g_build_filename (f->dir, "study", NULL);
+  g_autofree char *root = g_build_filename (folder, "root", NULL);
+  g_autofree char *up = g_build_filename (folder, "up", NULL);
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  g_assert_cmpint (symlink ("/", root), ==, 0);
+  g_assert_cmpint (symlink ("..", up), ==, 0);
+  run_cli (f, "check", folder, NULL);
+  g_assert_cmpint (f->run.status, ==, 0);
+  g_assert_nonnull (strstr (f->run.out, "1 images (1 PNG, 0 DICOM, 0 failed) of 1 patients"));
+  g_assert_nonnull (
+      strstr (f->run.out, "root: a link to /, outside the study folder: not followed"));
+  g_assert_nonnull (strstr (f->run.out, "up: a link to "));
+
+  g_assert_true (g_file_get_contents (good, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (good, contents, length - 10, NULL));
+  run_cli (f, "check", folder, NULL);
+  g_assert_cmpint (f->run.status, ==, 1);
+  g_assert_nonnull (strstr (f->run.out, "FAILED"));
 }
 
 static void
@@ -268,6 +340,8 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/cli/check/folder", test_check_folder);
   ADD ("/cli/check/leakage", test_check_leakage);
+  ADD ("/cli/check/inputs", test_check_inputs);
+  ADD ("/cli/check/links", test_check_links);
   ADD ("/cli/check/real", test_check_real);
   ADD ("/cli/split/split", test_split);
 #undef ADD

@@ -1,10 +1,13 @@
 /* test-study-folder.c — study folders (hl-study.h) built in temporary folders: nesting and the
- * depth limit, symbolic-link loops, corrupt files listed with their error while the rest load,
+ * depth limit, symbolic-link loops, links leaving the folder not followed, the entry cap, FIFOs
+ * never opened, corrupt files listed with their error while the rest load,
  * read-only folders left untouched, grouping and ordering on a folder shaped like
  * ../shared/data/studies, label files found beside the images; and the real studies when present. */
 #include "study/hl-study.h"
+#include "study/hl-study-private.h"
 
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -138,6 +141,121 @@ test_symlink_loop (Fixture *f, gconstpointer data)
   g_assert_cmpstr (((HlStudyPatient *) study->patients->pdata[0])->patient_id, ==, "9");
   g_assert_true (has_warning (study, "not scanned again"));
   g_assert_true (has_warning (study, "dangling.png: skipped"));
+}
+
+/* Links that leave the folder (to `/`, to the folder's parent, to an image beside the folder)
+ * are not followed, each said in a warning and counted; a link inside it still is. */
+static void
+test_symlink_outside (Fixture *f, gconstpointer data)
+{
+  g_autofree char *study = g_build_filename (f->dir, "study", NULL);
+  g_autofree char *p = add_png (f, "study/patient/00000009_000.png");
+  g_autofree char *beside = add_png (f, "elsewhere/00000010_000.png");
+  g_autofree char *root = g_build_filename (study, "root", NULL);
+  g_autofree char *parent = g_build_filename (study, "patient", "parent", NULL);
+  g_autofree char *file = g_build_filename (study, "00000010_000.png", NULL);
+  g_autofree char *inside = g_build_filename (study, "again", NULL);
+  g_autofree char *via = g_build_filename (f->dir, "via-link", NULL);
+  g_autoptr (HlStudy) s = NULL;
+
+  g_assert_cmpint (symlink ("/", root), ==, 0);
+  g_assert_cmpint (symlink ("../..", parent), ==, 0);
+  g_assert_cmpint (symlink (beside, file), ==, 0);
+  g_assert_cmpint (symlink ("patient", inside), ==, 0);
+  s = open_ok (study, 50, HL_STUDY_OPEN_NONE);
+  g_assert_cmpuint (s->images->len, ==, 1);
+  g_assert_cmpstr (((HlStudyImage *) s->images->pdata[0])->relative_path, ==,
+                   "again/00000009_000.png");
+  g_assert_cmpuint (s->n_links_outside, ==, 3);
+  g_assert_false (s->incomplete);
+  g_assert_true (has_warning (s, "root: a link to /, outside the study folder: not followed"));
+  g_assert_true (has_warning (s, "parent: a link to "));
+  g_assert_true (has_warning (s, "00000010_000.png: a link to "));
+
+  /* the folder given may itself be a link: its real path is the root */
+  g_assert_cmpint (symlink ("study", via), ==, 0);
+  g_clear_pointer (&s, hl_study_free);
+  s = open_ok (via, 50, HL_STUDY_OPEN_NONE);
+  g_assert_cmpuint (s->images->len, ==, 1);
+  g_assert_cmpuint (s->n_links_outside, ==, 3);
+}
+
+/* Opens @folder reading at most @cap entries. */
+static HlStudy *
+open_capped (const char *folder, guint cap)
+{
+  GError *error = NULL;
+  HlStudy *study = hl_study_open_capped (folder, 8, cap, HL_STUDY_OPEN_NONE, NULL, &error);
+
+  g_assert_no_error (error);
+  return study;
+}
+
+/* More entries than the cap (hidden ones count: they are read, if never looked at), here about
+ * 100 (hl_study_open_capped; HL_STUDY_MAX_ENTRIES takes minutes to make on a slow disk): the scan
+ * stops, sets incomplete and says how much it left unread, naming the folder cut short and
+ * counting those reached after it; exactly the cap is scanned whole. The folder holds a/ (100
+ * hidden files) and b/ (one image), taken in name order: 103 entries in all. */
+static void
+test_entry_cap (Fixture *f, gconstpointer data)
+{
+  g_autofree char *many = g_build_filename (f->dir, "many", NULL);
+  g_autofree char *a = g_build_filename (many, "a", NULL);
+  g_autofree char *b = g_build_filename (many, "b", NULL);
+  g_autofree char *image = add_png (f, "many/b/00000003_000.png");
+
+  for (guint i = 0; i < 100; i++)
+    {
+      char name[32];
+      g_snprintf (name, sizeof name, "many/a/.%03u", i);
+      add_text (f, name, "");
+    }
+  {
+    g_autoptr (HlStudy) s = open_capped (many, 50);
+    g_autofree char *want = g_strdup_printf ("%s: scan stopped after 50 entries (the cap): the "
+                                             "rest of %s and 1 more folders were not read; the "
+                                             "study is incomplete",
+                                             many, a);
+    g_assert_true (s->incomplete);
+    g_assert_true (has_warning (s, want));
+    g_assert_cmpuint (s->images->len, ==, 0);
+  }
+  {
+    g_autoptr (HlStudy) s = open_capped (many, 102);
+    g_autofree char *want = g_strdup_printf ("the rest of %s and 0 more folders", b);
+    g_assert_true (s->incomplete);
+    g_assert_true (has_warning (s, want));
+    g_assert_cmpuint (s->images->len, ==, 0);
+  }
+  {
+    g_autoptr (HlStudy) s = open_capped (many, 103);
+    g_assert_false (s->incomplete);
+    g_assert_cmpuint (s->images->len, ==, 1);
+    g_assert_cmpuint (s->warnings->len, ==, 0);
+  }
+}
+
+/* A FIFO, named like an image, in a folder does not block the scan: it is no regular file. */
+static void
+test_fifo (Fixture *f, gconstpointer data)
+{
+  g_autofree char *good = add_png (f, "00000001_000.png");
+  g_autofree char *fifo = g_build_filename (f->dir, "00000001_001.png", NULL);
+  g_autoptr (HlStudy) s = NULL;
+  g_autoptr (GError) error = NULL;
+  HlImageFormat format;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  s = open_ok (f->dir, 8, HL_STUDY_OPEN_VERIFY);
+  g_assert_cmpuint (s->images->len, ==, 1);
+  g_assert_cmpuint (s->n_other_files, ==, 1);
+  g_assert_false (hl_image_sniff (fifo, &format, &error));
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO);
+  g_assert_cmpstr (strstr (error->message, ": not"), ==, ": not a regular file (a FIFO)");
+  g_clear_error (&error);
+  g_assert_null (hl_image_load ("/dev/null", &error));
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO);
+  g_assert_cmpstr (error->message, ==, "/dev/null: not a regular file (a character device)");
 }
 
 /* A truncated PNG, a text file named .png and an unreadable-by-content file: listed with their
@@ -403,6 +521,9 @@ main (int argc, char **argv)
   ADD ("/study/folder/nested", test_nested);
   ADD ("/study/folder/depth-limit", test_depth_limit);
   ADD ("/study/folder/symlink-loop", test_symlink_loop);
+  ADD ("/study/folder/symlink-outside", test_symlink_outside);
+  ADD ("/study/folder/entry-cap", test_entry_cap);
+  ADD ("/study/folder/fifo", test_fifo);
   ADD ("/study/folder/corrupt", test_corrupt);
   ADD ("/study/folder/read-only", test_read_only);
   ADD ("/study/folder/studies-shape", test_studies_shape);

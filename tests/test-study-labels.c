@@ -1,9 +1,11 @@
 /* test-study-labels.c — label CSVs (hl-labels.h): both layouts detected from the header, label
- * subsets, quoting, CRLF, BOM, gzip, unsafe image names, duplicates and unknown labels reported,
+ * subsets, quoting, CRLF, BOM, gzip (several members too), unsafe image names, duplicates and
+ * unknown labels reported, lines and headers too long, binary files and FIFOs refused,
  * writing back in the notebook layout; and the real shared label files when present. */
 #include "study/hl-labels.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include <glib/gstdio.h>
 
@@ -338,6 +340,129 @@ test_gzip (void)
   g_clear_error (&error);
 }
 
+/* gzip @text into @out (one complete member); returns its length. */
+static gsize
+gzip_member (const char *text, guint8 *out, gsize size)
+{
+  g_autoptr (GConverter) compressor
+      = G_CONVERTER (g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, 9));
+  gsize read, written;
+  GError *error = NULL;
+
+  g_assert_cmpint (g_converter_convert (compressor, text, strlen (text), out, size,
+                                        G_CONVERTER_INPUT_AT_END, &read, &written, &error),
+                   ==, G_CONVERTER_FINISHED);
+  g_assert_no_error (error);
+  g_assert_cmpuint (read, ==, strlen (text));
+  return written;
+}
+
+/* Two gzip members one after the other (`cat a.gz b.gz`, pigz): both are read, rows of the
+ * second included; an empty member in between changes nothing; garbage after a member, or a
+ * second member cut short, is refused naming the member. Also the fuzz seed
+ * fuzz/corpus/csv/two-members.csv.gz. */
+static void
+test_gzip_members (void)
+{
+  guint8 packed[1024];
+  gsize a = gzip_member ("Image,Mass\na.png,1\n", packed, sizeof packed);
+  gsize e = gzip_member ("", packed + a, sizeof packed - a);
+  gsize b = gzip_member ("b.png,0\nc.png,1\n", packed + a + e, sizeof packed - a - e);
+  GError *error = NULL;
+
+  {
+    g_autoptr (HlLabelSet) set
+        = hl_label_set_load_from_data ((const char *) packed, a + e + b, "two.csv.gz", &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (set->rows->len, ==, 3);
+    assert_labels (hl_label_set_lookup (set, "c.png"), "Mass");
+    assert_labels (hl_label_set_lookup (set, "b.png"), "");
+  }
+  g_assert_null (hl_label_set_load_from_data ((const char *) packed, a + e + b - 3, "two.csv.gz",
+                                              &error));
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV);
+  g_assert_nonnull (strstr (error->message, "two.csv.gz: not valid gzip (member 3"));
+  g_clear_error (&error);
+  memcpy (packed + a, "junk", 4);
+  g_assert_null (hl_label_set_load_from_data ((const char *) packed, a + 4, "two.csv.gz", &error));
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV);
+  g_assert_nonnull (strstr (error->message, "(member 2, at byte"));
+  g_clear_error (&error);
+
+  {
+    g_autofree char *root = g_path_get_dirname (g_getenv ("HL_TOOLS"));
+    g_autofree char *seed = g_build_filename (root, "fuzz", "corpus", "csv", "two-members.csv.gz",
+                                              NULL);
+    g_autoptr (HlLabelSet) set = hl_label_set_load (seed, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (set->rows->len, ==, 3);
+  }
+}
+
+/* A row longer than 1 MiB is skipped with a warning, a header longer than that refused, and a
+ * 200 MiB field loads in a child whose address space is capped at 512 MiB (the field is read,
+ * not kept). */
+static void
+test_long_line (void)
+{
+  if (hl_test_in_capped_child (512))
+    {
+      gsize n = (gsize) 200 << 20;
+      g_autoptr (GString) text = g_string_sized_new (n + 64);
+      g_string_append (text, "Image,Mass\n");
+      memset (text->str + text->len, 'x', n);
+      g_string_set_size (text, text->len + n);
+      g_string_append (text, ".png,1\nb.png,1\n");
+      g_autoptr (HlLabelSet) set = parse_ok (text->str);
+
+      g_assert_cmpuint (set->rows->len, ==, 1);
+      g_assert_true (has_warning (set, "labels.csv:2: a row longer than 1024 KiB: row skipped"));
+      return;
+    }
+  {
+    g_autoptr (GString) text = g_string_new ("Image,Mass,\"");
+    g_autoptr (GError) error = NULL;
+    g_autoptr (HlLabelSet) set = NULL;
+
+    for (int i = 0; i < 17000; i++) /* 64 bytes at a time: 1.04 MiB */
+      g_string_append (text, "a column name, quoted, repeated until it is longer than the cap ");
+    g_string_append (text, "\"\na.png,1,\n");
+    set = hl_label_set_load_from_data (text->str, text->len, "labels.csv", &error);
+    g_assert_null (set);
+    g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV);
+    g_assert_cmpstr (error->message, ==, "labels.csv:1: the header is longer than 1024 KiB");
+  }
+}
+
+/* Binary content (a NUL byte: an image, a UTF-16 file) is refused as not a CSV; a FIFO is refused
+ * without blocking, naming it, and so is a folder. */
+static void
+test_not_csv (void)
+{
+  static const char png_head[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+  g_autofree char *dir = hl_test_make_tmp_dir ("hl-labels-XXXXXX");
+  g_autofree char *fifo = g_build_filename (dir, "labels.csv", NULL);
+  GError *error = NULL;
+
+  g_assert_null (hl_label_set_load_from_data (png_head, sizeof png_head - 1, "x.csv", &error));
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV);
+  g_assert_cmpstr (error->message, ==,
+                   "x.csv: not a CSV: a NUL byte at offset 8 (binary data, or UTF-16 text)");
+  g_clear_error (&error);
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_null (hl_label_set_load (fifo, &error));
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, fifo));
+  g_assert_nonnull (strstr (error->message, "not a regular file (a FIFO)"));
+  g_clear_error (&error);
+  g_assert_null (hl_label_set_load (dir, &error));
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "not a regular file (a folder)"));
+  g_clear_error (&error);
+  hl_test_remove_tree (dir);
+}
+
 static void
 test_files (void)
 {
@@ -441,6 +566,9 @@ main (int argc, char **argv)
   g_test_add_func ("/study/labels/many-fields", test_many_fields);
   g_test_add_func ("/study/labels/refused", test_refused);
   g_test_add_func ("/study/labels/gzip", test_gzip);
+  g_test_add_func ("/study/labels/gzip-members", test_gzip_members);
+  g_test_add_func ("/study/labels/long-line", test_long_line);
+  g_test_add_func ("/study/labels/not-csv", test_not_csv);
   g_test_add_func ("/study/labels/files", test_files);
   g_test_add_func ("/study/labels/real", test_real);
 

@@ -1,7 +1,11 @@
-/* cli-check.c — `hilum-cli check FOLDER_OR_CSV...`: says what study folders and label files hold
- * before anyone trains or scores on them: images, patients, decode failures, label coverage,
- * class frequencies per label file, and patients shared between the label files given (leakage).
- * Exit status 0 when everything read, decoded and no patient is in two label files; 1 otherwise. */
+/* cli-check.c — `hilum-cli check FOLDER_CSV_OR_IMAGE...`: says what study folders, label files
+ * and images hold before anyone trains or scores on them: images, patients, decode failures,
+ * label coverage, class frequencies per label file, and patients shared between the label files
+ * given (leakage). A file argument is told by its content: an image (PNG, DICOM) is decoded and
+ * its header shown, anything else is read as a label CSV (a binary file is refused as not a CSV).
+ * Exit status (cli-study.h): 0 when everything read and decoded and no patient is in two label
+ * files; 4 leakage; 3 when some inputs failed and others read; 1 when nothing could be read. Also
+ * hl_cli_inputs_status, shared with predict and report. */
 #include "cli-commands.h"
 #include "cli-study.h"
 
@@ -14,6 +18,14 @@
 #include <glib/gstdio.h>
 
 #define MAX_LISTED 20
+
+HlCliExit
+hl_cli_inputs_status (guint n_used, guint n_failed)
+{
+  if (n_used == 0)
+    return HL_CLI_EXIT_FAILED;
+  return n_failed > 0 ? HL_CLI_EXIT_PARTIAL : HL_CLI_EXIT_OK;
+}
 
 void
 hl_cli_print_class_table (const char *const *names, const HlClassCounts *counts, guint n)
@@ -73,9 +85,11 @@ count_rows_found (const HlStudy *study, const HlLabelSet *set)
   return found;
 }
 
-/* Returns FALSE when the folder cannot be read or an image fails to decode. */
-static gboolean
-check_folder (const char *path)
+/* Adds to *@n_used the images that decode and the label files read (or 1 for a folder that holds
+ * nothing and read well), to *@n_failed the images that fail, the folder itself when it cannot be
+ * read, and 1 when the scan stopped at its cap. */
+static void
+check_folder (const char *path, guint *n_used, guint *n_failed)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (HlStudy) study = NULL;
@@ -85,7 +99,8 @@ check_folder (const char *path)
   if (study == NULL)
     {
       fprintf (stderr, "hilum-cli check: %s\n", error->message);
-      return FALSE;
+      (*n_failed)++;
+      return;
     }
   for (guint i = 0; i < study->images->len; i++)
     {
@@ -129,7 +144,40 @@ check_folder (const char *path)
         }
     }
   print_warnings (study->warnings, study->warnings->len);
-  return study->n_failed == 0;
+  if (study->incomplete)
+    printf ("  INCOMPLETE: the scan stopped at %u entries (see the warning above)\n",
+            (guint) HL_STUDY_MAX_ENTRIES);
+  guint used = study->images->len - study->n_failed + study->label_sets->len;
+  guint failed = study->n_failed + (study->incomplete ? 1 : 0);
+  *n_used += used == 0 && failed == 0 ? 1 : used; /* an empty folder read well is no failure */
+  *n_failed += failed;
+}
+
+/* Decodes the image @path and prints its format, size and header fields; FALSE (said on stderr)
+ * when it does not decode. */
+static gboolean
+check_image (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = hl_image_load (path, &error);
+
+  if (image == NULL)
+    {
+      fprintf (stderr, "hilum-cli check: %s\n", error->message);
+      printf ("%s: FAILED: an image that does not decode\n", path);
+      return FALSE;
+    }
+  printf ("%s: %s image, %d x %d, %d bits%s\n", path,
+          image->format == HL_IMAGE_PNG ? "PNG" : "DICOM", image->width, image->height,
+          image->bit_depth,
+          image->was_color ? ", converted from colour (probably not an X-ray)" : "");
+  printf ("  patient %s, study date %s, view %s\n",
+          image->patient_id != NULL ? image->patient_id : "unknown",
+          image->study_date != NULL ? image->study_date : "unknown",
+          image->view_position != NULL ? image->view_position : "unknown");
+  if (image->pixel_spacing[0] > 0 && image->pixel_spacing[1] > 0)
+    printf ("  pixel spacing %g x %g mm\n", image->pixel_spacing[0], image->pixel_spacing[1]);
+  return TRUE;
 }
 
 /* Listed images that exist beside the label file, or in an images/ folder beside it. */
@@ -212,17 +260,21 @@ int
 hl_cli_check (int argc, char **argv)
 {
   g_autoptr (GOptionContext) context
-      = g_option_context_new ("FOLDER_OR_CSV... - what study folders and label files hold");
+      = g_option_context_new ("FOLDER_CSV_OR_IMAGE... - what study folders, label files and "
+                              "images hold");
   g_autoptr (GError) error = NULL;
   g_autofree HlLabelSet **sets = NULL;
   g_autofree HlClassCounts *counts = NULL;
   g_autofree const char **names = NULL;
-  guint n_sets = 0;
-  gboolean ok = TRUE;
+  guint n_sets = 0, n_used = 0, n_failed = 0;
+  HlCliExit status;
 
-  g_option_context_set_description (context,
-                                    "Exit status: 0 when everything reads and decodes and no "
-                                    "patient is in two of the label files given; 1 otherwise.");
+  g_option_context_set_description (
+      context, "A file is told by its content: an image (PNG, DICOM) is decoded and described, "
+               "anything else is read as a label CSV.\n"
+               "Exit status: 0 when everything reads and decodes and no patient is in two of the "
+               "label files given; 4 when some are (leakage); 3 when some inputs failed and the "
+               "others read; 1 when nothing could be read; 2 for a usage error.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       fprintf (stderr, "hilum-cli check: %s\n", error->message);
@@ -239,15 +291,31 @@ hl_cli_check (int argc, char **argv)
   names = g_new0 (const char *, argc);
   for (int i = 1; i < argc; i++)
     {
+      g_autoptr (GError) local = NULL;
+      HlImageFormat format;
+
       if (g_file_test (argv[i], G_FILE_TEST_IS_DIR))
-        ok &= check_folder (argv[i]);
+        check_folder (argv[i], &n_used, &n_failed);
+      else if (hl_image_sniff (argv[i], &format, &local))
+        {
+          if (check_image (argv[i]))
+            n_used++;
+          else
+            n_failed++;
+        }
+      else if (!g_error_matches (local, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT))
+        {
+          fprintf (stderr, "hilum-cli check: %s\n", local->message);
+          n_failed++;
+        }
       else if ((sets[n_sets] = check_labels (argv[i], &counts[n_sets])) != NULL)
         {
           names[n_sets] = argv[i];
           n_sets++;
+          n_used++;
         }
       else
-        ok = FALSE;
+        n_failed++;
     }
   if (n_sets > 0)
     {
@@ -263,10 +331,11 @@ hl_cli_check (int argc, char **argv)
       printf ("class frequencies (positives, share of images):\n");
       hl_cli_print_class_table (bases, counts, n_sets);
     }
-  if (check_leakage (sets, n_sets) > 0)
-    ok = FALSE;
+  status = hl_cli_inputs_status (n_used, n_failed);
+  if (check_leakage (sets, n_sets) > 0 && status != HL_CLI_EXIT_FAILED)
+    status = HL_CLI_EXIT_LEAKAGE;
   for (guint s = 0; s < n_sets; s++)
     hl_label_set_free (sets[s]);
-  printf ("%s\n", ok ? "OK" : "PROBLEMS FOUND");
-  return ok ? 0 : 1;
+  printf ("%s\n", status == HL_CLI_EXIT_OK ? "OK" : "PROBLEMS FOUND");
+  return status;
 }

@@ -13,9 +13,13 @@
  * map (hl_forward_gradcam, from the pass that gave the scores); --gradcam-layer NAME targets an
  * earlier layer instead (`denseblock3` gives DenseNet-121 a 14x14 map instead of 7x7) through the
  * backward pass (hl_model_gradcam_layer), one extra forward and backward per image. A folder
- * contributes its regular files (not recursively), in name order; files in it that are not images
- * are reported and skipped. A file that fails to decode (or whose name the unquoted CSV layout
- * cannot hold) is reported on stderr and the others go on; the exit status is then 1.
+ * contributes its regular files (not recursively, at most HL_STUDY_MAX_ENTRIES entries), in name
+ * order; files in it that are not images by their content, and entries that are not regular
+ * files, are reported as skipped. Only regular files are opened, never blocking (a FIFO, device,
+ * socket or folder given as an image is refused naming it). An image that fails to decode (or
+ * whose name the unquoted CSV layout cannot hold), or a file given by name that is not an image,
+ * is reported on stderr as failed and the others go on. Exit status (cli-study.h): 0 every input
+ * scored, 3 some failed and the others scored, 1 nothing scored, 2 usage error.
  */
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -26,9 +30,11 @@
 #include <string.h>
 
 #include "cli-commands.h"
+#include "cli-study.h"
 #include "hl-engine.h"
 #include "hl-file-write.h"
 #include "hl-image.h"
+#include "hl-study.h"
 #include "hl-predictions.h"
 #include "hl-train.h"
 
@@ -86,7 +92,10 @@ compare_strings (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
-/* Appends @arg, or the regular files directly inside it when it is a folder (sorted by name). */
+/* Appends @arg, or the regular files directly inside it when it is a folder (sorted by name;
+ * other entries but folders said on stderr as skipped). A folder of more than
+ * HL_STUDY_MAX_ENTRIES entries contributes its first ones and returns FALSE with @error saying
+ * the rest was not read. */
 static gboolean
 collect_inputs (const char *arg, GArray *inputs, GError **error)
 {
@@ -101,21 +110,36 @@ collect_inputs (const char *arg, GArray *inputs, GError **error)
     return FALSE;
   g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
   const char *name;
+  guint n_entries = 0;
+  gboolean stopped = FALSE;
   while ((name = g_dir_read_name (dir)) != NULL)
     {
+      if ((stopped = n_entries++ >= HL_STUDY_MAX_ENTRIES))
+        break;
       char *path = g_build_filename (arg, name, NULL);
-      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
-        g_ptr_array_add (paths, path);
-      else
-        g_free (path);
+      GStatBuf st;
+      int got = g_stat (path, &st);
+      if (got == 0 && S_ISREG (st.st_mode))
+        {
+          g_ptr_array_add (paths, path);
+          continue;
+        }
+      if (got != 0 || !S_ISDIR (st.st_mode))
+        fprintf (stderr, "hilum-cli predict: skipped: %s: not a regular file\n", path);
+      g_free (path);
     }
+  if (stopped)
+    g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO,
+                 "%s: stopped listing after %u entries (the cap): the rest of the folder was not "
+                 "read",
+                 arg, (guint) HL_STUDY_MAX_ENTRIES);
   g_ptr_array_sort (paths, compare_strings);
   for (guint i = 0; i < paths->len; i++)
     {
       PredictInput in = { g_strdup (g_ptr_array_index (paths, i)), TRUE };
       g_array_append_val (inputs, in);
     }
-  return TRUE;
+  return !stopped;
 }
 
 /* --- Grad-CAM PNGs ------------------------------------------------------------------------- */
@@ -274,6 +298,17 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
     {
       g_autoptr (GError) error = NULL;
       const char *name = g_hash_table_lookup (job->names, inputs[i].path);
+      HlImageFormat format;
+      /* not an image by its content (skipped in a folder) is kept apart from an image that fails */
+      if (!hl_image_sniff (inputs[i].path, &format, &error))
+        {
+          gboolean skip = inputs[i].in_folder
+                          && g_error_matches (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+          fprintf (stderr, "hilum-cli predict: %s%s\n", skip ? "skipped: " : "failed: ",
+                   error->message);
+          job->n_failed += !skip;
+          continue;
+        }
       if (!hl_predictions_field_is_safe (name))
         {
           fprintf (stderr, "hilum-cli predict: %s: a file name with a comma, quote or line break "
@@ -284,13 +319,8 @@ predict_batch (PredictJob *job, const PredictInput *inputs, int n)
       HlImage *image = hl_image_load (inputs[i].path, &error);
       if (image == NULL)
         {
-          if (inputs[i].in_folder && g_error_matches (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT))
-            fprintf (stderr, "hilum-cli predict: skipped: %s\n", error->message);
-          else
-            {
-              fprintf (stderr, "hilum-cli predict: %s\n", error->message);
-              job->n_failed++;
-            }
+          fprintf (stderr, "hilum-cli predict: failed: %s\n", error->message);
+          job->n_failed++;
           continue;
         }
       planes[images->len] = (HlGrayPlane){ image->pixels, image->width, image->height };
@@ -494,6 +524,7 @@ hl_cli_predict (int argc, char **argv)
   g_autoptr (GArray) inputs = g_array_new (FALSE, TRUE, sizeof (PredictInput));
   g_array_set_clear_func (inputs, predict_input_clear);
   int n_failed = 0;
+  gboolean output_failed = FALSE;
   for (int i = 1; i < argc; i++)
     {
       g_autoptr (GError) local = NULL;
@@ -526,7 +557,7 @@ hl_cli_predict (int argc, char **argv)
                                    (const char *const *) job.protect->pdata, &error))
         {
           fprintf (stderr, "hilum-cli predict: %s\n", error->message);
-          n_failed++;
+          output_failed = TRUE;
         }
     }
   if (json)
@@ -536,7 +567,11 @@ hl_cli_predict (int argc, char **argv)
     }
   else if (csv_path == NULL)
     fputs (csv->str, stdout);
+  guint n_scored = job.rows->len;
   g_array_unref (job.rows);
   job_clear_names (&job);
-  return n_failed == 0 ? 0 : 1;
+  if (n_scored == 0)
+    fprintf (stderr, "hilum-cli predict: no image scored (%d input%s failed)\n", n_failed,
+             n_failed == 1 ? "" : "s");
+  return output_failed ? HL_CLI_EXIT_FAILED : hl_cli_inputs_status (n_scored, (guint) n_failed);
 }

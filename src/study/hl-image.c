@@ -3,13 +3,16 @@
 #include "hl-image.h"
 
 #include "hl-png.h"
+#include "hl-study-private.h"
 #ifdef HL_HAVE_DICOM
 #include "hl-dicom.h"
 #endif
 
 #include <errno.h>
-#include <stdio.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -36,36 +39,111 @@ hl_image_sniff_data (const guint8 *head, gsize length, HlImageFormat *format)
   return FALSE;
 }
 
+const char *
+hl_file_kind (guint mode)
+{
+  if (S_ISREG (mode))
+    return "a regular file";
+  if (S_ISDIR (mode))
+    return "a folder";
+  if (S_ISFIFO (mode))
+    return "a FIFO";
+  if (S_ISCHR (mode))
+    return "a character device";
+  if (S_ISBLK (mode))
+    return "a block device";
+  if (S_ISSOCK (mode))
+    return "a socket";
+  return "not a regular file";
+}
+
+int
+hl_open_regular (const char *path, GError **error)
+{
+  GStatBuf st;
+  int fd, saved;
+
+  g_return_val_if_fail (path != NULL, -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  /* stat first, so that a device is never opened; then O_NONBLOCK, so that a FIFO swapped in
+   * meanwhile cannot block the open, and fstat on what was really opened */
+  if (g_stat (path, &st) == 0 && !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: not a regular file (%s)", path,
+                   hl_file_kind (st.st_mode));
+      return -1;
+    }
+  fd = g_open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      saved = errno;
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: cannot open: %s", path,
+                   g_strerror (saved));
+      return -1;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      saved = errno;
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: cannot read: %s", path,
+                   g_strerror (saved));
+      close (fd);
+      return -1;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: not a regular file (%s)", path,
+                   hl_file_kind (st.st_mode));
+      close (fd);
+      return -1;
+    }
+  /* a regular file never blocks; reads from here on are ordinary */
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+gboolean
+hl_read_all (int fd, const char *path, void *buffer, gsize size, gsize *got, GError **error)
+{
+  *got = 0;
+  while (*got < size)
+    {
+      gssize n = read (fd, (guint8 *) buffer + *got, size - *got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: cannot read: %s", path,
+                       g_strerror (saved));
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      *got += (gsize) n;
+    }
+  return TRUE;
+}
+
 gboolean
 hl_image_sniff (const char *path, HlImageFormat *format, GError **error)
 {
   guint8 head[HL_IMAGE_SNIFF_BYTES];
   gsize length;
-  FILE *file;
-  int saved;
+  gboolean ok;
+  int fd;
 
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (format != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  file = g_fopen (path, "rb");
-  if (file == NULL)
-    {
-      saved = errno;
-      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: cannot open: %s", path,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  length = fread (head, 1, sizeof head, file);
-  saved = errno;
-  if (ferror (file))
-    {
-      fclose (file);
-      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: cannot read: %s", path,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  fclose (file);
+  fd = hl_open_regular (path, error);
+  if (fd < 0)
+    return FALSE;
+  ok = hl_read_all (fd, path, head, sizeof head, &length, error);
+  close (fd);
+  if (!ok)
+    return FALSE;
   if (!hl_image_sniff_data (head, length, format))
     {
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT,

@@ -4,6 +4,7 @@
 #include "hl-study-private.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -110,6 +111,10 @@ hl_nih_name_parse (const char *name, char **patient_id, int *follow_up)
 /* The most fields of one record that are kept (a header that needs more is refused), so that a
  * line of commas costs no memory per comma. */
 #define CSV_MAX_FIELDS 1024
+/* The most bytes of one record's fields that are kept (a record that needs more is skipped, a
+ * header refused), so that a line of gigabytes costs no memory beyond the file's own: a header
+ * of 1024 columns of 64-byte names is 64 KiB, an NIH row about 100 bytes. */
+#define CSV_MAX_RECORD_BYTES ((gsize) 1 << 20)
 
 typedef struct
 {
@@ -118,7 +123,16 @@ typedef struct
   guint start;     /* line where the last record started */
   GPtrArray *fields; /* (char *) of the last record: its first CSV_MAX_FIELDS */
   guint n_fields;  /* fields of the last record, kept or not */
+  gsize n_bytes;   /* bytes of the last record's fields, kept or not */
 } CsvReader;
+
+/* Appends @c to @field unless the record is already over CSV_MAX_RECORD_BYTES. */
+static inline void
+csv_add (CsvReader *r, GString *field, char c)
+{
+  if (r->n_bytes++ < CSV_MAX_RECORD_BYTES)
+    g_string_append_c (field, c);
+}
 
 /* Reads the next record into r->fields. Returns 1, 0 at the end, -1 (error set) for an
  * unterminated quote. */
@@ -129,6 +143,7 @@ csv_next (CsvReader *r, const char *name, GError **error)
 
   g_ptr_array_set_size (r->fields, 0);
   r->n_fields = 0;
+  r->n_bytes = 0;
   if (r->p >= r->end)
     return 0;
   r->start = r->line;
@@ -151,7 +166,7 @@ csv_next (CsvReader *r, const char *name, GError **error)
                 {
                   if (r->p + 1 < r->end && r->p[1] == '"')
                     {
-                      g_string_append_c (field, '"');
+                      csv_add (r, field, '"');
                       r->p += 2;
                       continue;
                     }
@@ -160,12 +175,12 @@ csv_next (CsvReader *r, const char *name, GError **error)
                 }
               if (*r->p == '\n')
                 r->line++;
-              g_string_append_c (field, *r->p++);
+              csv_add (r, field, *r->p++);
             }
         }
       /* unquoted text, or what follows a closing quote, up to the delimiter */
       while (r->p < r->end && *r->p != ',' && *r->p != '\n' && *r->p != '\r')
-        g_string_append_c (field, *r->p++);
+        csv_add (r, field, *r->p++);
       if (r->n_fields++ < CSV_MAX_FIELDS)
         g_ptr_array_add (r->fields, g_strdup (field->str));
       if (r->p >= r->end)
@@ -414,6 +429,7 @@ parse_text (HlLabelSet *set, const char *text, gsize length, GError **error)
 {
   g_autoptr (GPtrArray) fields = g_ptr_array_new_with_free_func (g_free);
   CsvReader r;
+  const char *nul;
   gboolean have_header = FALSE, patient_from_name = FALSE;
   Columns c = { 0 };
   int got;
@@ -421,8 +437,16 @@ parse_text (HlLabelSet *set, const char *text, gsize length, GError **error)
 
   if (text == NULL) /* an empty file, e.g. a gzip stream that inflates to nothing */
     text = "";
-  r = (CsvReader) { text, text + length, 1, 1, fields, 0 };
+  r = (CsvReader) { text, text + length, 1, 1, fields, 0, 0 };
 
+  nul = memchr (text, '\0', length);
+  if (nul != NULL)
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                   "%s: not a CSV: a NUL byte at offset %zu (binary data, or UTF-16 text)",
+                   set->path, (gsize) (nul - text));
+      return FALSE;
+    }
   if (length >= 3 && memcmp (text, "\xEF\xBB\xBF", 3) == 0)
     r.p += 3;
   while ((got = csv_next (&r, set->path, error)) == 1)
@@ -440,9 +464,22 @@ parse_text (HlLabelSet *set, const char *text, gsize length, GError **error)
                            r.n_fields, CSV_MAX_FIELDS);
               goto out;
             }
+          if (r.n_bytes > CSV_MAX_RECORD_BYTES)
+            {
+              g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                           "%s:%u: the header is longer than %zu KiB", set->path, r.start,
+                           CSV_MAX_RECORD_BYTES >> 10);
+              goto out;
+            }
           if (!read_header (set, fields, r.start, &c, error))
             goto out;
           have_header = TRUE;
+          continue;
+        }
+      if (r.n_bytes > CSV_MAX_RECORD_BYTES)
+        {
+          warn (set, r.start, "a row longer than %zu KiB: row skipped",
+                CSV_MAX_RECORD_BYTES >> 10);
           continue;
         }
       if (!parse_row (set, &c, fields, r.n_fields, r.start, &row, error))
@@ -486,34 +523,51 @@ is_gzip (const char *data, gsize length)
   return length >= 2 && (guint8) data[0] == 0x1f && (guint8) data[1] == 0x8b;
 }
 
-/* Decompresses gzip @data; NULL with @error if corrupt or larger than HL_LABELS_MAX_BYTES. */
+/* Decompresses gzip @data, every member of it (what `cat a.gz b.gz`, pigz or bgzip write: a
+ * member that ends with input left starts the next); NULL with @error if corrupt or larger than
+ * HL_LABELS_MAX_BYTES, which is checked before anything past it is kept. */
 static GByteArray *
 gunzip (const char *data, gsize length, const char *name, GError **error)
 {
   g_autoptr (GConverter) converter
       = G_CONVERTER (g_zlib_decompressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP));
-  g_autoptr (GInputStream) raw = g_memory_input_stream_new_from_data (data, length, NULL);
-  g_autoptr (GInputStream) in = g_converter_input_stream_new (raw, converter);
   g_autoptr (GByteArray) out = g_byte_array_new ();
-  g_autoptr (GError) local = NULL;
+  const guint8 *in = (const guint8 *) data;
+  gsize left = length;
+  guint member = 1;
   guint8 chunk[65536];
-  gssize n;
 
-  while ((n = g_input_stream_read (in, chunk, sizeof chunk, NULL, &local)) > 0)
+  for (;;)
     {
-      if (out->len + (gsize) n > HL_LABELS_MAX_BYTES)
+      g_autoptr (GError) local = NULL;
+      gsize n_read = 0, n_written = 0;
+      GConverterResult result
+          = g_converter_convert (converter, in, left, chunk, sizeof chunk,
+                                 G_CONVERTER_INPUT_AT_END, &n_read, &n_written, &local);
+
+      if (result == G_CONVERTER_ERROR)
+        {
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
+                       "%s: not valid gzip (member %u, at byte %zu): %s", name, member,
+                       length - left, local->message);
+          return NULL;
+        }
+      if (out->len + n_written > HL_LABELS_MAX_BYTES)
         {
           g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV,
                        "%s: decompresses to more than %zu MiB", name, HL_LABELS_MAX_BYTES >> 20);
           return NULL;
         }
-      g_byte_array_append (out, chunk, (guint) n);
-    }
-  if (n < 0)
-    {
-      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: not valid gzip: %s", name,
-                   local->message);
-      return NULL;
+      g_byte_array_append (out, chunk, (guint) n_written);
+      in += n_read;
+      left -= n_read;
+      if (result == G_CONVERTER_FINISHED)
+        {
+          if (left == 0)
+            break;
+          g_converter_reset (converter);
+          member++;
+        }
     }
   return g_steal_pointer (&out);
 }
@@ -557,20 +611,51 @@ gboolean
 hl_study_read_file (const char *path, gsize max_bytes, char **contents, gsize *length,
                     GError **error)
 {
+  g_autofree char *buffer = NULL;
   GStatBuf st;
-  g_autoptr (GError) local = NULL;
+  gsize size = 0, capacity;
+  int fd = hl_open_regular (path, error);
 
-  if (g_stat (path, &st) == 0 && S_ISREG (st.st_mode) && (guint64) st.st_size > max_bytes)
+  if (fd < 0)
+    return FALSE;
+  if (fstat (fd, &st) != 0)
+    st.st_size = 0; /* read it all the same, to the cap */
+  if ((guint64) st.st_size > max_bytes)
     {
+      close (fd);
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: larger than %zu MiB", path,
                    max_bytes >> 20);
       return FALSE;
     }
-  if (!g_file_get_contents (path, contents, length, &local))
+  /* the size said, plus one byte to see the end (or growth past @max_bytes) */
+  capacity = MIN ((gsize) MAX (st.st_size, 0), max_bytes) + 1;
+  buffer = g_malloc (capacity + 1);
+  for (;;)
     {
-      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s", local->message);
-      return FALSE;
+      gsize n;
+
+      if (!hl_read_all (fd, path, buffer + size, capacity - size, &n, error))
+        {
+          close (fd);
+          return FALSE;
+        }
+      size += n;
+      if (size < capacity) /* the end of the file */
+        break;
+      if (capacity > max_bytes)
+        {
+          close (fd);
+          g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_CSV, "%s: larger than %zu MiB", path,
+                       max_bytes >> 20);
+          return FALSE;
+        }
+      capacity = MIN (capacity * 2, max_bytes + 1);
+      buffer = g_realloc (buffer, capacity + 1);
     }
+  close (fd);
+  buffer[size] = '\0';
+  *contents = g_steal_pointer (&buffer);
+  *length = size;
   return TRUE;
 }
 

@@ -5,17 +5,22 @@
  *   labels, any subset of the 14 in any order, and an optional `PatientId`;
  * - NIH's Data_Entry_2017 layout: `Image Index`, `Finding Labels` (names joined by `|`, or
  *   `No Finding`), optional `Patient ID`, `Follow-up #`, `View Position`; other columns ignored.
- * Files may be gzip-compressed (detected from the content), start with a UTF-8 BOM, use CRLF or LF,
- * and quote fields RFC 4180-style ("" inside quotes is a quote; quoted fields may hold commas and
- * newlines).
+ * Files may be gzip-compressed (detected from the content; every member of a multi-member file
+ * such as `cat a.gz b.gz` or pigz write), start with a UTF-8 BOM, use CRLF or LF, and quote fields
+ * RFC 4180-style ("" inside quotes is a quote; quoted fields may hold commas and newlines).
  *
- * Fatal (NULL with a GError in HL_STUDY_ERROR naming the file): cannot read (_IO), no usable
- * header (or one of more than 1024 columns), unterminated quote, not valid gzip, or over
- * HL_LABELS_MAX_BYTES (_CSV), an image name that leaves the folder: absolute, `..` component,
- * backslash, drive letter (_UNSAFE_PATH).
+ * Memory is bounded whatever the file claims: the file (at most HL_LABELS_MAX_BYTES, read only if
+ * regular), its decompressed text (at most HL_LABELS_MAX_BYTES), and per record at most 1024
+ * fields and 1 MiB of field text, beyond which nothing is kept.
+ *
+ * Fatal (NULL with a GError in HL_STUDY_ERROR naming the file): cannot read or not a regular file
+ * (_IO), a NUL byte (binary, not a CSV), no usable header (or one of more than 1024 columns or
+ * more than 1 MiB), unterminated quote, not valid gzip, or over HL_LABELS_MAX_BYTES (_CSV), an
+ * image name that leaves the folder: absolute, `..` component, backslash, drive letter
+ * (_UNSAFE_PATH).
  * Not fatal, reported in `warnings` as "FILE:LINE: ...": duplicate rows (the first is kept),
- * unknown label names or columns (ignored), rows with the wrong number of fields or a value other
- * than 0/1 (skipped).
+ * unknown label names or columns (ignored), rows with the wrong number of fields, a value other
+ * than 0/1 or more than 1 MiB of text (skipped).
  */
 #pragma once
 
@@ -34,7 +39,7 @@ extern const char *const hl_label_names[HL_N_LABELS];
 /* Index of @name in hl_label_names, ignoring ASCII case and treating ' ' as '_'; -1 if unknown. */
 int hl_label_index (const char *name);
 
-/* The largest label file read (after decompression), in bytes. */
+/* The largest label file read, and the most text a compressed one may inflate to, in bytes. */
 #define HL_LABELS_MAX_BYTES ((gsize) 256 << 20)
 
 typedef enum

@@ -4,6 +4,7 @@
 #include "hl-study-private.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -15,8 +16,13 @@ typedef struct
   HlStudyOpenFlags flags;
   GCancellable *cancellable;
   char *folder_name;      /* basename of the canonical folder: patient of files at its top */
+  char *root_real;        /* realpath of the study folder: links must resolve inside it */
   GHashTable *seen;       /* "dev:inode" of every folder entered and file listed */
   GPtrArray *label_paths; /* (char *) candidate label files at the top */
+  guint max_entries;      /* HL_STUDY_MAX_ENTRIES, or a test's smaller cap */
+  guint n_entries;        /* names read from folders so far, at most max_entries */
+  char *stopped_in;       /* the folder whose listing hit max_entries, or NULL */
+  guint n_unread_folders; /* folders reached after that, not read at all */
 } Scan;
 
 static void G_GNUC_PRINTF (2, 3)
@@ -37,6 +43,41 @@ first_visit (Scan *s, const GStatBuf *st)
                                (guint64) st->st_ino);
 
   return g_hash_table_add (s->seen, key);
+}
+
+/* TRUE when the real path @real is the study folder or below it. */
+static gboolean
+inside_root (const Scan *s, const char *real)
+{
+  gsize n = strlen (s->root_real);
+
+  if (strcmp (s->root_real, "/") == 0)
+    return TRUE;
+  return strncmp (real, s->root_real, n) == 0 && (real[n] == '\0' || real[n] == '/');
+}
+
+/* For a symbolic link @child: TRUE when it resolves inside the study folder; otherwise warns
+ * (dangling, or leaving the folder) and returns FALSE, so that it is not followed. */
+static gboolean
+link_stays_inside (Scan *s, const char *child)
+{
+  char *real = realpath (child, NULL);
+  gboolean inside;
+
+  if (real == NULL)
+    {
+      int saved = errno;
+      warn (s->study, "%s: skipped: %s", child, g_strerror (saved));
+      return FALSE;
+    }
+  inside = inside_root (s, real);
+  if (!inside)
+    {
+      s->study->n_links_outside++;
+      warn (s->study, "%s: a link to %s, outside the study folder: not followed", child, real);
+    }
+  free (real);
+  return inside;
 }
 
 static gboolean
@@ -153,8 +194,19 @@ scan_folder (Scan *s, const char *path, const char *relative, const char *folder
       return TRUE;
     }
   while ((name = g_dir_read_name (dir)) != NULL)
-    if (name[0] != '.') /* hidden files and folders (.DS_Store, ._x.png, .git) are not studies */
-      g_ptr_array_add (names, g_strdup (name));
+    {
+      if (s->n_entries >= s->max_entries)
+        {
+          if (s->stopped_in == NULL)
+            s->stopped_in = g_strdup (path);
+          else
+            s->n_unread_folders++;
+          break;
+        }
+      s->n_entries++;
+      if (name[0] != '.') /* hidden files and folders (.DS_Store, ._x.png, .git) are not studies */
+        g_ptr_array_add (names, g_strdup (name));
+    }
   g_dir_close (dir);
   g_ptr_array_sort (names, compare_names);
 
@@ -168,6 +220,8 @@ scan_folder (Scan *s, const char *path, const char *relative, const char *folder
 
       if (g_cancellable_set_error_if_cancelled (s->cancellable, error))
         return FALSE;
+      if (g_lstat (child, &st) == 0 && S_ISLNK (st.st_mode) && !link_stays_inside (s, child))
+        continue;
       if (g_stat (child, &st) != 0)
         {
           int saved = errno;
@@ -306,6 +360,13 @@ HlStudy *
 hl_study_open (const char *folder, guint max_depth, HlStudyOpenFlags flags,
                GCancellable *cancellable, GError **error)
 {
+  return hl_study_open_capped (folder, max_depth, HL_STUDY_MAX_ENTRIES, flags, cancellable, error);
+}
+
+HlStudy *
+hl_study_open_capped (const char *folder, guint max_depth, guint max_entries,
+                      HlStudyOpenFlags flags, GCancellable *cancellable, GError **error)
+{
   g_autoptr (HlStudy) study = NULL;
   g_autofree char *canonical = NULL;
   GStatBuf st;
@@ -337,8 +398,17 @@ hl_study_open (const char *folder, guint max_depth, HlStudyOpenFlags flags,
   study->warnings = g_ptr_array_new_with_free_func (g_free);
 
   canonical = g_canonicalize_filename (folder, NULL);
+  s.root_real = realpath (folder, NULL);
+  if (s.root_real == NULL)
+    {
+      int saved = errno;
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: cannot open: %s", folder,
+                   g_strerror (saved));
+      return NULL;
+    }
   s.study = study;
   s.max_depth = max_depth;
+  s.max_entries = max_entries;
   s.flags = flags;
   s.cancellable = cancellable;
   s.folder_name = g_path_get_basename (canonical);
@@ -347,12 +417,22 @@ hl_study_open (const char *folder, guint max_depth, HlStudyOpenFlags flags,
   first_visit (&s, &st);
 
   ok = scan_folder (&s, folder, NULL, s.folder_name, 0, error);
+  if (ok && s.stopped_in != NULL)
+    {
+      study->incomplete = TRUE;
+      warn (study,
+            "%s: scan stopped after %u entries (the cap): the rest of %s and %u more folders "
+            "were not read; the study is incomplete",
+            folder, max_entries, s.stopped_in, s.n_unread_folders);
+    }
   if (ok)
     {
       read_label_files (&s);
       group_by_patient (study);
     }
   g_free (s.folder_name);
+  free (s.root_real);
+  g_free (s.stopped_in);
   g_hash_table_unref (s.seen);
   g_ptr_array_unref (s.label_paths);
   return ok ? g_steal_pointer (&study) : NULL;

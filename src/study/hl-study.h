@@ -17,6 +17,11 @@ G_BEGIN_DECLS
 /* Folders nested deeper than this below the study folder are not scanned by default. */
 #define HL_STUDY_DEFAULT_MAX_DEPTH 8
 
+/* The most folder entries (files, folders, links, hidden or not) a scan reads, whatever the depth:
+ * past it the scan stops, says so in the warnings and sets HlStudy.incomplete. NIH's whole
+ * ChestX-ray14 release (112,120 images in 12 folders) fits. */
+#define HL_STUDY_MAX_ENTRIES 200000
+
 typedef enum
 {
   HL_STUDY_OPEN_NONE = 0,
@@ -57,14 +62,21 @@ typedef struct
                            * refused, label-file warnings */
   guint n_failed;         /* images whose error is set */
   guint n_other_files;    /* files that are neither images nor label files */
+  guint n_links_outside;  /* symbolic links resolving outside the folder, not followed */
+  gboolean incomplete;    /* the scan stopped at HL_STUDY_MAX_ENTRIES (a warning says how much
+                           * was left unread) */
 } HlStudy;
 
-/* Scans @folder, descending at most @max_depth folders below it (0: only its own files), following
- * symbolic links but never entering a folder twice (folders are identified by device and inode,
- * so link loops end) and listing a file reached twice once. Images are matched to label rows by
- * relative path, then by file name. Returns a new study, or NULL with @error (HL_STUDY_ERROR_IO:
- * @folder cannot be read or is not a folder; G_IO_ERROR_CANCELLED). Unreadable files and
- * subfolders are listed (error) or warned about, never fatal. */
+/* Scans @folder, descending at most @max_depth folders below it (0: only its own files) and
+ * reading at most HL_STUDY_MAX_ENTRIES entries in all. Symbolic links are followed only when
+ * their real path (realpath) is @folder's real path or below it; a link that leaves it (to `/`,
+ * `..` of the folder, another disk) is warned about and counted in n_links_outside. No folder is
+ * entered twice (folders are identified by device and inode, so link loops end) and a file reached
+ * twice is listed once. Only regular files are opened, never blocking (hl_image_sniff). Images
+ * are matched to label rows by relative path, then by file name. Returns a new study, or NULL
+ * with @error (HL_STUDY_ERROR_IO: @folder cannot be read or is not a folder;
+ * G_IO_ERROR_CANCELLED). Unreadable files and subfolders are listed (error) or warned about, and
+ * a scan stopped at the cap sets incomplete, never fatal. */
 HlStudy *hl_study_open (const char *folder, guint max_depth, HlStudyOpenFlags flags,
                         GCancellable *cancellable, GError **error);
 
