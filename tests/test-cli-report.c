@@ -220,11 +220,11 @@ test_failures (Fixture *fx, gconstpointer data)
   g_assert_cmpint (hl_test_run_cli (no_model, NULL, &err), ==, 1);
   g_assert_nonnull (strstr (err, "missing.safetensors"));
 
-  /* A corrupt PNG among good images: exit 1, the good ones still reported. */
+  /* A corrupt PNG among good images: exit 3 (some inputs failed), the good ones reported. */
   g_autofree char *bad = g_build_filename (fx->in, "bad.png", NULL);
   g_assert_true (g_file_set_contents (bad, "\x89PNG\r\n\x1a\n truncated", -1, NULL));
   const char *args[] = { "report", fx->in, "--out", fx->out, "--model", fx->model, NULL };
-  g_assert_cmpint (hl_test_run_cli (args, NULL, NULL), ==, 1);
+  g_assert_cmpint (hl_test_run_cli (args, NULL, NULL), ==, 3);
   g_autofree char *ra = g_build_filename (fx->out, "a.report.png", NULL);
   assert_png_size (ra, 1190, 1684);
   g_autofree char *rbad = g_build_filename (fx->out, "bad.report.png", NULL);
@@ -299,7 +299,7 @@ test_keeps_users_files (Fixture *fx, gconstpointer data)
   gsize before_len;
   g_assert_true (g_file_get_contents (page, &before, &before_len, NULL));
   g_autofree char *err = NULL;
-  g_assert_cmpint (hl_test_run_cli (args, NULL, &err), ==, 1);
+  g_assert_cmpint (hl_test_run_cli (args, NULL, &err), ==, 3);
   g_assert_nonnull (strstr (err, "not written by Hilum"));
   g_autofree char *after = NULL;
   gsize after_len;

@@ -1,6 +1,7 @@
 /* cli-commands.h — the table of hilum-cli commands. Each command lives in its own
  * cli-<name>.c, parses its own options (GOptionContext) and returns the process exit status:
- * 0 success, 1 runtime failure (message on stderr naming the file), 2 usage error. */
+ * 0 success, 1 runtime failure (message on stderr naming the file), 2 usage error; check,
+ * predict and report also 3 and 4 (HlCliExit in cli-study.h: some inputs failed, leakage). */
 #pragma once
 
 #include <glib.h>

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli-commands.h"
+#include "cli-study.h"
 #include "hl-file-write.h"
 #include "hl-predictions.h"
 #include "hl-render.h"
@@ -473,7 +474,8 @@ hl_cli_report (int argc, char **argv)
   gboolean ok = write_sidecars (&job, inputs, done, probs, builder, &error);
   if (!ok)
     fprintf (stderr, "hilum-cli report: %s\n", error->message);
+  guint n_inputs = inputs->len;
   g_array_unref (inputs);
   hl_study_free (study);
-  return ok && n_failed == 0 ? 0 : 1;
+  return ok ? hl_cli_inputs_status (n_inputs - n_failed, n_failed) : HL_CLI_EXIT_FAILED;
 }

@@ -1,6 +1,7 @@
 /* hl-labels.c — the label names, a small RFC 4180 CSV reader, and the two label-file layouts
  * (notebook and NIH Data_Entry_2017) described in hl-labels.h. */
 #include "hl-labels.h"
+#include "hl-file-write.h"
 #include "hl-study-private.h"
 
 #include <string.h>
@@ -739,7 +740,7 @@ hl_label_set_write (const HlLabelSet *set, const guint *assignment, guint which,
         }
       g_string_append_c (out, '\n');
     }
-  if (!g_file_set_contents (path, out->str, (gssize) out->len, &local))
+  if (!hl_file_write_contents (path, out->str, out->len, NULL, &local))
     {
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s", local->message);
       return FALSE;
