@@ -29,7 +29,8 @@ typedef struct
   double crop_scale;    /* random resized crop: area fraction uniform in [crop_scale, 1], aspect
                          * (width / height) log-uniform in [3/4, 4/3], each side clamped to the
                          * image (the aspect stays in range, the area may fall to
-                         * sqrt (3/4 area)), position uniform; the crop fills the plane; in [0, 1] */
+                         * sqrt (3/4 area)), position uniform; the crop fills the plane;
+                         * in [0, 1] */
   double erase_p;       /* probability of erasing a rectangle anywhere: area fraction uniform in
                          * [0.02, 0.2], aspect (height / width) log-uniform in [0.3, 3.3], filled
                          * with uniform noise in [0, 1] or the plane's mean, even odds; in [0, 1] */
