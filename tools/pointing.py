@@ -16,6 +16,8 @@ fraction is >= 0.5), the mean chance and their ratio, overall and per finding; a
 label's map of those images, the share of the maximum that lies in the outer band of width
 side / 7 (one cell of DenseNet-121's 7x7 last map at 224), where markers and burned-in text sit:
 a map peaking there points at the frame, not at the lungs (uniform chance 1 - (5/7)^2 = 0.49).
+A second baseline besides chance: the hit rate of a map that always peaks at the image centre
+(boxes sit in the lungs, so it beats chance: a model should beat it too).
 
 Boxes whose image is in an --exclude CSV (the training CSVs) are left out: those the model has
 seen say nothing about where it looks on new images. Coordinates are scaled by the image's width
@@ -116,7 +118,11 @@ def main():
             k = side / args.original
             hit, chance = score_box(heat.astype(np.int32), float(r["x"]) * k, float(r["y"]) * k,
                                     float(r["w"]) * k, float(r["h"]) * k)
-            results.append((label, r["Image"], hit, chance))
+            centre = np.zeros(heat.shape, dtype=np.int32)
+            centre[heat.shape[0] // 2, heat.shape[1] // 2] = 1
+            centre_hit = score_box(centre, float(r["x"]) * k, float(r["y"]) * k,
+                                   float(r["w"]) * k, float(r["h"]) * k)[0]
+            results.append((label, r["Image"], hit, chance, centre_hit))
         stems = [os.path.splitext(n)[0] for n in names]
         edges = [edge_share(np.asarray(Image.open(os.path.join(maps, f))))
                  for f in sorted(os.listdir(maps))
@@ -125,22 +131,23 @@ def main():
     print("model %s, layer %s: %d boxes on %d images not in %s"
           % (args.model, args.layer, len(results), len(names),
              ", ".join(args.exclude) or "(nothing excluded)"))
-    print("%-14s %5s %8s %8s %7s %17s" % ("finding", "boxes", "hit", "chance", "ratio",
-                                          "hits>=0.5 (95% CI)"))
+    print("%-14s %5s %8s %8s %7s %8s %17s" % ("finding", "boxes", "hit", "chance", "ratio",
+                                               "centre", "hits>=0.5 (95% CI)"))
     groups = sorted({r[0] for r in results}) + ["all"]
     for g in groups:
         rs = [r for r in results if g in ("all", r[0])]
         hit = sum(r[2] for r in rs) / len(rs)
         chance = sum(r[3] for r in rs) / len(rs)
+        centre = sum(r[4] for r in rs) / len(rs)
         k = sum(r[2] >= 0.5 for r in rs)
         lo, hi = wilson(k, len(rs))
-        print("%-14s %5d %8.3f %8.3f %7.2f %5d/%d (%.2f-%.2f)"
-              % (g, len(rs), hit, chance, hit / chance if chance > 0 else float("nan"), k,
-                 len(rs), lo, hi))
+        print("%-14s %5d %8.3f %8.3f %7.2f %8.3f %5d/%d (%.2f-%.2f)"
+              % (g, len(rs), hit, chance, hit / chance if chance > 0 else float("nan"), centre,
+                 k, len(rs), lo, hi))
     print("maxima in the outer band (side / 7): %.3f of %d maps (all labels of these images)"
           % (sum(edges) / len(edges), len(edges)))
-    for label, image, hit, chance in results:
-        print("  %s %-14s hit %.3f chance %.3f" % (image, label, hit, chance))
+    for label, image, hit, chance, centre in results:
+        print("  %s %-14s hit %.3f chance %.3f centre %.0f" % (image, label, hit, chance, centre))
 
 
 if __name__ == "__main__":
