@@ -523,11 +523,18 @@ train (Options *opt)
       g_free (fingerprint);
       fingerprint = with;
     }
-  augment_text = g_strdup_printf (
-      "augmentation (rotation, shift, zoom, brightness, contrast, gamma%s%s%s)",
-      opt->crop_scale > 0.0 ? ", random resized crop" : "",
-      opt->erase_p > 0.0 ? ", random erasing" : "",
-      opt->erase_edge_p > 0.0 ? ", random erasing at the edges" : "");
+  {
+    GString *text = g_string_new ("augmentation (rotation, shift, zoom, brightness, contrast, "
+                                  "gamma");
+    if (opt->crop_scale > 0.0)
+      g_string_append_printf (text, ", random resized crop (area >= %g)", opt->crop_scale);
+    if (opt->erase_p > 0.0)
+      g_string_append_printf (text, ", random erasing (p %g)", opt->erase_p);
+    if (opt->erase_edge_p > 0.0)
+      g_string_append_printf (text, ", random erasing at an edge (p %g)", opt->erase_edge_p);
+    g_string_append_c (text, ')');
+    augment_text = g_string_free (text, FALSE);
+  }
   /* Not in the fingerprint: only --allow-leakage lets a run with shared patients this far. */
   leakage = shared->len > 0 ? g_strdup_printf ("; patients in both splits: %u (allowed by "
                                                "--allow-leakage)", shared->len)
