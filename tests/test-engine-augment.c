@@ -1,8 +1,10 @@
 /* test-engine-augment.c — the trainer's helpers in the engine: the SplitMix64 generator (published
  * reference values, uniform range, shuffles that are permutations and reproducible), augmentation
  * against hand-computed cases (the identity draw, whole-pixel shifts, a quarter turn, the intensity
- * formula, zoom about the centre) and against the PyTorch trainer's copy in tools/torch_train.py,
- * and torchvision's initialisation (hl_model_new_initialized). */
+ * formula, zoom about the centre), the random resized crop against a plain reference (alone and
+ * composed with rotation, zoom and shift), the distributions of crops and erasures over many
+ * seeded draws, erasing's pixels, determinism, and all of it against the PyTorch trainer's copy in
+ * tools/torch_train.py; and torchvision's initialisation (hl_model_new_initialized). */
 #include "hl-augment.h"
 #include "hl-init.h"
 #include "hl-model-private.h"
@@ -64,7 +66,11 @@ test_rng_shuffle (void)
 }
 
 static const HlAugmentDraw identity = { .angle = 0.0, .shift_x = 0.0, .shift_y = 0.0, .zoom = 1.0,
-                                        .brightness = 0.0, .contrast = 1.0, .gamma = 1.0 };
+                                        .brightness = 0.0, .contrast = 1.0, .gamma = 1.0,
+                                        .crop_w = 1.0, .crop_h = 1.0 };
+
+/* The SplitMix64 increment: hl_rng_next moves the state by it once per value. */
+#define GOLDEN G_GUINT64_CONSTANT (0x9e3779b97f4a7c15)
 
 /* A plane (h, w) with distinct values in (0, 1). */
 static float *
@@ -181,7 +187,7 @@ test_draw (void)
       guint64 before = rng.state;
       hl_augment_draw (&options, &rng, &draw);
       /* always seven values: the state moves by seven SplitMix64 increments */
-      g_assert_cmpuint (rng.state - before, ==, 7 * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
+      g_assert_cmpuint (rng.state - before, ==, 7 * GOLDEN);
       g_assert_cmpfloat (fabs (draw.angle), <=, options.rotation_deg * G_PI / 180.0);
       g_assert_cmpfloat (fabs (draw.shift_x), <=, options.translation);
       g_assert_cmpfloat (fabs (draw.zoom - 1.0), <=, options.scale);
@@ -189,12 +195,366 @@ test_draw (void)
       g_assert_cmpfloat (fabs (draw.contrast - 1.0), <=, options.contrast);
       g_assert_cmpfloat (fabs (log (draw.gamma)), <=, options.gamma + 1e-12);
       varied |= draw.angle != 0.0;
+      /* the defaults neither crop nor erase */
+      g_assert_cmpfloat (draw.crop_w, ==, 1.0);
+      g_assert_cmpfloat (draw.crop_x, ==, 0.0);
+      g_assert_false (draw.erase[0].on || draw.erase[1].on);
     }
   g_assert_true (varied);
 }
 
+/* The bilinear sample of @src (h, w) at pixel coordinates (sx, sy) (pixel centres at integers), 0
+ * outside, in double. */
+static double
+sample_ref (const float *src, int h, int w, double sx, double sy)
+{
+  int x0 = (int) floor (sx), y0 = (int) floor (sy);
+  double fx = sx - x0, fy = sy - y0, sum = 0.0;
+
+  for (int j = 0; j < 2; j++)
+    for (int i = 0; i < 2; i++)
+      {
+        int x = x0 + i, y = y0 + j;
+        if (x >= 0 && y >= 0 && x < w && y < h)
+          sum += (i ? fx : 1 - fx) * (j ? fy : 1 - fy) * src[y * w + x];
+      }
+  return sum;
+}
+
+static void
+test_crop (void)
+{
+  const int h = 8, w = 12;
+  g_autofree float *src = ramp (h, w);
+  g_autofree float *dst = g_new (float, h * w);
+  HlAugmentDraw draw = identity;
+
+  /* the crop (3, 1) .. (9, 7) filling the plane: dst centre x + 0.5 is source 3 + (x + 0.5) / 2 */
+  draw.crop_x = 0.25;
+  draw.crop_y = 0.125;
+  draw.crop_w = 0.5;
+  draw.crop_h = 0.75;
+  hl_augment_apply (&draw, src, h, w, dst);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        double sx = 3 + (x + 0.5) * 0.5 - 0.5, sy = 1 + (y + 0.5) * 0.75 - 0.5;
+        g_assert_cmpfloat_with_epsilon (dst[y * w + x], sample_ref (src, h, w, sx, sy), 1e-6);
+      }
+}
+
+/* The crop composed with rotation, zoom and shift is one affine map: the reference builds the
+ * FORWARD map (source point s to crop-plane point q = c + d + zoom R (s - c), then to output
+ * p = (q - o) / k per axis), inverts its 2x2 matrix numerically and samples once. */
+static void
+test_crop_composed (void)
+{
+  const int h = 29, w = 41;
+  g_autofree float *src = g_new (float, h * w);
+  g_autofree float *dst = g_new (float, h * w);
+  HlAugmentDraw draw = identity;
+  double max_diff = 0.0;
+
+  for (int i = 0; i < h * w; i++)
+    src[i] = (float) ((i * 7919) % 1000) / 1000.0f;
+  draw.angle = 0.2;
+  draw.zoom = 1.1;
+  draw.shift_x = 0.05;
+  draw.shift_y = -0.07;
+  draw.crop_x = 0.1;
+  draw.crop_y = 0.2;
+  draw.crop_w = 0.7;
+  draw.crop_h = 0.6;
+  hl_augment_apply (&draw, src, h, w, dst);
+
+  /* p = A s + b in centre-based pixel coordinates (pixel x covers [x, x + 1)) */
+  double c = cos (draw.angle), s = sin (draw.angle);
+  double a[2][2] = { { draw.zoom * c / draw.crop_w, draw.zoom * s / draw.crop_w },
+                     { -draw.zoom * s / draw.crop_h, draw.zoom * c / draw.crop_h } };
+  double b[2] = { (0.5 * w + draw.shift_x * w - draw.crop_x * w) / draw.crop_w,
+                  (0.5 * h + draw.shift_y * h - draw.crop_y * h) / draw.crop_h };
+  b[0] -= a[0][0] * 0.5 * w + a[0][1] * 0.5 * h;
+  b[1] -= a[1][0] * 0.5 * w + a[1][1] * 0.5 * h;
+  double det = a[0][0] * a[1][1] - a[0][1] * a[1][0];
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        double px = x + 0.5 - b[0], py = y + 0.5 - b[1];
+        double sx = (a[1][1] * px - a[0][1] * py) / det, sy = (-a[1][0] * px + a[0][0] * py) / det;
+        double want = sample_ref (src, h, w, sx - 0.5, sy - 0.5);
+        max_diff = MAX (max_diff, fabs (dst[y * w + x] - want));
+      }
+  /* float bilinear weights against double ones: a few float ulps of values <= 1 */
+  g_test_message ("largest difference from the forward-map reference: %g", max_diff);
+  g_assert_cmpfloat (max_diff, <, 1e-5);
+  /* the map is not the identity: rows and columns of the source are not where they were */
+  g_assert_true (memcmp (src, dst, sizeof (float) * h * w) != 0);
+}
+
+/* How many values one draw consumes: 7, + 4 with a crop, + 7 per kind of erasure on. */
+static void
+test_draw_count (void)
+{
+  const struct
+  {
+    double crop, erase, edge;
+    guint values;
+  } cases[] = { { 0, 0, 0, 7 }, { 0.5, 0, 0, 11 }, { 0, 0.3, 0, 14 }, { 0, 0, 1, 14 },
+                { 0.6, 0.5, 0.5, 25 }, { 1, 1, 0, 18 } };
+
+  for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      HlAugmentOptions options;
+      HlAugmentDraw draw;
+      HlRng rng;
+
+      hl_augment_options_init (&options);
+      options.crop_scale = cases[c].crop;
+      options.erase_p = cases[c].erase;
+      options.erase_edge_p = cases[c].edge;
+      hl_rng_init (&rng, 11 + c);
+      for (int i = 0; i < 100; i++)
+        {
+          guint64 before = rng.state;
+          hl_augment_draw (&options, &rng, &draw);
+          g_assert_cmpuint (rng.state - before, ==, cases[c].values * GOLDEN);
+        }
+    }
+}
+
+/* The crop's expected area fraction for crop_scale @s_min by the midpoint rule over the area drawn
+ * (uniform in [s_min, 1]) and log r (uniform in [log 3/4, log 4/3]): E min (1, sqrt (a r))
+ * min (1, sqrt (a / r)). The integrand is Lipschitz, so 400 x 400 points err by < 1e-5. */
+static double
+crop_mean_area (double s_min)
+{
+  const int n = 400;
+  double lo = log (0.75), hi = log (4.0 / 3.0), sum = 0.0;
+
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++)
+      {
+        double a = s_min + (1.0 - s_min) * (i + 0.5) / n, r = exp (lo + (hi - lo) * (j + 0.5) / n);
+        sum += MIN (1.0, sqrt (a * r)) * MIN (1.0, sqrt (a / r));
+      }
+  return sum / ((double) n * n);
+}
+
+/* The crop over many draws: inside the plane, aspect in [3/4, 4/3] (clamping a side to the image
+ * keeps it there: the clamped aspect is sqrt (r / a) < r), area in [s, 1] (for s = 0.6 clamping
+ * leaves at least sqrt (3/4 * 3/4) = 0.75), the mean area that of crop_mean_area. */
+static void
+test_draw_crop (void)
+{
+  const int n = 20000;
+  const double s_min = 0.6;
+  HlAugmentOptions options;
+  HlAugmentDraw draw;
+  HlRng rng;
+  double area_sum = 0.0, area_lo = 1.0;
+  int clamped = 0;
+
+  hl_augment_options_init (&options);
+  options.crop_scale = s_min;
+  hl_rng_init (&rng, 5);
+  for (int i = 0; i < n; i++)
+    {
+      hl_augment_draw (&options, &rng, &draw);
+      double area = draw.crop_w * draw.crop_h, aspect = draw.crop_w / draw.crop_h;
+      g_assert_cmpfloat (draw.crop_x, >=, 0.0);
+      g_assert_cmpfloat (draw.crop_y, >=, 0.0);
+      g_assert_cmpfloat (draw.crop_x + draw.crop_w, <=, 1.0 + 1e-12);
+      g_assert_cmpfloat (draw.crop_y + draw.crop_h, <=, 1.0 + 1e-12);
+      g_assert_cmpfloat (area, >=, s_min - 1e-12);
+      g_assert_cmpfloat (area, <=, 1.0 + 1e-12);
+      g_assert_cmpfloat (aspect, >=, 0.75 - 1e-12);
+      g_assert_cmpfloat (aspect, <=, 4.0 / 3.0 + 1e-12);
+      clamped += draw.crop_w == 1.0 || draw.crop_h == 1.0;
+      area_sum += area;
+      area_lo = MIN (area_lo, area);
+    }
+  /* the area lies in [0.6, 1]: its standard deviation is at most 0.2, so the mean's standard
+   * error at most 0.2 / sqrt (n); 5 of them */
+  double want = crop_mean_area (s_min);
+  g_test_message ("crop mean area %g (expected %g), smallest %g, clamped %d of %d", area_sum / n,
+                  want, area_lo, clamped, n);
+  g_assert_cmpfloat (fabs (area_sum / n - want), <, 5 * 0.2 / sqrt (n));
+  g_assert_cmpfloat (area_lo, <, s_min + 0.001);
+  g_assert_cmpint (clamped, >, 0);
+}
+
+/* Erasures over many draws: how often, their area and aspect distributions, where they sit. With
+ * n draws a frequency's standard error is at most 0.5 / sqrt (n), a uniform's mean's is
+ * (range / sqrt 12) / sqrt (n_on); every bound below is 5 of them. */
+static void
+test_draw_erase (void)
+{
+  const int n = 20000;
+  HlAugmentOptions options;
+  HlAugmentDraw draw;
+  HlRng rng;
+  int on[2] = { 0 }, noise = 0, edges[4] = { 0 };
+  double area_sum[2] = { 0 }, log_aspect_sum[2] = { 0 }, area_lo = 1, area_hi = 0;
+  const double log_lo = log (0.3), log_hi = log (3.3);
+
+  hl_augment_options_init (&options);
+  options.erase_p = 0.3;
+  options.erase_edge_p = 0.6;
+  hl_rng_init (&rng, 9);
+  for (int i = 0; i < n; i++)
+    {
+      hl_augment_draw (&options, &rng, &draw);
+      for (int e = 0; e < 2; e++)
+        {
+          const HlAugmentErase *r = &draw.erase[e];
+          if (!r->on)
+            continue;
+          double area = r->w * r->h, log_aspect = log (r->h / r->w);
+          on[e]++;
+          noise += r->noise;
+          area_sum[e] += area;
+          log_aspect_sum[e] += log_aspect;
+          area_lo = MIN (area_lo, area);
+          area_hi = MAX (area_hi, area);
+          g_assert_cmpfloat (area, >=, 0.02 - 1e-12);
+          g_assert_cmpfloat (area, <=, 0.2 + 1e-12);
+          g_assert_cmpfloat (log_aspect, >=, log_lo - 1e-12);
+          g_assert_cmpfloat (log_aspect, <=, log_hi + 1e-12);
+          g_assert_cmpfloat (r->x, >=, 0.0);
+          g_assert_cmpfloat (r->y, >=, 0.0);
+          g_assert_cmpfloat (r->x + r->w, <=, 1.0 + 1e-12);
+          g_assert_cmpfloat (r->y + r->h, <=, 1.0 + 1e-12);
+          if (e == 1)
+            {
+              /* touching an edge: exactly one of them unless it also reaches a corner */
+              gboolean top = r->y == 0.0, bottom = fabs (r->y + r->h - 1.0) < 1e-12;
+              gboolean left = r->x == 0.0, right = fabs (r->x + r->w - 1.0) < 1e-12;
+              g_assert_true (top || bottom || left || right);
+              edges[0] += top;
+              edges[1] += bottom;
+              edges[2] += left;
+              edges[3] += right;
+            }
+        }
+    }
+  double f0 = (double) on[0] / n, f1 = (double) on[1] / n;
+  g_test_message ("erase on %g, edge erase on %g, areas %g..%g", f0, f1, area_lo, area_hi);
+  g_assert_cmpfloat (fabs (f0 - 0.3), <, 5 * 0.5 / sqrt (n));
+  g_assert_cmpfloat (fabs (f1 - 0.6), <, 5 * 0.5 / sqrt (n));
+  g_assert_cmpfloat (fabs ((double) noise / (on[0] + on[1]) - 0.5), <,
+                     5 * 0.5 / sqrt (on[0] + on[1]));
+  for (int e = 0; e < 2; e++)
+    {
+      g_assert_cmpfloat (fabs (area_sum[e] / on[e] - 0.11), <, 5 * 0.18 / sqrt (12.0 * on[e]));
+      g_assert_cmpfloat (fabs (log_aspect_sum[e] / on[e] - 0.5 * (log_lo + log_hi)), <,
+                         5 * (log_hi - log_lo) / sqrt (12.0 * on[e]));
+    }
+  g_assert_cmpfloat (area_lo, <, 0.021);
+  g_assert_cmpfloat (area_hi, >, 0.199);
+  /* each edge about a quarter of the time (an erasure reaching a corner counts twice) */
+  for (int k = 0; k < 4; k++)
+    g_assert_cmpfloat (fabs ((double) edges[k] / on[1] - 0.25), <, 0.05);
+}
+
+/* Erasing's pixels: inside the rectangle the mean of the unerased plane or the noise of its seed,
+ * outside untouched; as many pixels as the rectangle covers, within a pixel of each side. */
+static void
+test_erase_apply (void)
+{
+  const int h = 20, w = 30;
+  g_autofree float *src = ramp (h, w);
+  g_autofree float *plain = g_new (float, h * w);
+  g_autofree float *dst = g_new (float, h * w);
+  HlAugmentDraw draw = identity;
+  double mean = 0.0;
+
+  draw.contrast = 1.2;
+  hl_augment_apply (&draw, src, h, w, plain);
+  for (int i = 0; i < h * w; i++)
+    mean += plain[i];
+  mean /= h * w;
+
+  for (int fill = 0; fill < 2; fill++)
+    {
+      HlRng noise, corner;
+      int count = 0;
+
+      draw.erase[0] = (HlAugmentErase) { .on = TRUE, .x = 0.21, .y = 0.33, .w = 0.4, .h = 0.25,
+                                         .noise = fill, .seed = 77 };
+      draw.erase[1] = (HlAugmentErase) { .on = TRUE, .x = 0.0, .y = 0.0, .w = 0.1, .h = 0.2,
+                                         .noise = !fill, .seed = 78 };
+      hl_augment_apply (&draw, src, h, w, dst);
+      hl_rng_init (&noise, 77);
+      hl_rng_init (&corner, 78);
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+          {
+            double px = (x + 0.5) / w, py = (y + 0.5) / h;
+            gboolean in0 = px >= 0.21 && px < 0.61 && py >= 0.33 && py < 0.58;
+            gboolean in1 = px < 0.1 && py < 0.2;
+            float v = dst[y * w + x];
+            count += in0;
+            if (in0)
+              g_assert_cmpfloat (v, ==, fill ? (float) hl_rng_uniform (&noise) : (float) mean);
+            else if (in1 && fill)
+              g_assert_cmpfloat_with_epsilon (v, mean, 1e-6);
+            else if (in1)
+              g_assert_cmpfloat (v, ==, (float) hl_rng_uniform (&corner));
+            else if (!in1)
+              g_assert_cmpfloat (v, ==, plain[y * w + x]);
+          }
+      g_assert_cmpfloat (fabs (count - 0.4 * 0.25 * h * w), <, 0.4 * w + 0.25 * h + 1);
+      if (!fill)
+        {
+          /* the corner's 3 by 4 pixels of noise took 12 values of its seed, in row-major order */
+          HlRng twelve;
+          hl_rng_init (&twelve, 78);
+          for (int i = 0; i < 12; i++)
+            hl_rng_next (&twelve);
+          g_assert_cmpuint (corner.state, ==, twelve.state);
+        }
+    }
+}
+
+/* The same seed gives the same draws and the same planes; another seed does not. */
+static void
+test_determinism (void)
+{
+  const int n = 32;
+  g_autofree float *src = ramp (n, n);
+  g_autofree float *a = g_new (float, n * n);
+  g_autofree float *b = g_new (float, n * n);
+  HlAugmentOptions options;
+  HlAugmentDraw da, db;
+  HlRng r1, r2, r3;
+  int differ = 0;
+
+  hl_augment_options_init (&options);
+  options.crop_scale = 0.6;
+  options.erase_p = 0.5;
+  options.erase_edge_p = 0.5;
+  hl_rng_init (&r1, 123);
+  hl_rng_init (&r2, 123);
+  hl_rng_init (&r3, 124);
+  for (int i = 0; i < 50; i++)
+    {
+      hl_augment_draw (&options, &r1, &da);
+      hl_augment_draw (&options, &r2, &db);
+      g_assert_cmpmem (&da, sizeof da, &db, sizeof db);
+      hl_augment_apply (&da, src, n, n, a);
+      hl_augment_apply (&db, src, n, n, b);
+      g_assert_cmpmem (a, sizeof (float) * n * n, b, sizeof (float) * n * n);
+      hl_augment_draw (&options, &r3, &db);
+      hl_augment_apply (&db, src, n, n, b);
+      differ += memcmp (a, b, sizeof (float) * n * n) != 0;
+    }
+  g_assert_cmpuint (r1.state, ==, r2.state);
+  g_assert_cmpint (differ, ==, 50);
+}
+
 /* The PyTorch trainer (tools/torch_train.py) augments as the engine does: its augment_apply on the
- * same plane and draw matches hl_augment_apply. Skipped without Debian's python3 with torch. */
+ * same plane and draw (a crop and both erasures, one of noise, one of the mean, included) matches
+ * hl_augment_apply. Skipped without Debian's python3 with torch. */
 static void
 test_matches_torch (void)
 {
@@ -208,7 +568,10 @@ test_matches_torch (void)
         "    sys.exit(77)\n"
         "h, w = int(sys.argv[3]), int(sys.argv[4])\n"
         "src = torch.from_numpy(np.fromfile(sys.argv[2], dtype='<f4').reshape(h, w))\n"
-        "out = torch_train.augment_apply(src, *[float(v) for v in sys.argv[6:13]])\n"
+        "v = [float(a) for a in sys.argv[6:17]]\n"
+        "erase = [(float(e[0]), float(e[1]), float(e[2]), float(e[3]), e[4] == '1', int(e[5]))\n"
+        "         for e in (sys.argv[17:23], sys.argv[23:29])]\n"
+        "out = torch_train.augment_apply(src, *v[:7], crop=tuple(v[7:11]), erase=erase)\n"
         "out.numpy().astype('<f4').tofile(sys.argv[5])\n";
   const char *tools = g_getenv ("HL_TOOLS");
   g_autofree float *src = ramp (h, w);
@@ -218,9 +581,13 @@ test_matches_torch (void)
   g_autofree char *out_path = g_build_filename (dir, "out.f32", NULL);
   g_autofree char *torch_out = NULL;
   g_autoptr (GError) error = NULL;
-  const HlAugmentDraw draw = { .angle = 0.11, .shift_x = 0.05, .shift_y = -0.04, .zoom = 1.08,
-                               .brightness = 0.07, .contrast = 0.9, .gamma = 1.15 };
-  char dims[2][16], params[7][32];
+  const HlAugmentDraw draw
+      = { .angle = 0.11, .shift_x = 0.05, .shift_y = -0.04, .zoom = 1.08, .brightness = 0.07,
+          .contrast = 0.9, .gamma = 1.15, .crop_x = 0.12, .crop_y = 0.05, .crop_w = 0.77,
+          .crop_h = 0.81,
+          .erase = { { TRUE, 0.3, 0.4, 0.2, 0.35, TRUE, G_GUINT64_CONSTANT (0xfedcba9876543210) },
+                     { TRUE, 0.0, 0.61, 0.25, 0.39, FALSE, 0 } } };
+  char dims[2][16], params[11 + 6 * HL_AUGMENT_N_ERASE][32];
   gsize length = 0;
   int wait_status;
 
@@ -234,13 +601,26 @@ test_matches_torch (void)
   g_assert_true (g_file_set_contents (in_path, (const char *) src, sizeof (float) * h * w, NULL));
   g_snprintf (dims[0], sizeof dims[0], "%d", h);
   g_snprintf (dims[1], sizeof dims[1], "%d", w);
-  double values[7] = { draw.angle, draw.shift_x, draw.shift_y, draw.zoom, draw.brightness,
-                       draw.contrast, draw.gamma };
-  for (int i = 0; i < 7; i++)
+  double values[11] = { draw.angle, draw.shift_x, draw.shift_y, draw.zoom, draw.brightness,
+                        draw.contrast, draw.gamma, draw.crop_x, draw.crop_y, draw.crop_w,
+                        draw.crop_h };
+  for (int i = 0; i < 11; i++)
     g_ascii_dtostr (params[i], sizeof params[i], values[i]);
-  const char *argv[] = { "/usr/bin/python3", "-c", script, tools, in_path, dims[0], dims[1],
-                         out_path, params[0], params[1], params[2], params[3], params[4],
-                         params[5], params[6], NULL };
+  for (int e = 0; e < HL_AUGMENT_N_ERASE; e++)
+    {
+      const HlAugmentErase *r = &draw.erase[e];
+      char(*p)[32] = params + 11 + 6 * e;
+      g_ascii_dtostr (p[0], sizeof p[0], r->x);
+      g_ascii_dtostr (p[1], sizeof p[1], r->y);
+      g_ascii_dtostr (p[2], sizeof p[2], r->w);
+      g_ascii_dtostr (p[3], sizeof p[3], r->h);
+      g_snprintf (p[4], sizeof p[4], "%d", r->noise ? 1 : 0);
+      g_snprintf (p[5], sizeof p[5], "%" G_GUINT64_FORMAT, r->seed);
+    }
+  const char *argv[G_N_ELEMENTS (params) + 9] = { "/usr/bin/python3", "-c", script, tools,
+                                                  in_path, dims[0], dims[1], out_path };
+  for (gsize i = 0; i < G_N_ELEMENTS (params); i++)
+    argv[8 + i] = params[i];
   g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &wait_status,
                 &error);
   g_assert_no_error (error);
@@ -336,6 +716,13 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/augment/zoom", test_zoom);
   g_test_add_func ("/engine/augment/intensity", test_intensity);
   g_test_add_func ("/engine/augment/draw", test_draw);
+  g_test_add_func ("/engine/augment/crop", test_crop);
+  g_test_add_func ("/engine/augment/crop-composed", test_crop_composed);
+  g_test_add_func ("/engine/augment/draw-count", test_draw_count);
+  g_test_add_func ("/engine/augment/draw-crop", test_draw_crop);
+  g_test_add_func ("/engine/augment/draw-erase", test_draw_erase);
+  g_test_add_func ("/engine/augment/erase-apply", test_erase_apply);
+  g_test_add_func ("/engine/augment/determinism", test_determinism);
   g_test_add_func ("/engine/augment/matches-torch", test_matches_torch);
   g_test_add_func ("/engine/init/torchvision", test_initialized);
   return g_test_run ();

@@ -12,7 +12,11 @@ input.
 Validation and test images go from the decoded plane straight to the input, as inference does.
 Same augmentation as src/engine/hl-augment.c: rotation +-7 degrees, shift +-6 %, zoom +-10 %
 about the centre (bilinear, black outside), brightness +-0.1, contrast 1 +- 0.15 about the plane's
-mean, clamp to [0, 1], gamma exp (+-0.2). (The random streams differ from the C trainer's.)
+mean, clamp to [0, 1], gamma exp (+-0.2); with --crop-scale S a random resized crop (area fraction
+uniform in [S, 1], aspect log-uniform in [3/4, 4/3], sides clamped to the image) composed into the
+same affine map; with --erase P / --erase-edge Q random erasing of a rectangle anywhere / touching
+an edge (area 2-20 %, aspect 0.3..3.3, SplitMix64 noise or the mean, even odds). (The random
+streams differ from the C trainer's; one drawn augmentation gives the same plane.)
 Same loss: the notebook's class-balanced weighted loss: per label positive weight = fraction of
 negatives and negative weight = fraction of positives in the training set; the loss sums the
 per-label means over the batch.
@@ -31,6 +35,7 @@ Usage:
   tools/torch_train.py --train T.csv --valid V.csv [--test X.csv] --images DIR
       [--arch densenet121|tiny] [--input-size 224] [--epochs N] [--batch 16] [--lr 1e-4]
       [--optimizer adam|sgd] [--weight-decay 0] [--seed 1] [--threads N] [--limit N] [--no-augment]
+      [--crop-scale S] [--erase P] [--erase-edge Q]
       [--select best|last] [--tta] [--test-preds OUT.csv] [--device cpu|cuda]
 
 --select last keeps the last epoch instead of the best by validation (for a run whose validation
@@ -97,7 +102,25 @@ def preprocess(plane, side):
     return ((x - x.mean()) / (x.std(unbiased=False) + 1e-7))[None]
 
 
-def augment(plane, rng):
+def draw_erase(rng, p, edge):
+    """hl-augment.c's draw_erase: (x, y, w, h, noise, seed) in fractions of the plane, or None."""
+    on = rng.uniform() < p
+    area = rng.uniform(0.02, 0.2)
+    aspect = math.exp(rng.uniform(math.log(0.3), math.log(3.3)))
+    u_a, u_b = rng.uniform(), rng.uniform()
+    eh, ew = math.sqrt(area * aspect), math.sqrt(area / aspect)
+    if edge:
+        side = min(int(u_a * 4), 3)  # top, bottom, left, right
+        x = 0.0 if side == 2 else 1.0 - ew if side == 3 else u_b * (1.0 - ew)
+        y = 0.0 if side == 0 else 1.0 - eh if side == 1 else u_b * (1.0 - eh)
+    else:
+        x, y = u_a * (1.0 - ew), u_b * (1.0 - eh)
+    noise = rng.uniform() < 0.5
+    seed = int(rng.integers(0, 2**64, dtype=np.uint64))
+    return (x, y, ew, eh, noise, seed) if on else None
+
+
+def augment(plane, rng, crop_scale=0.0, erase_p=0.0, erase_edge_p=0.0):
     """hl_augment_draw + hl_augment_apply on one (h, w) plane."""
     angle = rng.uniform(-7.0, 7.0) * math.pi / 180.0
     shift_x, shift_y = rng.uniform(-0.06, 0.06), rng.uniform(-0.06, 0.06)
@@ -105,7 +128,36 @@ def augment(plane, rng):
     brightness = rng.uniform(-0.10, 0.10)
     contrast = 1.0 + rng.uniform(-0.15, 0.15)
     gamma = math.exp(rng.uniform(-0.2, 0.2))
-    return augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, gamma)
+    crop = (0.0, 0.0, 1.0, 1.0)
+    if crop_scale > 0:
+        area = rng.uniform(crop_scale, 1.0)
+        ratio = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
+        cw, ch = min(1.0, math.sqrt(area * ratio)), min(1.0, math.sqrt(area / ratio))
+        crop = ((1.0 - cw) * rng.uniform(), (1.0 - ch) * rng.uniform(), cw, ch)
+    erase = []
+    if erase_p > 0:
+        erase.append(draw_erase(rng, erase_p, False))
+    if erase_edge_p > 0:
+        erase.append(draw_erase(rng, erase_edge_p, True))
+    return augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, gamma,
+                         crop, [e for e in erase if e is not None])
+
+
+def splitmix_uniform(seed, n):
+    """The first @n hl_rng_uniform values of an HlRng seeded with @seed (float64 numpy array)."""
+    golden = np.uint64(0x9e3779b97f4a7c15)
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + golden * np.arange(1, n + 1, dtype=np.uint64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xbf58476d1ce4e5b9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94d049bb133111eb)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def erase_span(start, size, n):
+    """The pixels [lo, hi) whose centres lie in [start, start + size) of a side of n pixels."""
+    lo = min(max(math.ceil(start * n - 0.5), 0), n)
+    return lo, min(max(math.ceil((start + size) * n - 0.5), lo), n)
 
 
 # Test-time augmentation: the unchanged image and geometric views within the training range
@@ -114,14 +166,17 @@ TTA_VIEWS = [(0, 0, 0, 1.0), (-5, 0, 0, 1.0), (5, 0, 0, 1.0), (0, 0, 0, 1.08), (
              (0, 0.04, 0, 1.0), (0, -0.04, 0, 1.0), (0, 0, 0.04, 1.0), (0, 0, -0.04, 1.0)]
 
 
-def augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, gamma):
-    """hl_augment_apply: one drawn augmentation applied to a (h, w) plane."""
+def augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, gamma,
+                  crop=(0.0, 0.0, 1.0, 1.0), erase=()):
+    """hl_augment_apply: one drawn augmentation applied to a (h, w) plane; crop is (x, y, w, h)
+    and erase a list of (x, y, w, h, noise, seed), in fractions of the plane."""
     h, w = plane.shape
-    # Output pixel centre relative to centre and shift -> inverse rotation/zoom -> source pixel,
-    # expressed in grid_sample's normalised coordinates (align_corners=False).
+    # Output pixel centre -> the crop -> relative to centre and shift -> inverse rotation/zoom ->
+    # source pixel, expressed in grid_sample's normalised coordinates (align_corners=False).
     f64 = dict(dtype=torch.float64, device=plane.device)
-    ys, xs = torch.meshgrid(torch.arange(h, **f64) + 0.5 - h / 2 - shift_y * h,
-                            torch.arange(w, **f64) + 0.5 - w / 2 - shift_x * w,
+    ox, oy, kx, ky = crop[0] * w, crop[1] * h, crop[2], crop[3]
+    ys, xs = torch.meshgrid(oy + (torch.arange(h, **f64) + 0.5) * ky - h / 2 - shift_y * h,
+                            ox + (torch.arange(w, **f64) + 0.5) * kx - w / 2 - shift_x * w,
                             indexing="ij")
     ca, sa = math.cos(angle) / zoom, math.sin(angle) / zoom
     sx = ca * xs - sa * ys + w / 2
@@ -131,7 +186,19 @@ def augment_apply(plane, angle, shift_x, shift_y, zoom, brightness, contrast, ga
                         align_corners=False)[0, 0]
     mean = plane.mean()
     out = ((out - mean) * contrast + mean + brightness).clamp(0, 1)
-    return out.pow(gamma)
+    out = out.pow(gamma)
+    if erase:
+        out_mean = out.mean()
+        out = out.clone()
+        for x, y, ew, eh, noise, seed in erase:
+            x0, x1 = erase_span(x, ew, w)
+            y0, y1 = erase_span(y, eh, h)
+            if noise:
+                values = splitmix_uniform(seed, (y1 - y0) * (x1 - x0)).astype(np.float32)
+                out[y0:y1, x0:x1] = torch.from_numpy(values.reshape(y1 - y0, x1 - x0)).to(out)
+            else:
+                out[y0:y1, x0:x1] = out_mean
+    return out
 
 
 def build_model(arch):
@@ -228,6 +295,12 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="0: torch's default")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N rows of each CSV")
     ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--crop-scale", type=float, default=0.0,
+                    help="random resized crop, area fraction in [S, 1] (0: off)")
+    ap.add_argument("--erase", type=float, default=0.0,
+                    help="probability of erasing a random rectangle (0: off)")
+    ap.add_argument("--erase-edge", type=float, default=0.0,
+                    help="probability of erasing a rectangle touching an edge (0: off)")
     ap.add_argument("--select", choices=["best", "last"], default="best",
                     help="keep the best epoch by validation mean AUROC, or the last one")
     ap.add_argument("--tta", action="store_true", help="also score the test set with TTA_VIEWS")
@@ -280,8 +353,9 @@ def main():
         t = time.time()
         for b in range(steps_per_epoch):
             idx = order[b * args.batch:(b + 1) * args.batch]
-            planes = [train_planes[i] if args.no_augment else augment(train_planes[i], rng)
-                      for i in idx]
+            planes = [train_planes[i] if args.no_augment
+                      else augment(train_planes[i], rng, args.crop_scale, args.erase,
+                                   args.erase_edge) for i in idx]
             x = torch.stack([preprocess(p, side) for p in planes])
             y = y_train_t[idx]
             loss = train_step(model, opt, x, y, w_pos, w_neg)

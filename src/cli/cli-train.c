@@ -68,6 +68,9 @@ typedef struct
   gboolean allow_leakage;
   gboolean keep_last;
   gboolean no_augment;
+  double crop_scale;   /* HlAugmentOptions' crop_scale, erase_p, erase_edge_p; 0 = off */
+  double erase_p;
+  double erase_edge_p;
 } Options;
 
 /* A split's images in memory. */
@@ -381,6 +384,7 @@ train (Options *opt)
   g_autoptr (GError) error = NULL;
   g_autofree char *fingerprint = NULL;
   g_autofree char *training_data = NULL;
+  g_autofree char *augment_text = NULL;
   g_autofree char *leakage = NULL;
   g_autofree char *best_path = NULL;
   g_autofree char *state_path = NULL;
@@ -473,6 +477,26 @@ train (Options *opt)
   schedule.min_lr = 0.0f;
 
   fingerprint = settings_fingerprint (opt, train_split.n, valid_split.n);
+  if (opt->crop_scale > 0.0 || opt->erase_p > 0.0 || opt->erase_edge_p > 0.0)
+    {
+      /* only when on, so that the checkpoints of runs from before these options still resume */
+      char *with = g_strdup_printf ("%s crop_scale=%.9g erase=%.9g erase_edge=%.9g", fingerprint,
+                                    opt->crop_scale, opt->erase_p, opt->erase_edge_p);
+      g_free (fingerprint);
+      fingerprint = with;
+    }
+  {
+    GString *text = g_string_new ("augmentation (rotation, shift, zoom, brightness, contrast, "
+                                  "gamma");
+    if (opt->crop_scale > 0.0)
+      g_string_append_printf (text, ", random resized crop (area >= %g)", opt->crop_scale);
+    if (opt->erase_p > 0.0)
+      g_string_append_printf (text, ", random erasing (p %g)", opt->erase_p);
+    if (opt->erase_edge_p > 0.0)
+      g_string_append_printf (text, ", random erasing at an edge (p %g)", opt->erase_edge_p);
+    g_string_append_c (text, ')');
+    augment_text = g_string_free (text, FALSE);
+  }
   /* Not in the fingerprint: only --allow-leakage lets a run with shared patients this far. */
   leakage = shared->len > 0 ? g_strdup_printf ("; patients in both splits: %u (allowed by "
                                                "--allow-leakage)", shared->len)
@@ -485,8 +509,7 @@ train (Options *opt)
       train_split.n, counts[0].n_patients, opt->train_csv, valid_split.n, counts[1].n_patients,
       opt->valid_csv, opt->arch, opt->input_size, opt->batch, opt->epochs, opt->optimizer,
       opt->lr, opt->weight_decay,
-      opt->no_augment ? "no augmentation" : "augmentation (rotation, shift, zoom, brightness, "
-                                            "contrast, gamma)",
+      opt->no_augment ? "no augmentation" : augment_text,
       opt->seed, opt->keep_last ? "the last" : "the best by validation mean AUROC", leakage);
 
   if (g_mkdir_with_parents (opt->checkpoint_dir, 0755) != 0)
@@ -556,6 +579,9 @@ train (Options *opt)
     }
 
   hl_augment_options_init (&augment);
+  augment.crop_scale = opt->crop_scale;
+  augment.erase_p = opt->erase_p;
+  augment.erase_edge_p = opt->erase_edge_p;
   order = g_new (guint, train_split.n);
   batch_input = g_new (float, (gsize) opt->batch * train_split.in_floats);
   batch_targets = g_new (float, (gsize) opt->batch * HL_N_LABELS);
@@ -731,6 +757,15 @@ hl_cli_train (int argc, char **argv)
       "Keep the last epoch instead of the best by validation AUROC (a final fit on train+valid)",
       NULL },
     { "no-augment", 0, 0, G_OPTION_ARG_NONE, &opt.no_augment, "Turn augmentation off", NULL },
+    { "crop-scale", 0, 0, G_OPTION_ARG_DOUBLE, &opt.crop_scale,
+      "Random resized crop: area fraction uniform in [S, 1], aspect 3/4..4/3, resized to the "
+      "plane (default 0: off)", "S" },
+    { "erase", 0, 0, G_OPTION_ARG_DOUBLE, &opt.erase_p,
+      "Probability of erasing a random rectangle (2-20% of the area, aspect 0.3..3.3) with noise "
+      "or the mean (default 0: off)", "P" },
+    { "erase-edge", 0, 0, G_OPTION_ARG_DOUBLE, &opt.erase_edge_p,
+      "Probability of erasing a second such rectangle touching an edge, where markers and "
+      "burned-in text are (default 0: off)", "P" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name,
       "Model name in the file (default hilum-ARCH-nih)", "NAME" },
     { "version", 0, 0, G_OPTION_ARG_STRING, &opt.version, "Model version (default 1.0)", "V" },
@@ -771,11 +806,19 @@ hl_cli_train (int argc, char **argv)
   else if (opt.input_size < 32 || opt.input_size > 1024 || opt.epochs < 1 || opt.epochs > 100000
            || opt.batch < 2 || opt.batch > 4096 || opt.threads < 1 || opt.threads > 1024
            || opt.stop_after < 0 || !(opt.lr > 0.0) || !(opt.weight_decay >= 0.0)
-           || opt.seed < 0)
+           || opt.seed < 0 || !(opt.crop_scale >= 0.0 && opt.crop_scale <= 1.0)
+           || !(opt.erase_p >= 0.0 && opt.erase_p <= 1.0)
+           || !(opt.erase_edge_p >= 0.0 && opt.erase_edge_p <= 1.0))
     {
       fprintf (stderr, "hilum-cli train: out of range: --input-size 32..1024, --epochs >= 1, "
                        "--batch >= 2, --threads >= 1, --lr > 0, --weight-decay >= 0, --seed >= 0, "
-                       "--stop-after >= 0\n");
+                       "--stop-after >= 0, --crop-scale, --erase, --erase-edge 0..1\n");
+      status = 2;
+    }
+  else if (opt.no_augment && (opt.crop_scale > 0.0 || opt.erase_p > 0.0 || opt.erase_edge_p > 0.0))
+    {
+      fprintf (stderr, "hilum-cli train: --no-augment turns off --crop-scale, --erase and "
+                       "--erase-edge: give one or the other\n");
       status = 2;
     }
   else
