@@ -32,6 +32,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -1049,7 +1050,8 @@ decode_guarded (DcmFileFormat &file, guint64 file_size, const char *name, GError
 static HlImage *
 load_file (const char *file_path, guint64 file_size, const char *name, GError **error)
 {
-  int fd = open (file_path, O_RDONLY | O_CLOEXEC);
+  /* never blocking: a FIFO swapped in after the sniff is refused below, not waited on */
+  int fd = open (file_path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   int inflated_fd = -1;
   char *inflated_path = NULL;
   guint64 inflated_size = 0;
@@ -1060,6 +1062,13 @@ load_file (const char *file_path, guint64 file_size, const char *name, GError **
       int saved = errno;
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: cannot open: %s", name,
                    g_strerror (saved));
+      return NULL;
+    }
+  struct stat st;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: not a regular file", name);
+      close (fd);
       return NULL;
     }
   try

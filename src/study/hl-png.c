@@ -5,12 +5,14 @@
  * read one at a time straight into the float plane; take_input() holds every read to the budget of
  * the part of the file it is in. */
 #include "hl-png.h"
+#include "hl-study-private.h"
 
 #include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -384,10 +386,15 @@ hl_png_load (const char *path, GError **error)
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  d.file = g_fopen (path, "rb");
+  /* only a regular file, opened without blocking (a FIFO swapped in after the sniff) */
+  int fd = hl_open_regular (path, error);
+  if (fd < 0)
+    return NULL;
+  d.file = fdopen (fd, "rb");
   if (d.file == NULL)
     {
       int saved = errno;
+      close (fd);
       g_set_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_IO, "%s: cannot open: %s", path,
                    g_strerror (saved));
       return NULL;
