@@ -83,3 +83,60 @@ hl_test_deep_bound (const char *what, const float *ref32, const double *ref64, g
   g_test_message ("%s: largest |float32 reference - float64| %.3g", what, e32);
   return bound;
 }
+
+/* float64's unit roundoff, 2^-53: the relative error of one correctly rounded double operation
+ * (or of a decimal literal read into a double). */
+#define HL_TEST_U_DOUBLE (1.0 / 9007199254740992.0)
+
+/* A running check of |got - want| <= bound, one value at a time, for values computed on the fly
+ * (planes too large to copy into arrays, scalars, doubles): hl_test_bounded_check() per value,
+ * then hl_test_bounded_end(), which reports the largest ratio as hl_test_assert_bounded() does
+ * and asserts that it is at most 1. A zero bound asks for equality; NaN fails. */
+typedef struct
+{
+  const char *what;
+  gsize n, at;
+  double worst, got, want, bound;
+} HlTestBounded;
+
+#define HL_TEST_BOUNDED_INIT(what) { (what), 0, 0, 0.0, 0.0, 0.0, 0.0 }
+
+static inline void
+hl_test_bounded_check (HlTestBounded *b, double got, double want, double bound)
+{
+  double d = fabs (got - want);
+  double r = d == 0 ? 0 : d / bound;
+
+  if (!(r <= b->worst) || b->n == 0)
+    {
+      b->worst = isnan (r) ? INFINITY : MAX (r, b->worst);
+      b->at = b->n;
+      b->got = got;
+      b->want = want;
+      b->bound = bound;
+    }
+  b->n++;
+}
+
+/* Reports and asserts @b's largest ratio; returns it. */
+static inline double
+hl_test_bounded_end (HlTestBounded *b)
+{
+  g_test_message ("%s: %" G_GSIZE_FORMAT " values, largest |got - want| / bound %.3g at [%"
+                  G_GSIZE_FORMAT "] (got %.17g, want %.17g, bound %.3g)", b->what, b->n,
+                  b->worst, b->at, b->got, b->want, b->bound);
+  if (!(b->worst <= 1.0))
+    g_error ("%s: |got - want| exceeds its bound %.3g times at [%" G_GSIZE_FORMAT "]", b->what,
+             b->worst, b->at);
+  return b->worst;
+}
+
+/* One value: asserts |@got - @want| <= @bound (reported as above); returns the ratio. */
+static inline double
+hl_test_assert_close (const char *what, double got, double want, double bound)
+{
+  HlTestBounded b = HL_TEST_BOUNDED_INIT (what);
+
+  hl_test_bounded_check (&b, got, want, bound);
+  return hl_test_bounded_end (&b);
+}

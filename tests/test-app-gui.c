@@ -28,6 +28,7 @@
 #include "hl-test-app-model.h"
 #include "hl-test-png.h"
 #include "hl-roc-view.h"
+#include "hl-test-bound.h"
 #include "hl-train.h"
 #include "hl-window.h"
 
@@ -428,18 +429,19 @@ test_study (Fixture *f, gconstpointer data)
   cairo_surface_destroy (with_overlay);
   cairo_surface_destroy (hidden);
 
-  /* The view's keyboard actions. */
+  /* The view's keyboard actions. Zooming in multiplies the scale by 1.25 in double, the same
+   * one rounding as here; fitting again is the same division for the same sizes: bit for bit. */
   HlViewTransform fit, t;
   hl_image_view_get_transform (view, &fit);
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "zoom-in", NULL);
   hl_image_view_get_transform (view, &t);
-  g_assert_cmpfloat_with_epsilon (t.scale, fit.scale * 1.25, 1e-9);
+  g_assert_cmpfloat (t.scale, ==, fit.scale * 1.25);
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "zoom-1to1", NULL);
   hl_image_view_get_transform (view, &t);
   g_assert_cmpfloat (t.scale, ==, 1.0);
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "zoom-fit", NULL);
   hl_image_view_get_transform (view, &t);
-  g_assert_cmpfloat_with_epsilon (t.scale, fit.scale, 1e-9);
+  g_assert_cmpfloat (t.scale, ==, fit.scale);
 
   /* The wheel zooms about the pointer: the image point under it stays there (from 1:1, where
    * the image overflows the view and no edge needs clamping). */
@@ -457,10 +459,16 @@ test_study (Fixture *f, gconstpointer data)
   gtk_widget_event (GTK_WIDGET (view), scroll);
   gdk_event_free (scroll);
   hl_image_view_get_transform (view, &t);
-  g_assert_cmpfloat_with_epsilon (t.scale, 1.25, 1e-9);
+  /* pow (1.25, 1) is 1.25 in any libm within an ulp, times 1.0: exact */
+  g_assert_cmpfloat (t.scale, ==, 1.25);
   hl_view_transform_to_image (&t, 200, 150, &jx, &jy);
-  g_assert_cmpfloat_with_epsilon (jx, ix, 1e-6);
-  g_assert_cmpfloat_with_epsilon (jy, iy, 1e-6);
+  /* The view computed the same (ix, iy) from the same transform, then offset = 200 - ix s
+   * (two double roundings), and to_image gives (200 - offset) / s (two more): |jx - ix| <=
+   * 2^-53 (3 |ix| + |offset| / s) to first order, within 4 2^-53 (|ix| + |offset| / s). */
+  hl_test_assert_close ("wheel zoom: x under the pointer", jx, ix,
+                        4 * HL_TEST_U_DOUBLE * (fabs (ix) + fabs (t.offset_x) / t.scale));
+  hl_test_assert_close ("wheel zoom: y under the pointer", jy, iy,
+                        4 * HL_TEST_U_DOUBLE * (fabs (iy) + fabs (t.offset_y) / t.scale));
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "zoom-fit", NULL);
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "invert", NULL);
   g_assert_true (hl_image_view_get_invert (view));
@@ -533,12 +541,24 @@ test_study (Fixture *f, gconstpointer data)
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "zoom-in", NULL);
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "invert", NULL);
   HlViewLink a, b;
+  HlViewTransform tb;
   g_assert_true (hl_image_view_get_link (view, &a));
   g_assert_true (hl_image_view_get_link (prior, &b));
-  g_assert_cmpfloat_with_epsilon (a.zoom, 1.25, 1e-9);
-  g_assert_cmpfloat_with_epsilon (b.zoom, a.zoom, 1e-9);
-  g_assert_cmpfloat_with_epsilon (b.cx, a.cx, 1e-9);
-  g_assert_cmpfloat_with_epsilon (b.cy, a.cy, 1e-9);
+  hl_image_view_get_transform (prior, &tb);
+  /* The zoom is fl (fl (fit 1.25) / fit): two double roundings, gamma_2 (double) of 1.25; the
+   * prior's is fl (fl (a.zoom fit') / fit'), gamma_2 of a.zoom. Its centre: set_link puts the
+   * offset at vw / 2 - cx w s (three roundings, two of them on cx w s), get_link reads
+   * ((vw / 2 - offset) / s) / w back (three more): |b.cx - a.cx| <= 2^-53 (5 |cx| +
+   * |offset| / (s w)) to first order, within 6 2^-53 (|cx| + |offset| / (s w)). */
+  double gamma2 = 2 * HL_TEST_U_DOUBLE / (1 - 2 * HL_TEST_U_DOUBLE);
+  double prior_w = tb.scale * hl_image_view_get_image (prior)->width;
+  double prior_h = tb.scale * hl_image_view_get_image (prior)->height;
+  hl_test_assert_close ("linked zoom", a.zoom, 1.25, gamma2 * 1.25);
+  hl_test_assert_close ("prior's zoom", b.zoom, a.zoom, gamma2 * a.zoom);
+  hl_test_assert_close ("prior's centre x", b.cx, a.cx,
+                        6 * HL_TEST_U_DOUBLE * (fabs (a.cx) + fabs (tb.offset_x) / prior_w));
+  hl_test_assert_close ("prior's centre y", b.cy, a.cy,
+                        6 * HL_TEST_U_DOUBLE * (fabs (a.cy) + fabs (tb.offset_y) / prior_h));
   g_assert_true (hl_image_view_get_invert (prior));
   screenshot (f, "compare");
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "reset-view", NULL);

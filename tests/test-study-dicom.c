@@ -6,6 +6,7 @@
  * error code. With HL_SHARED_DATA, one NIH PNG converted to DICOM must decode to the PNG's pixels. */
 #include "dicom-writer.h"
 #include "hl-dicom.h"
+#include "hl-test-bound.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -14,8 +15,17 @@
 
 static char *tmp_dir;
 
-/* One 16-bit quantum of DicomImage's 16-bit output, plus float rounding. */
-#define OUT_TOL (1.0 / 65535 + 1e-6)
+/* The bound of a monochrome pixel of exact value @v (a fraction of the output range). DCMTK
+ * renders a window (and the min-max window) to 16 bits as (Uint16) (offset + value * gradient)
+ * in double (dimoopxt.h, VOI LINEAR without a display function): a truncation, so it lies below
+ * the exact 65535 v by less than one quantum, plus the double arithmetic's error, under 2^-30
+ * quantum for terms below 2^21. hl_dicom_load() then divides by 65535.0f, one float rounding:
+ * u (|v| + 1 / 65535). The float64 reference's own few 2^-53 |v| fit in a second u |v|. */
+static double
+out_bound (double v)
+{
+  return (1 + 2 * HL_TEST_U) / 65535 + 2 * HL_TEST_U * fabs (v);
+}
 
 static char *
 tmp_path (const char *name)
@@ -107,16 +117,31 @@ window_linear (double x, double c, double w)
   return (x - (c - 0.5)) / (w - 1) + 0.5;
 }
 
+/* @a and @b have the same size and pixels, bit for bit. */
 static void
-assert_same_pixels (const HlImage *a, const HlImage *b, double tol)
+assert_same_pixels (const HlImage *a, const HlImage *b)
 {
   g_assert_cmpint (a->width, ==, b->width);
   g_assert_cmpint (a->height, ==, b->height);
-  for (gsize i = 0; i < (gsize) a->width * a->height; i++)
-    if (tol == 0)
-      g_assert_cmpfloat (a->pixels[i], ==, b->pixels[i]);
-    else
-      g_assert_cmpfloat_with_epsilon (a->pixels[i], b->pixels[i], tol);
+  g_assert_cmpmem (a->pixels, (gsize) a->width * a->height * sizeof (float), b->pixels,
+                   (gsize) b->width * b->height * sizeof (float));
+}
+
+/* @dicom holds the 8-bit PNG @png's pixels, written with the window that maps v to v / 255, which
+ * DCMTK renders exactly as 257 v (test_8bit_and_colour): its decode 257 v / 65535.0f is within
+ * u |v| of v / 255, hl_png_load's v * (1 / 255.f) within gamma_2 |v| (the reciprocal and the
+ * product): gamma_3 |v| apart at most. */
+static void
+assert_png_pixels (const HlImage *png, const HlImage *dicom, const char *what)
+{
+  HlTestBounded check = HL_TEST_BOUNDED_INIT (what);
+
+  g_assert_cmpint (png->width, ==, dicom->width);
+  g_assert_cmpint (png->height, ==, dicom->height);
+  for (gsize i = 0; i < (gsize) png->width * png->height; i++)
+    hl_test_bounded_check (&check, dicom->pixels[i], png->pixels[i],
+                           hl_test_gamma (3) * png->pixels[i]);
+  hl_test_bounded_end (&check);
 }
 
 static gboolean
@@ -171,12 +196,13 @@ test_rescale_window (void)
   g_assert_cmpint (image->height, ==, h);
   g_assert_cmpint (image->bit_depth, ==, 16);
   g_assert_false (image->was_color);
+  HlTestBounded check = HL_TEST_BOUNDED_INIT ("rescaled and windowed");
   for (int i = 0; i < w * h; i++)
     {
-      double modality = 2.0 * pixels[i] - 1000;
-      g_assert_cmpfloat_with_epsilon (image->pixels[i], window_linear (modality, 60000, 80000),
-                                      OUT_TOL);
+      double want = window_linear (2.0 * pixels[i] - 1000, 60000, 80000);
+      hl_test_bounded_check (&check, image->pixels[i], want, out_bound (want));
     }
+  hl_test_bounded_end (&check);
 }
 
 static void
@@ -195,8 +221,15 @@ test_min_max (void)
   g_assert_cmpint (image->bit_depth, ==, 12);
   g_assert_cmpfloat (image->pixels[0], ==, 0.0f);
   g_assert_cmpfloat (image->pixels[w * h - 1], ==, 1.0f);
+  /* DCMTK's min-max window: center (min + max + 1) / 2, width max - min + 1 (dimopxt.h), which
+   * the linear function maps to (x - min) / (max - min), rendered like any window. */
+  HlTestBounded check = HL_TEST_BOUNDED_INIT ("min-max window");
   for (int i = 0; i < w * h; i++)
-    g_assert_cmpfloat_with_epsilon (image->pixels[i], (pixels[i] - 50) / 4000.0, 1e-3);
+    {
+      double want = (pixels[i] - 50) / 4000.0;
+      hl_test_bounded_check (&check, image->pixels[i], want, out_bound (want));
+    }
+  hl_test_bounded_end (&check);
 }
 
 static void
@@ -221,9 +254,13 @@ test_monochrome1 (void)
   g_assert_cmpfloat (a->pixels[0], ==, 1.0f); /* stored 0 is white in MONOCHROME1 */
   g_assert_cmpfloat (a->pixels[w * h - 1], ==, 0.0f);
   b = load_ok (windowed);
+  HlTestBounded check = HL_TEST_BOUNDED_INIT ("MONOCHROME1 window");
   for (int i = 0; i < w * h; i++)
-    g_assert_cmpfloat_with_epsilon (b->pixels[i], 1.0 - window_linear (pixels[i], 400, 500),
-                                    OUT_TOL);
+    {
+      double want = 1.0 - window_linear (pixels[i], 400, 500);
+      hl_test_bounded_check (&check, b->pixels[i], want, out_bound (want));
+    }
+  hl_test_bounded_end (&check);
 }
 
 static void
@@ -244,12 +281,20 @@ test_voi_lut (void)
   spec.voi_lut_bits = 12;
   write_spec (&spec, path);
   image = load_ok (path);
+  /* PS3.3 C.11.2.1.1 maps an entry L of a 12-bit LUT to L / 4095 of the output range; DCMTK maps
+   * it to L 65536 / 2^12 = 16 L of 65535 (dimoopxt.h: its output range is high - low + 1 and
+   * its LUT range 2^bits), so its top entry 4095 comes out as 65520, L / 4095 - 16 L / 65535 =
+   * 15 L / (4095 65535) below the standard's value (at most 15 quanta), then rendered like a
+   * window (out_bound). */
+  HlTestBounded check = HL_TEST_BOUNDED_INIT ("VOI LUT");
   for (int i = 0; i < w * h; i++)
     {
       int index = CLAMP ((int) pixels[i] - first, 0, entries - 1);
       double expected = (double) lut[index] / 4095;
-      g_assert_cmpfloat_with_epsilon (image->pixels[i], expected, 2.0 / 4095);
+      hl_test_bounded_check (&check, image->pixels[i], expected,
+                             15.0 * lut[index] / (4095.0 * 65535) + out_bound (expected));
     }
+  hl_test_bounded_end (&check);
 }
 
 static void
@@ -270,19 +315,31 @@ test_8bit_and_colour (void)
   write_spec (&spec, gray_path);
   a = load_ok (gray_path);
   g_assert_cmpint (a->bit_depth, ==, 8);
+  /* This window's DCMTK offset is 0 and gradient 65535 / 255 = 257: 257 v exactly, no
+   * truncation; the division by 65535.0f rounds once (u |v|), the reference v / 255.0 once in
+   * double (2^-53 |v|): 2u |v|. */
+  HlTestBounded gray_check = HL_TEST_BOUNDED_INIT ("8-bit window");
   for (int i = 0; i < w * h; i++)
-    g_assert_cmpfloat_with_epsilon (a->pixels[i], gray[i] / 255.0, OUT_TOL);
+    hl_test_bounded_check (&gray_check, a->pixels[i], gray[i] / 255.0,
+                           2 * HL_TEST_U * gray[i] / 255.0);
+  hl_test_bounded_end (&gray_check);
 
   spec = spec_default (w, h, 8, rgb);
   spec.samples = 3;
   write_spec (&spec, rgb_path);
   b = load_ok (rgb_path);
   g_assert_true (b->was_color);
+  /* DCMTK widens 8-bit colour to 16 bits by the integer factor 65535 / 255 = 257 (dicoopxt.h),
+   * exactly; hl_dicom_load's luma then rounds the three float coefficients, the three products,
+   * the two sums and the division by 65535, five roundings on each non-negative term at most:
+   * gamma_5 |y|; the float64 reference's own seven roundings (7 2^-53) fit in gamma_6. */
+  HlTestBounded rgb_check = HL_TEST_BOUNDED_INIT ("8-bit colour luma");
   for (int i = 0; i < w * h; i++)
     {
-      double y = 0.2126 * rgb[3 * i] + 0.7152 * rgb[3 * i + 1] + 0.0722 * rgb[3 * i + 2];
-      g_assert_cmpfloat_with_epsilon (b->pixels[i], y / 255, 1.0 / 255);
+      double y = (0.2126 * rgb[3 * i] + 0.7152 * rgb[3 * i + 1] + 0.0722 * rgb[3 * i + 2]) / 255;
+      hl_test_bounded_check (&rgb_check, b->pixels[i], y, hl_test_gamma (6) * y);
     }
+  hl_test_bounded_end (&rgb_check);
 }
 
 static void
@@ -307,8 +364,12 @@ test_metadata (void)
   g_assert_cmpstr (a->patient_id, ==, "00003140");
   g_assert_cmpstr (a->study_date, ==, "20170412");
   g_assert_cmpstr (a->view_position, ==, "PA");
-  g_assert_cmpfloat_with_epsilon (a->pixel_spacing[0], 0.143, 1e-9);
-  g_assert_cmpfloat_with_epsilon (a->pixel_spacing[1], 0.139, 1e-9);
+  /* Pixel Spacing "0.143\\0.139" read as Float64: a correctly rounded reading and the literal are
+   * each within 2^-53 |v| of the decimal, so within 2^-52 |v| of each other (equal when DCMTK's
+   * reading is correctly rounded, as glibc's strtod is). */
+  hl_test_assert_close ("row spacing", a->pixel_spacing[0], 0.143, 2 * HL_TEST_U_DOUBLE * 0.143);
+  hl_test_assert_close ("column spacing", a->pixel_spacing[1], 0.139,
+                        2 * HL_TEST_U_DOUBLE * 0.139);
 
   spec.imager_spacing = TRUE;
   spec.study_date = "2017.04.12";
@@ -317,7 +378,8 @@ test_metadata (void)
   b = load_ok (imager);
   g_assert_cmpstr (b->study_date, ==, "20170412");
   g_assert_cmpstr (b->view_position, ==, "AP");
-  g_assert_cmpfloat_with_epsilon (b->pixel_spacing[0], 0.143, 1e-9);
+  hl_test_assert_close ("imager row spacing", b->pixel_spacing[0], 0.143,
+                        2 * HL_TEST_U_DOUBLE * 0.143);
 
   write_spec (&(HlTestDicomSpec){ .width = 2, .height = 2, .frames = 1, .samples = 1,
                                   .bits_stored = 8, .pixels = pixels },
@@ -367,7 +429,7 @@ test_lossless (gconstpointer data)
   spec.photometric = syntax == HL_TEST_DICOM_RLE ? "MONOCHROME1" : NULL;
   write_pair (&spec, syntax, uid, syntax == HL_TEST_DICOM_RLE ? "rle" : "jpeg-lossless", &raw,
               &coded);
-  assert_same_pixels (raw, coded, 0);
+  assert_same_pixels (raw, coded);
   g_assert_cmpint (coded->bit_depth, ==, 12);
 }
 
@@ -379,7 +441,6 @@ test_jpeg_baseline (void)
   HlTestDicomSpec spec = spec_default (w, h, 8, pixels);
   g_autoptr (HlImage) raw = NULL;
   g_autoptr (HlImage) coded = NULL;
-  double sum = 0;
 
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)
@@ -389,13 +450,22 @@ test_jpeg_baseline (void)
   spec.window_width = 256;
   write_pair (&spec, HL_TEST_DICOM_JPEG_BASELINE, "1.2.840.10008.1.2.4.50", "jpeg-baseline", &raw,
               &coded);
+  /* The ramp is linear within each 8 x 8 block, so its DCT is zero but for the DC term and the
+   * odd horizontal (u, 0) and vertical (0, v) ones. dicom-writer.cpp encodes at IJG quality 95,
+   * the Annex K luminance table scaled to 10 % ((q 10 + 50) / 100, at least 1), so each of those
+   * nine comes back within Q / 2 and weighs at most C(u) C(v) / 4 in a pixel: Q00 / 16 +
+   * sum Q / (8 sqrt 2); libjpeg's integer IDCT adds at most 1 (IEEE 1180's peak error) and the
+   * rounding to 8 bits 1/2. Both decodes then go through the same exact window (257 v). */
+  static const int k1_row0[8] = { 16, 11, 10, 16, 24, 40, 51, 61 }; /* (u, 0), u = 0 .. 7 */
+  static const int k1_col0[8] = { 16, 12, 14, 14, 18, 24, 49, 72 }; /* (0, v), v = 0 .. 7 */
+  double levels = MAX (1, (k1_row0[0] * 10 + 50) / 100) / 16.0 + 1.5;
+  for (int k = 1; k < 8; k += 2)
+    levels += (MAX (1, (k1_row0[k] * 10 + 50) / 100) + MAX (1, (k1_col0[k] * 10 + 50) / 100))
+              / (8 * G_SQRT2);
+  HlTestBounded check = HL_TEST_BOUNDED_INIT ("JPEG baseline of a ramp");
   for (int i = 0; i < w * h; i++)
-    {
-      double d = fabs (raw->pixels[i] - coded->pixels[i]);
-      g_assert_cmpfloat (d, <=, 6.0 / 255);
-      sum += d;
-    }
-  g_assert_cmpfloat (sum / (w * h), <=, 1.0 / 255);
+    hl_test_bounded_check (&check, coded->pixels[i], raw->pixels[i], levels / 255);
+  hl_test_bounded_end (&check);
 }
 
 static void
@@ -597,11 +667,11 @@ test_from_data_and_sniffing (void)
   g_assert_no_error (error);
   g_assert_cmpstr (b->path, ==, "memory");
   g_assert_cmpstr (b->patient_id, ==, "X");
-  assert_same_pixels (a, b, 0);
+  assert_same_pixels (a, b);
   c = hl_image_load (path, &error);
   g_assert_no_error (error);
   g_assert_cmpint (c->format, ==, HL_IMAGE_DICOM);
-  assert_same_pixels (a, c, 0);
+  assert_same_pixels (a, c);
 }
 
 typedef struct
@@ -621,7 +691,7 @@ load_many (gpointer data)
       g_autoptr (HlImage) image = hl_dicom_load (job->paths[round % 2], &error);
 
       g_assert_no_error (error);
-      assert_same_pixels (job->expected[round % 2], image, 0);
+      assert_same_pixels (job->expected[round % 2], image);
     }
   return NULL;
 }
@@ -701,8 +771,8 @@ test_nih_png (void)
   spec.window_center = 128;
   spec.window_width = 256;
   write_pair (&spec, HL_TEST_DICOM_JPEG_LOSSLESS, "1.2.840.10008.1.2.4.70", "nih", &raw, &coded);
-  assert_same_pixels (png, raw, OUT_TOL);
-  assert_same_pixels (png, coded, OUT_TOL);
+  assert_png_pixels (png, raw, "NIH PNG as DICOM");
+  assert_png_pixels (png, coded, "NIH PNG as JPEG lossless DICOM");
 }
 
 /* Sequences nested HL_DICOM_MAX_DEPTH (64) deep decode; 65 deep are refused before DCMTK parses
@@ -832,7 +902,7 @@ test_deflated (void)
   spec.window_width = 3000;
   spec.nesting = 3;
   write_pair (&spec, HL_TEST_DICOM_DEFLATED, "1.2.840.10008.1.2.1.99", "deflated", &raw, &coded);
-  assert_same_pixels (raw, coded, 0);
+  assert_same_pixels (raw, coded);
   g_assert_cmpstr (coded->patient_id, ==, "DFL");
   g_assert_cmpint (coded->bit_depth, ==, 12);
 }
@@ -868,7 +938,7 @@ test_deflated_real (void)
       g_assert_no_error (error);
       a = load_ok (path);
       b = load_ok (twin);
-      assert_same_pixels (a, b, 0);
+      assert_same_pixels (a, b);
       g_assert_cmpstr (a->patient_id, ==, b->patient_id);
     }
 }
@@ -1030,7 +1100,7 @@ test_window_unusable (void)
       spec.window_width = cases[i].width;
       write_spec (&spec, path);
       image = load_ok (path);
-      assert_same_pixels (plain, image, 0);
+      assert_same_pixels (plain, image);
     }
 }
 
@@ -1068,7 +1138,7 @@ test_lut_short (void)
   spec.voi_lut_data_entries = 16;
   write_spec (&spec, voi_path);
   voi = load_ok (voi_path);
-  assert_same_pixels (plain, voi, 0);
+  assert_same_pixels (plain, voi);
 
   spec.modality_lut = TRUE;
   write_spec (&spec, modality_path);

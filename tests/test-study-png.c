@@ -4,6 +4,7 @@
 #include "study/hl-image.h"
 #include "study/hl-png.h"
 
+#include "hl-test-bound.h"
 #include "hl-test-png.h"
 
 #include <png.h>
@@ -25,6 +26,26 @@ fill_random (guint16 *samples, gsize n, int depth, guint32 seed)
   g_rand_free (rand);
 }
 
+/* The bound of a gray sample decoded to @v: hl-png.c multiplies it (expanded to 8 bits from 1, 2
+ * or 4 exactly, v 255 / (2^depth - 1)) by 1.f / 255.f or 1.f / 65535.f, two float roundings (the
+ * reciprocal and the product), gamma_2 |v|; the float64 reference sample / max rounds once more,
+ * 2^-53 |v|. */
+static double
+gray_bound (double v)
+{
+  return (hl_test_gamma (2) + HL_TEST_U_DOUBLE) * fabs (v);
+}
+
+/* The bound of Rec. 709 luma @v of three samples: hl-png.c rounds the three float
+ * coefficients, the three products, the two sums, the reciprocal and the product by it, six
+ * roundings at most on each non-negative term, gamma_6 |v|; the float64 reference (the
+ * coefficients, products, sums and the division) seven more of 2^-53 |v|. */
+static double
+luma_bound (double v)
+{
+  return (hl_test_gamma (6) + 7 * HL_TEST_U_DOUBLE) * fabs (v);
+}
+
 static HlImage *
 load_ok (const char *path)
 {
@@ -41,7 +62,7 @@ load_ok (const char *path)
   return image;
 }
 
-/* Writes a gray file of every bit depth and checks value / (2^depth - 1) exactly. */
+/* Writes a gray file of every bit depth and checks value / (2^depth - 1) within gray_bound(). */
 static void
 test_gray (Fixture *f, gconstpointer data)
 {
@@ -67,8 +88,11 @@ test_gray (Fixture *f, gconstpointer data)
       g_assert_cmpint (image->bit_depth, ==, depth);
       g_assert_false (image->was_color);
       g_assert_cmpfloat (image->pixel_spacing[0], ==, 0);
+      HlTestBounded check = HL_TEST_BOUNDED_INIT ("gray");
       for (int i = 0; i < s.width * s.height; i++)
-        g_assert_cmpfloat_with_epsilon (image->pixels[i], samples[i] / max, 1e-6);
+        hl_test_bounded_check (&check, image->pixels[i], samples[i] / max,
+                               gray_bound (samples[i] / max));
+      hl_test_bounded_end (&check);
     }
 }
 
@@ -100,12 +124,15 @@ test_color (Fixture *f, gconstpointer data)
         image = load_ok (path);
         g_assert_cmpint (image->bit_depth, ==, depth);
         g_assert_cmpint (image->was_color, ==, channels >= 3);
+        HlTestBounded check = HL_TEST_BOUNDED_INIT (channels >= 3 ? "luma" : "gray of gray+alpha");
         for (int i = 0; i < s.width * s.height; i++)
           {
             const guint16 *p = samples + i * channels;
             double want = channels >= 3 ? luma (p[0], p[1], p[2]) / max : p[0] / max;
-            g_assert_cmpfloat_with_epsilon (image->pixels[i], want, 1e-5);
+            hl_test_bounded_check (&check, image->pixels[i], want,
+                                   channels >= 3 ? luma_bound (want) : gray_bound (want));
           }
+        hl_test_bounded_end (&check);
       }
 }
 
@@ -140,12 +167,15 @@ test_palette (Fixture *f, gconstpointer data)
         image = load_ok (path);
         g_assert_cmpint (image->bit_depth, ==, 8);
         g_assert_cmpint (image->was_color, ==, colored);
+        /* libpng expands the palette to 8-bit RGB exactly: luma like any RGB file */
+        HlTestBounded check = HL_TEST_BOUNDED_INIT ("palette luma");
         for (int i = 0; i < s.width * s.height; i++)
           {
             const png_color *c = &palette[samples[i]];
-            g_assert_cmpfloat_with_epsilon (image->pixels[i], luma (c->red, c->green, c->blue) / 255,
-                                            1e-5);
+            double want = luma (c->red, c->green, c->blue) / 255;
+            hl_test_bounded_check (&check, image->pixels[i], want, luma_bound (want));
           }
+        hl_test_bounded_end (&check);
       }
 }
 
@@ -199,8 +229,17 @@ test_phys_and_memory (Fixture *f, gconstpointer data)
 
   hl_test_png_write (path, &s);
   image = load_ok (path);
-  g_assert_cmpfloat_with_epsilon (image->pixel_spacing[0], 0.143, 1e-4);
-  g_assert_cmpfloat_with_epsilon (image->pixel_spacing[1], 0.143, 1e-4);
+  /* pHYs holds whole pixels per metre: the writer's round (1000 / 0.143) = 6993, which is within
+   * 1/2 of 1000 / 0.143, so 1000 / ppm mm is within 0.5 / ppm relative of 0.143 (plus the
+   * division's and the literal's 2^-53 each); and the decoder's 1000.0 / ppm is that same
+   * correctly rounded double division, bit for bit. */
+  double ppm = floor (1000.0 / s.phys_mm + 0.5);
+  for (int k = 0; k < 2; k++)
+    {
+      hl_test_assert_close ("pHYs spacing", image->pixel_spacing[k], 0.143,
+                            (0.5 / ppm + 2 * HL_TEST_U_DOUBLE) * 0.143);
+      g_assert_cmpfloat (image->pixel_spacing[k], ==, 1000.0 / ppm);
+    }
 
   g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
   from_data = hl_png_load_from_data ((const guint8 *) contents, length, "memory.png", &error);
@@ -394,9 +433,12 @@ assert_gray16_pixels (const HlImage *image)
 {
   g_assert_cmpint (image->width, ==, 16);
   g_assert_cmpint (image->height, ==, 16);
+  HlTestBounded check = HL_TEST_BOUNDED_INIT ("8-bit gray");
   for (int y = 0; y < 16; y++)
     for (int x = 0; x < 16; x++)
-      g_assert_cmpfloat_with_epsilon (image->pixels[y * 16 + x], (7 * x + y) / 255.0, 1e-6);
+      hl_test_bounded_check (&check, image->pixels[y * 16 + x], (7 * x + y) / 255.0,
+                             gray_bound ((7 * x + y) / 255.0));
+  hl_test_bounded_end (&check);
 }
 
 /* A zlib stream of @raw, then @extra zero bytes (level 1, run-length: quick to make). */
@@ -540,7 +582,7 @@ test_ancillary_skipped (Fixture *f, gconstpointer data)
   image = load_bytes (file, "ancillary.png", &error);
   g_assert_no_error (error);
   assert_gray16_pixels (image);
-  g_assert_cmpfloat_with_epsilon (image->pixel_spacing[0], 1000.0 / 7000, 1e-9);
+  g_assert_cmpfloat (image->pixel_spacing[0], ==, 1000.0 / 7000); /* the same double division */
 
   /* the CRC of the tEXt after IDAT, 12 + 19 bytes before the end */
   bad_crc = g_byte_array_new ();
@@ -759,10 +801,16 @@ test_interlaced_memory (Fixture *f, gconstpointer data)
   g_test_message ("plane %zu KiB, peak RSS %zu -> %zu KiB", plane_kib, before, after);
   /* the plane, AddressSanitizer's shadow of it (1/8), and 16 MiB for rows and allocators */
   g_assert_cmpuint (after - before, <=, plane_kib + plane_kib / 8 + (16 << 10));
+  /* R = G = B = v: the luma of three equal samples is v (the coefficients sum to 1) */
+  HlTestBounded check = HL_TEST_BOUNDED_INIT ("Adam7 passes");
   for (int y = 0; y < height; y++)
     for (int x = 0; x < width; x++)
-      g_assert_cmpfloat_with_epsilon (image->pixels[(gsize) y * width + x],
-                                      0x1010 * (adam7_pass (x, y) + 1) / 65535.0, 1e-6);
+      {
+        double want = 0x1010 * (adam7_pass (x, y) + 1) / 65535.0;
+        hl_test_bounded_check (&check, image->pixels[(gsize) y * width + x], want,
+                               luma_bound (want));
+      }
+  hl_test_bounded_end (&check);
 }
 
 /* Rewrites the CRC of the chunk whose type starts at @type in @file. */
