@@ -360,6 +360,7 @@ test_atomic (void)
   hl_file_write_fault_set (0, 0);
   g_assert_error (error, HL_FILE_WRITE_ERROR, HL_FILE_WRITE_ERROR_IO);
   g_assert_nonnull (strstr (error->message, g_strerror (ENOSPC)));
+  g_clear_pointer (&got, g_free);
   g_assert_true (g_file_get_contents (path, &got, NULL, NULL));
   g_assert_cmpstr (got, ==, b);
   assert_no_temporaries (dir);
