@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <zlib.h>
 
 extern "C" {
 #include "hl-dicom.h"
@@ -875,6 +876,55 @@ walk_meta (Walk *w, guint64 offset, char uid[65], guint64 *dataset)
   return r >= 0;
 }
 
+/* Whether the deflated data at @offset of @fd (to the end of the file, @file_size) is one whole
+ * deflate stream (raw, as DICOM says, or zlib-wrapped, which DCMTK also reads) that ends with its
+ * final block and inflates to exactly @inflated bytes. DCMTK's filter cannot tell a stream cut
+ * short from one that ended, and a file cut a few bytes before its end can still hold the whole
+ * dataset; such a file is truncated all the same. The output is counted, not kept, and the pass
+ * stops past @inflated, so it costs what the walk's inflation did. */
+static gboolean
+deflate_complete (int fd, guint64 offset, guint64 file_size, guint64 inflated)
+{
+  const int window_bits[2] = { -15, 15 };
+  g_autofree guint8 *in = (guint8 *) g_malloc (HL_DICOM_WINDOW);
+  g_autofree guint8 *out = (guint8 *) g_malloc (HL_DICOM_WINDOW);
+
+  for (int attempt = 0; attempt < 2; attempt++)
+    {
+      z_stream z = {};
+      guint64 at = offset;
+      int rc = Z_OK;
+
+      if (inflateInit2 (&z, window_bits[attempt]) != Z_OK)
+        return FALSE;
+      while (rc == Z_OK && z.total_out <= inflated)
+        {
+          if (z.avail_in == 0)
+            {
+              ssize_t n = at < file_size
+                              ? pread (fd, in, (size_t) MIN ((guint64) HL_DICOM_WINDOW,
+                                                             file_size - at), (off_t) at)
+                              : 0;
+              if (n <= 0)
+                break;
+              at += (guint64) n;
+              z.next_in = in;
+              z.avail_in = (uInt) n;
+            }
+          z.next_out = out;
+          z.avail_out = HL_DICOM_WINDOW;
+          rc = inflate (&z, Z_NO_FLUSH);
+          if (rc == Z_BUF_ERROR)
+            rc = Z_OK; /* no progress this round: more input is read above */
+        }
+      gboolean whole = rc == Z_STREAM_END && z.total_out == inflated;
+      inflateEnd (&z);
+      if (whole)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* Walks the DICOM file @file_path (open as @fd, @size bytes) before DCMTK parses it, as the top of
  * this section says. A deflated dataset comes back inflated in a new in-memory file, open as
  * *@inflated_fd with its path in *@inflated_path (free both with stage_close()) and its size in
@@ -940,6 +990,13 @@ prewalk (int fd, guint64 size, const char *file_path, const char *name, int *inf
       stage_close (inflated.fd, *inflated_path);
       *inflated_path = NULL;
       return FALSE;
+    }
+  if (!deflate_complete (fd, offset, size, inflated.size))
+    {
+      stage_close (inflated.fd, *inflated_path);
+      *inflated_path = NULL;
+      return walk_fail (&w, TRUE, "truncated deflated DICOM data: the deflate stream does not "
+                                  "end where the file does");
     }
   *inflated_fd = inflated.fd;
   *inflated_size = inflated.size;
