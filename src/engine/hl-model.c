@@ -972,9 +972,11 @@ meta_output_calibration (MetaReader *r, HlModelInfo *info)
                           info->op_thresholds);
 }
 
-/* Fills @info from @meta as the README table "Model file format" says. */
+/* Fills @info from @meta as the README table "Model file format" says; labels "[]" (a
+ * features-only model) only with @features_only_ok. */
 static gboolean
-parse_model_metadata (JsonObject *meta, const char *origin, HlModelInfo *info, GError **error)
+parse_model_metadata (JsonObject *meta, const char *origin, gboolean features_only_ok,
+                      HlModelInfo *info, GError **error)
 {
   static const char *const channel_choices[] = { "1", "3", NULL };
   MetaReader reader = { meta, origin, error };
@@ -1025,6 +1027,13 @@ parse_model_metadata (JsonObject *meta, const char *origin, HlModelInfo *info, G
   info->n_features = arch_n_features (&info->arch);
   if (!meta_labels (r, info))
     return FALSE;
+  if (info->n_labels == 0 && !features_only_ok)
+    {
+      META_ERROR (r, "%s: metadata labels has 0 names, not 1..%d (a features-only model: train "
+                  "it with --init first: hilum-cli train --init MODEL)", origin,
+                  HL_MODEL_MAX_LABELS);
+      return FALSE;
+    }
 
   if (!meta_choice (r, "preprocess_resize", resize_names, &choice))
     return FALSE;
@@ -1254,17 +1263,9 @@ model_new_from_data (const guint8 *data, gsize size, const char *origin,
   if (st == NULL)
     return NULL;
   model = model_alloc ();
-  if (!parse_model_metadata (st->metadata, origin, &model->info, error)
+  if (!parse_model_metadata (st->metadata, origin, features_only_ok, &model->info, error)
       || !check_cost (&model->info, origin, error))
     return NULL;
-  if (model->info.n_labels == 0 && !features_only_ok)
-    {
-      g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_METADATA,
-                   "%s: metadata labels has 0 names, not 1..%d (a features-only model: train "
-                   "it with --init first, hilum-cli train --init %s)", origin,
-                   HL_MODEL_MAX_LABELS, origin);
-      return NULL;
-    }
   sources = g_ptr_array_new ();
   if (!model_add_tensors (model, st, origin, sources, error))
     return NULL;
