@@ -310,6 +310,83 @@ test_keep_last (Data *d, gconstpointer user_data)
   g_assert_nonnull (strstr (hl_model_get_info (model)->training_data, "kept epoch: the last"));
 }
 
+/* --init: a run from a trained tiny model with --freeze features keeps its 14 classifier rows
+ * and says where it started; the options it refuses; and a stopped run from --init resumed
+ * equal to an uninterrupted one (the init file enters the fingerprint: a changed one is
+ * refused). */
+static void
+test_init (Data *d, gconstpointer user_data)
+{
+  const char *one[] = { "--epochs", "1", NULL };
+  g_autofree char *base = g_build_filename (d->tmp.dir, "base.safetensors", NULL);
+  const char *init[] = { "--init", base, "--freeze", "features", "--epochs", "2", NULL };
+  const char *stop[] = { "--init", base, "--freeze", "denseblock2", "--backbone-lr-scale",
+                         "0.5", "--stop-after", "1", NULL };
+  const char *resume[] = { "--init", base, "--freeze", "denseblock2", "--backbone-lr-scale",
+                           "0.5", "--resume", NULL };
+  const char *full[] = { "--init", base, "--freeze", "denseblock2", "--backbone-lr-scale",
+                         "0.5", NULL };
+  const char *bad_arch[] = { "--init", base, "--arch", "densenet121", NULL };
+  const char *bad_size[] = { "--init", base, "--input-size", "64", NULL };
+  const char *bad_freeze[] = { "--init", base, "--freeze", "denseblock3", NULL };
+  const char *no_init[] = { "--freeze", "features", NULL };
+  const char *const *refused[] = { bad_arch, bad_size, bad_freeze, no_init };
+  const char *needles[] = { "--arch densenet121", "--input-size 64", "denseblock3",
+                            "need --init" };
+  g_auto (GStrv) args_base = tiny_args (d, "base.safetensors", one);
+  g_auto (GStrv) args_init = tiny_args (d, "init.safetensors", init);
+  g_auto (HlTestRun) r1 = { 0 };
+  g_auto (HlTestRun) r2 = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  run_train (&r1, (const char *const *) args_base);
+  g_assert_cmpint (r1.status, ==, 0);
+  run_train (&r2, (const char *const *) args_init);
+  g_assert_cmpint (r2.status, ==, 0);
+  g_autofree char *init_path = g_build_filename (d->tmp.dir, "init.safetensors", NULL);
+  g_autoptr (HlModel) model = hl_model_new_from_file (init_path, &error);
+  g_assert_no_error (error);
+  const char *text = hl_model_get_info (model)->training_data;
+  g_assert_nonnull (strstr (text, "started from hilum-tiny-nih 1.0 (source sha256 "));
+  g_assert_nonnull (strstr (text, "classifier rows kept for 14 of the 14 labels"));
+  g_assert_nonnull (strstr (text, "frozen: features"));
+  g_assert_cmpint (hl_model_get_info (model)->calibration, ==, HL_OUTPUT_SIGMOID);
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_auto (GStrv) args = tiny_args (d, "refused.safetensors", refused[i]);
+      g_auto (HlTestRun) r = { 0 };
+      run_train (&r, (const char *const *) args);
+      g_assert_cmpint (r.status, ==, 2);
+      g_assert_nonnull (strstr (r.err, needles[i]));
+    }
+
+  g_auto (GStrv) args_full = tiny_args (d, "full.safetensors", full);
+  g_auto (GStrv) args_stop = tiny_args (d, "part.safetensors", stop);
+  g_auto (GStrv) args_resume = tiny_args (d, "part.safetensors", resume);
+  g_auto (HlTestRun) r3 = { 0 };
+  g_auto (HlTestRun) r4 = { 0 };
+  g_auto (HlTestRun) r5 = { 0 };
+  g_auto (HlTestRun) r6 = { 0 };
+  run_train (&r3, (const char *const *) args_full);
+  g_assert_cmpint (r3.status, ==, 0);
+  run_train (&r4, (const char *const *) args_stop);
+  g_assert_cmpint (r4.status, ==, 0);
+  g_assert_nonnull (strstr (r4.out, "Stopped after epoch 1"));
+  run_train (&r5, (const char *const *) args_resume);
+  g_assert_cmpint (r5.status, ==, 0);
+  g_assert_nonnull (strstr (r5.out, "Resuming after epoch 1"));
+  assert_same_file (d, "full.safetensors", "part.safetensors");
+
+  /* another init file (the fine-tuned one in its place) does not resume that run */
+  g_autofree char *part = g_build_filename (d->tmp.dir, "part.safetensors", NULL);
+  g_assert_cmpint (g_unlink (part), ==, 0);
+  g_assert_cmpint (g_rename (init_path, base), ==, 0);
+  run_train (&r6, (const char *const *) args_resume);
+  g_assert_cmpint (r6.status, ==, 1);
+  g_assert_nonnull (strstr (r6.err, "other settings"));
+}
+
 static void
 test_stop_resume (Data *d, gconstpointer user_data)
 {
@@ -886,6 +963,7 @@ main (int argc, char **argv)
   g_test_add ("/train-cli/deterministic", Data, NULL, data_set_up, test_deterministic,
               data_tear_down);
   g_test_add ("/train-cli/keep-last", Data, NULL, data_set_up, test_keep_last, data_tear_down);
+  g_test_add ("/train-cli/init", Data, NULL, data_set_up, test_init, data_tear_down);
   g_test_add ("/train-cli/stop-resume", Data, NULL, data_set_up, test_stop_resume,
               data_tear_down);
   g_test_add ("/train-cli/kill-resume", Data, NULL, data_set_up, test_kill_resume,

@@ -395,6 +395,143 @@ test_torch_adamw (void)
   run_optimiser ("adamw", &c, 1e-2f);
 }
 
+/* "train-freeze": 3 Adam steps with the layers at and below @freeze frozen and the backbone at
+ * lr x @scale, against torch (the same bound as the other optimiser runs); every frozen tensor,
+ * running statistics included, must come out bit for bit as it went in. */
+static void
+run_frozen (const char *tag, const char *freeze, float scale)
+{
+  g_auto (Batch) b = { 0 };
+  g_autoptr (GError) error = NULL;
+  HlOptimConfig c = { .kind = HL_OPTIM_ADAM, .weight_decay = 1e-2f, .beta1 = 0.9f,
+                      .beta2 = 0.999f, .eps = 1e-8f };
+  int n_params;
+
+  batch_load_case (&b, "train-freeze");
+  g_autoptr (HlTrainNet) net = hl_train_net_new_frozen (b.model, b.n, freeze, &error);
+  g_assert_no_error (error);
+  g_autoptr (HlOptim) opt = hl_optim_new (net, &c);
+  hl_optim_set_backbone_lr_scale (opt, scale);
+  const HlParam *params = hl_train_net_get_params (net, &n_params);
+  for (int i = 0; i < n_params; i++)
+    g_assert_false (g_str_has_prefix (params[i].name, "features.conv0.")
+                    || g_str_has_prefix (params[i].name, "features.denseblock1."));
+  g_assert_cmpstr (params[n_params - 1].name, ==, "classifier.bias");
+  for (int s = 0; s < 3; s++)
+    {
+      train_step (net, &b, NULL);
+      hl_optim_step (opt, 1e-2f);
+    }
+
+  HlModel *m = hl_train_net_get_model (net);
+  int stage = hl_model_freeze_stage (m, freeze), n_frozen = 0;
+  double worst = 0.0;
+  for (guint i = 0; i < m->tensors->len; i++)
+    {
+      HlTensor *t = g_ptr_array_index (m->tensors, i);
+      HlTensor *before = hl_model_get_tensor (b.model, t->name);
+      g_autofree char *name = g_strdup_printf ("%s.%s", tag, t->name);
+      gboolean frozen = g_str_has_prefix (t->name, "features.conv0.")
+                        || g_str_has_prefix (t->name, "features.norm0.")
+                        || g_str_has_prefix (t->name, "features.denseblock1.")
+                        || (stage == 4 && !g_str_has_prefix (t->name, "classifier."));
+      worst = MAX (worst, assert_deep (b.e, name, t->data, t->numel));
+      if (frozen)
+        {
+          g_assert_cmpmem (t->data, t->numel * sizeof (float), before->data,
+                           before->numel * sizeof (float));
+          n_frozen++;
+        }
+    }
+  g_assert_cmpint (n_frozen, >, 0);
+  g_test_message ("%s: largest |engine - exact| / bound after 3 steps %.3g, %d tensors frozen",
+                  tag, worst, n_frozen);
+}
+
+static void
+test_torch_freeze_features (void)
+{
+  run_frozen ("freeze_features", "features", 1.0f);
+}
+
+static void
+test_torch_freeze_denseblock1 (void)
+{
+  run_frozen ("freeze_denseblock1", "denseblock1", 0.1f);
+}
+
+/* The freeze names of a two-block network, and a name it has not refused. */
+static void
+test_freeze_names (void)
+{
+  g_autoptr (HlModel) model = fixture_model ("train");
+  g_autoptr (GError) error = NULL;
+  const char *bad[] = { "denseblock3", "transition2", "denseblock0", "denseblock1x", "norm5",
+                        "classifier" };
+
+  g_assert_cmpint (hl_model_freeze_stage (model, NULL), ==, -1);
+  g_assert_cmpint (hl_model_freeze_stage (model, ""), ==, -1);
+  g_assert_cmpint (hl_model_freeze_stage (model, "denseblock1"), ==, 1);
+  g_assert_cmpint (hl_model_freeze_stage (model, "transition1"), ==, 2);
+  g_assert_cmpint (hl_model_freeze_stage (model, "denseblock2"), ==, 3);
+  g_assert_cmpint (hl_model_freeze_stage (model, "features"), ==, 4);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_cmpint (hl_model_freeze_stage (model, bad[i]), ==, -2);
+      g_autoptr (HlTrainNet) net = hl_train_net_new_frozen (model, 2, bad[i], &error);
+      g_assert_null (net);
+      g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT);
+      g_assert_nonnull (strstr (error->message, bad[i]));
+      g_assert_nonnull (strstr (error->message, "denseblock1..2, transition1..1"));
+      g_clear_error (&error);
+    }
+}
+
+/* hl_model_new_transfer: features copied, classifier rows kept by label name, new rows
+ * initialised (|w| <= 1 / sqrt (fan_in), bias 0), op-norm dropped; a features-only file loads
+ * only through it (and hl_model_new_features_from_file), and is refused by the plain loader. */
+static void
+test_transfer (void)
+{
+  g_autoptr (HlModel) source = fixture_model ("train");
+  const HlModelInfo *si = hl_model_get_info (source);
+  g_autofree char *dir = g_dir_make_tmp ("hl-test-transfer-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "source.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  const char *labels[] = { si->labels[2], "Brand new", si->labels[0], NULL };
+  gboolean kept[3];
+  int nf = si->n_features;
+
+  g_assert_true (hl_model_save (source, NULL, path, HL_SAVE_F32, &error));
+  g_autoptr (HlModel) model = hl_model_new_transfer (path, labels, 3, 7, kept, &error);
+  g_assert_no_error (error);
+  const HlModelInfo *mi = hl_model_get_info (model);
+  g_assert_cmpint (mi->n_labels, ==, 3);
+  g_assert_cmpint (mi->input_channels, ==, si->input_channels);
+  g_assert_cmpint (mi->preprocess.mode, ==, si->preprocess.mode);
+  g_assert_cmpint (mi->calibration, ==, HL_OUTPUT_SIGMOID);
+  g_assert_true (kept[0] && !kept[1] && kept[2]);
+  g_assert_cmpmem (model->classifier_weight, nf * sizeof (float),
+                   source->classifier_weight + 2 * nf, nf * sizeof (float));
+  g_assert_cmpmem (model->classifier_weight + 2 * nf, nf * sizeof (float),
+                   source->classifier_weight, nf * sizeof (float));
+  g_assert_cmpfloat (model->classifier_bias[0], ==, source->classifier_bias[2]);
+  g_assert_cmpfloat (model->classifier_bias[2], ==, source->classifier_bias[0]);
+  g_assert_cmpfloat (model->classifier_bias[1], ==, 0.0f);
+  for (int k = 0; k < nf; k++)
+    g_assert_cmpfloat (fabsf (model->classifier_weight[nf + k]), <=, 1.0 / sqrt (nf));
+  for (guint i = 0; i < model->tensors->len; i++)
+    {
+      HlTensor *t = g_ptr_array_index (model->tensors, i);
+      HlTensor *src = hl_model_get_tensor (source, t->name);
+      if (!g_str_has_prefix (t->name, "classifier."))
+        g_assert_cmpmem (t->data, t->numel * sizeof (float), src->data,
+                         src->numel * sizeof (float));
+    }
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 static void
 test_torch_sgd (void)
 {
@@ -830,6 +967,10 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/train/torch-adam", test_torch_adam);
   g_test_add_func ("/engine/train/torch-adamw", test_torch_adamw);
   g_test_add_func ("/engine/train/torch-sgd", test_torch_sgd);
+  g_test_add_func ("/engine/train/torch-freeze-features", test_torch_freeze_features);
+  g_test_add_func ("/engine/train/torch-freeze-denseblock1", test_torch_freeze_denseblock1);
+  g_test_add_func ("/engine/train/freeze-names", test_freeze_names);
+  g_test_add_func ("/engine/train/transfer", test_transfer);
   g_test_add_data_func ("/engine/train/gradcam", "train", test_gradcam);
   g_test_add_data_func ("/engine/train/gradcam-odd", "train-odd", test_gradcam);
   g_test_add_func ("/engine/train/finite-differences", test_finite_differences);

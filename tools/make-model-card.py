@@ -174,6 +174,11 @@ TRAINING_PATTERN = re.compile(
     r"(?P<n_valid>\d+) images \((?P<p_valid>\d+) patients\) of (?P<valid>[^;]+);")
 LEAKAGE_PATTERN = re.compile(r"patients in both splits: (?P<n>\d+) \(allowed by --allow-leakage\)")
 CHEXNET_REFERENCE = "chexnet-test-preds.csv"  # the shared data's CheXNet predictions
+# hilum-cli train --init: "started from NAME VERSION (source sha256 HEX, PATH); ..., frozen: X;
+# backbone lr x F; ..."
+STARTED_PATTERN = re.compile(r"started from (.+?) \(source sha256 ([0-9a-f]{64}), (.+?)\); "
+                             r"classifier rows kept for (\d+) of the (\d+) labels.*?; "
+                             r"frozen: ([^;]+); backbone lr x ([^;]+);")
 KEPT_LAST = "kept epoch: the last"  # hilum-cli train --keep-last
 EPOCH_PATTERN = re.compile(r"this is epoch (?P<epoch>\d+) \(validation mean AUROC "
                            r"(?P<val_mean>[0-9.]+)\)")
@@ -226,6 +231,7 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
     epoch = EPOCH_PATTERN.search(training)
     leakage = LEAKAGE_PATTERN.search(training)
     kept_last = KEPT_LAST in training
+    started = STARTED_PATTERN.search(training)
     reference_file = os.path.basename(args.reference)
     if reference_file == CHEXNET_REFERENCE:
         ref_name = "CheXNet"
@@ -253,7 +259,15 @@ def card_markdown(args, meta, tensors, rows, preds, truth_rows, n_patients, cmd)
     w(f"- Input: {meta['input_size']} × {meta['input_size']} pixels, "
       f"{meta['input_channels']} channel(s) (grayscale"
       f"{' replicated' if meta['input_channels'] != '1' else ''})")
-    w(f"- Outputs, in order: {', '.join(labels)}\n")
+    w(f"- Outputs, in order: {', '.join(labels)}")
+    if started:
+        w(f"- Started from: `{started.group(1)}` (`{started.group(3)}`, SHA-256 "
+          f"`{started.group(2)}`), its classifier rows kept for {started.group(4)} of the "
+          f"{started.group(5)} labels; frozen: {started.group(6)}; backbone learning rate × "
+          f"{started.group(7)}; outputs plain sigmoid")
+    elif "from scratch" in training:
+        w("- Started from: nothing (trained from scratch, torchvision's initialisation)")
+    w("")
 
     w("## Data\n")
     w(f"NIH ChestX-ray14 ({NIH_CITATION}): frontal chest radiographs with 14 finding labels "

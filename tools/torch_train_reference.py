@@ -42,6 +42,17 @@ Cases:
   train-odd  1 input channel, 3 blocks of 2 layers, input 36, 3 labels, batch 3: odd map sides
              (conv0 18, max pool 9, transitions 9 -> 4 -> 2, so average pooling drops a row and
              a column); everything but the optimiser runs; Grad-CAM at all 7 layers
+  train-freeze  the model and batch of "train" (same seed), transfer learning's frozen layers:
+             input, targets, w_pos, w_neg as above and, after 3 steps of torch.optim.Adam (lr
+             1e-2, weight_decay 1e-2) on the weighted loss, every tensor of the state dict:
+               freeze_features.<tensor>    model.features frozen (requires_grad_(False) and
+                                           eval (): BatchNorm on its running statistics, left
+                                           unchanged), only the classifier trained
+               freeze_denseblock1.<tensor> conv0, norm0, pool0 and denseblock1 frozen likewise;
+                                           transition1, denseblock2 and norm5 in training mode in
+                                           a parameter group of lr 1e-2 x 0.1 (hilum-cli train
+                                           --backbone-lr-scale 0.1), the classifier at 1e-2
+             each with its .f64 twin
 
 Writes OUT/<case>.model.safetensors and OUT/<case>.expected.safetensors for both.
 Usage: tools/torch_train_reference.py --out tests/fixtures/train
@@ -165,6 +176,68 @@ def compute(cfg, x, y, train_labels, dtype, logits32=None):
     return t
 
 
+def frozen_run(cfg, dtype, frozen, lr_scale, x, y, w_pos, w_neg):
+    """The state dict after 3 Adam steps with the modules @frozen (names under model.features)
+    frozen, the other features at lr x @lr_scale."""
+    model = ref.build_model(cfg).to(dtype).train()
+    for name in frozen:
+        module = getattr(model.features, name)
+        module.eval()
+        module.requires_grad_(False)
+    backbone = [p for n, p in model.named_parameters()
+                if p.requires_grad and not n.startswith("classifier.")]
+    groups = [{"params": list(model.classifier.parameters()), "lr": 1e-2}]
+    if backbone:
+        groups.append({"params": backbone, "lr": 1e-2 * lr_scale})
+    opt = torch.optim.Adam(groups, lr=1e-2, weight_decay=1e-2)
+    for _ in range(3):
+        opt.zero_grad()
+        weighted_loss(model(x), y, w_pos, w_neg).backward()
+        opt.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()
+            if not k.endswith("num_batches_tracked")}
+
+
+def compute_freeze(cfg, x, y, train_labels, dtype):
+    x, y = x.to(dtype), y.to(dtype)
+    w_neg = train_labels.mean(0).to(dtype)
+    w_pos = (1 - train_labels.mean(0)).to(dtype)
+    stem = ["conv0", "norm0", "relu0", "pool0"]
+    runs = {"freeze_features": (stem + ["denseblock1", "transition1", "denseblock2", "norm5"],
+                                1.0),
+            "freeze_denseblock1": (stem + ["denseblock1"], 0.1)}
+    t = [("w_pos", w_pos), ("w_neg", w_neg)]
+    for tag, (frozen, scale) in runs.items():
+        for name, v in frozen_run(cfg, dtype, frozen, scale, x, y, w_pos, w_neg).items():
+            t.append(("%s.%s" % (tag, name), v))
+    return t
+
+
+def run_freeze_case(out):
+    case = "train-freeze"
+    cfg = config("train")
+    n_labels = len(cfg["labels"])
+    model = ref.build_model(cfg).train()
+    model_file = case + ".model.safetensors"
+    ref.write_model(os.path.join(out, model_file), case, cfg, model)
+
+    g = torch.Generator().manual_seed(99)
+    s = cfg["input_size"]
+    x = torch.randn(cfg["n_batch"], cfg["input_channels"], s, s, generator=g)
+    y = (torch.rand(cfg["n_batch"], n_labels, generator=g) < 0.4).float()
+    train_labels = (torch.rand(N_TRAIN, n_labels, generator=g) < 0.3).float()
+
+    t32 = compute_freeze(cfg, x, y, train_labels, torch.float32)
+    t64 = compute_freeze(cfg, x, y, train_labels, torch.float64)
+    t = [("input", x.numpy(), "F32"), ("targets", y.numpy(), "F32")]
+    t += [(name, v.numpy(), "F32") for name, v in t32]
+    t += [(name + ".f64", v.numpy(), "F64") for name, v in t64]
+    meta = {"case": case, "model": model_file, "n_batch": str(cfg["n_batch"]),
+            "seed": str(cfg["seed"]), "torch": torch.__version__}
+    ref.write_safetensors(os.path.join(out, case + ".expected.safetensors"), t, meta)
+    print("%s: %d tensors" % (case, len(t)))
+
+
 def run_case(case, out):
     cfg = config(case)
     n_batch = cfg["n_batch"]
@@ -203,6 +276,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     for case in ("train", "train-odd"):
         run_case(case, args.out)
+    run_freeze_case(args.out)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,14 @@
  * fit whose training CSV includes the validation images); its operating thresholds are chosen on
  * the validation split by Youden's J.
  *
+ * With --init MODEL the run starts from any Hilum model file (hl_model_new_transfer: its
+ * architecture, input, whole preprocessing and features, its classifier rows for the labels it
+ * names); --freeze trains only what is above a module (hl_train_net_new_frozen) and
+ * --backbone-lr-scale steps the rest with a scaled rate. Training images then keep the geometry of
+ * the model's crop in their working plane, and without augmentation are preprocessed from the
+ * full plane exactly as inference does. All of it enters the resume check and the model's
+ * training description.
+ *
  * Deterministic for a given seed, whatever --threads (the engine's results do not depend on the
  * thread count): nothing in any written file depends on time, the machine or the order threads
  * finish in; so a run may also be resumed with another --threads.
@@ -71,6 +79,10 @@ typedef struct
   double crop_scale;   /* HlAugmentOptions' crop_scale, erase_p, erase_edge_p; 0 = off */
   double erase_p;
   double erase_edge_p;
+  char *init;               /* --init MODEL, or NULL: from scratch */
+  char *freeze;             /* --freeze MODULE, or NULL */
+  double backbone_lr_scale; /* --backbone-lr-scale, 1 when not given */
+  char *init_sha256;        /* with --init: the SHA-256 of its file, hex */
 } Options;
 
 /* A split's images in memory. */
@@ -120,9 +132,33 @@ load_labels (const char *path)
   return set;
 }
 
+/* The working plane of @pixels (h, w) at @side: the part of the image @model's preprocessing
+ * resizes (the centred square of the short side with HL_CROP_CENTER, and with PIL's Resize +
+ * CenterCrop, which keep that square to within a pixel; else the whole plane, squeezed as
+ * inference squeezes it) resized to @side x @side, so that an augmented plane has the geometry of
+ * the model's input. */
+static void
+working_plane (HlModel *model, const float *pixels, int h, int w, float *dst, int side)
+{
+  const HlPreprocess *pp = &hl_model_get_info (model)->preprocess;
+  int s = MIN (h, w);
+
+  if ((pp->crop != HL_CROP_CENTER && pp->resize != HL_RESIZE_PIL_BILINEAR) || h == w)
+    {
+      hl_augment_working_plane (pixels, h, w, dst, side);
+      return;
+    }
+  g_autofree float *square = g_new (float, (gsize) s * s);
+  int y0 = h / 2 - s / 2, x0 = w / 2 - s / 2;
+  for (int y = 0; y < s; y++)
+    memcpy (square + (gsize) y * s, pixels + (gsize) (y0 + y) * w + x0, s * sizeof (float));
+  hl_augment_working_plane (square, s, s, dst, side);
+}
+
 /* Decodes every image of @set, the @which split ("training" or "validation"), from @images. With
- * @work_side > 0 keeps the plane resized to it (training); otherwise keeps the input @model
- * preprocesses from the full plane (validation). An image that cannot be read (missing, corrupt)
+ * @work_side > 0 keeps the working plane (working_plane; training); otherwise keeps the input
+ * @model preprocesses from the full plane (validation, and training without augmentation from
+ * --init: exactly what inference computes). An image that cannot be read (missing, corrupt)
  * is reported on stderr with the decoder's error and left out, the others still load; @used (one
  * entry per row of @set) receives 1 for each row decoded into @split, 0 for each left out. Fails,
  * reported, when fewer than @min_used images could be read. */
@@ -164,8 +200,8 @@ load_split (const HlLabelSet *set, const char *which, const char *images, HlMode
           continue;
         }
       if (work_side > 0)
-        hl_augment_working_plane (image->pixels, image->height, image->width,
-                                  split->planes + i * work_side * work_side, work_side);
+        working_plane (model, image->pixels, image->height, image->width,
+                       split->planes + i * work_side * work_side, work_side);
       else
         hl_model_preprocess (model, image->pixels, image->height, image->width,
                              split->inputs + i * split->in_floats);
@@ -250,6 +286,8 @@ model_info_for (const HlModelInfo *base, const HlSummary *summary, const Options
   info->intended_use = (char *) INTENDED_USE;
 }
 
+static gboolean parse_arch (const char *name, HlDenseNetConfig *arch);
+
 /* ---- checkpoints ---- */
 
 /* The settings a checkpoint must share with the run that resumes it (not --threads: results do not
@@ -264,6 +302,47 @@ settings_fingerprint (const Options *opt, int n_train, int n_valid)
                           opt->optimizer, opt->weight_decay, opt->seed, !opt->no_augment,
                           opt->keep_last ? "last" : "best", opt->train_csv, n_train,
                           opt->valid_csv, n_valid);
+}
+
+/* The transfer settings for the fingerprint, "" without --init (so that the checkpoints of runs
+ * from before these options still resume). */
+static char *
+transfer_fingerprint (const Options *opt)
+{
+  if (opt->init == NULL)
+    return g_strdup ("");
+  return g_strdup_printf (" init=%s init_sha256=%s freeze=%s backbone_lr_scale=%.9g", opt->init,
+                          opt->init_sha256, opt->freeze != NULL ? opt->freeze : "none",
+                          opt->backbone_lr_scale);
+}
+
+/* A name for @arch: "densenet121", "tiny" or its numbers. */
+static char *
+arch_name (const HlDenseNetConfig *arch)
+{
+  static const char *const names[] = { "densenet121", "tiny" };
+  GString *text;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      HlDenseNetConfig known;
+      gboolean same;
+
+      parse_arch (names[i], &known);
+      same = known.growth_rate == arch->growth_rate && known.n_blocks == arch->n_blocks
+             && known.num_init_features == arch->num_init_features
+             && known.bn_size == arch->bn_size && known.bn_eps == arch->bn_eps;
+      for (int b = 0; same && b < arch->n_blocks; b++)
+        same = known.block_config[b] == arch->block_config[b];
+      if (same)
+        return g_strdup (names[i]);
+    }
+  text = g_string_new ("densenet-");
+  for (int b = 0; b < arch->n_blocks; b++)
+    g_string_append_printf (text, "%s%d", b ? "-" : "", arch->block_config[b]);
+  g_string_append_printf (text, "-g%d-i%d-b%d-eps%g", arch->growth_rate,
+                          arch->num_init_features, arch->bn_size, arch->bn_eps);
+  return g_string_free (text, FALSE);
 }
 
 static char *
@@ -386,6 +465,9 @@ train (Options *opt)
   g_autofree char *training_data = NULL;
   g_autofree char *augment_text = NULL;
   g_autofree char *leakage = NULL;
+  g_autofree char *init_name = NULL; /* with --init: "NAME VERSION" of its model */
+  g_autofree char *started = NULL;   /* how training_data begins */
+  gboolean kept[HL_N_LABELS];        /* with --init: the classifier rows copied */
   g_autofree char *best_path = NULL;
   g_autofree char *state_path = NULL;
   g_autofree guint *order = NULL;
@@ -422,23 +504,81 @@ train (Options *opt)
         return 1;
     }
 
-  /* The model: architecture, one gray input channel, the notebook's per-image normalisation. */
   for (int k = 0; k < HL_N_LABELS; k++)
     labels[k] = (char *) hl_label_names[k];
   labels[HL_N_LABELS] = NULL;
-  parse_arch (opt->arch, &info.arch);
-  info.name = opt->name;
-  info.version = opt->version;
-  info.input_size = opt->input_size;
-  info.input_channels = 1;
-  info.n_labels = HL_N_LABELS;
-  info.labels = labels;
-  info.preprocess.resize = HL_RESIZE_BILINEAR_ANTIALIAS;
-  info.preprocess.mode = HL_NORM_IMAGE;
-  initial = hl_model_new_initialized (&info, (guint64) opt->seed);
+  if (opt->init != NULL)
+    {
+      /* Everything but the labels comes from the model: architecture, input, preprocessing. */
+      HlCheckpointFile digest;
+      const HlModelInfo *mi;
+      GString *hex;
+
+      initial = hl_model_new_transfer (opt->init, (const char *const *) labels, HL_N_LABELS,
+                                       (guint64) opt->seed, kept, &error);
+      if (initial == NULL || !hl_checkpoint_file_digest (opt->init, &digest, &error))
+        {
+          fprintf (stderr, "hilum-cli train: --init: %s\n", error->message);
+          return 1;
+        }
+      hex = g_string_new (NULL);
+      for (gsize i = 0; i < sizeof digest.sha256; i++)
+        g_string_append_printf (hex, "%02x", digest.sha256[i]);
+      opt->init_sha256 = g_string_free (hex, FALSE);
+      mi = hl_model_get_info (initial);
+      g_autofree char *model_arch = arch_name (&mi->arch);
+      if (opt->arch != NULL && strcmp (opt->arch, model_arch) != 0)
+        {
+          fprintf (stderr, "hilum-cli train: --arch %s, but %s is a %s: the architecture comes "
+                   "from the --init model (leave --arch out)\n", opt->arch, opt->init, model_arch);
+          return 2;
+        }
+      if (opt->input_size != 0 && opt->input_size != mi->input_size)
+        {
+          fprintf (stderr, "hilum-cli train: --input-size %d, but %s takes %d: the input comes "
+                   "from the --init model (leave --input-size out)\n", opt->input_size,
+                   opt->init, mi->input_size);
+          return 2;
+        }
+      if (hl_model_freeze_stage (initial, opt->freeze) < -1)
+        {
+          int n_blocks = mi->arch.n_blocks;
+          fprintf (stderr, "hilum-cli train: --freeze %s: %s has no such module; give features, "
+                   "denseblock1..%d", opt->freeze, opt->init, n_blocks);
+          if (n_blocks > 1)
+            fprintf (stderr, " or transition1..%d", n_blocks - 1);
+          fprintf (stderr, "\n");
+          return 2;
+        }
+      g_free (opt->arch);
+      opt->arch = g_steal_pointer (&model_arch);
+      opt->input_size = mi->input_size;
+      init_name = g_strdup_printf ("%s %s", mi->name, mi->version);
+    }
+  else
+    {
+      /* architecture, one gray input channel, the notebook's per-image normalisation */
+      if (opt->input_size == 0)
+        opt->input_size = 224;
+      parse_arch (opt->arch, &info.arch);
+      info.name = opt->name;
+      info.version = opt->version;
+      info.input_size = opt->input_size;
+      info.input_channels = 1;
+      info.n_labels = HL_N_LABELS;
+      info.labels = labels;
+      info.preprocess.resize = HL_RESIZE_BILINEAR_ANTIALIAS;
+      info.preprocess.mode = HL_NORM_IMAGE;
+      initial = hl_model_new_initialized (&info, (guint64) opt->seed);
+    }
+  if (opt->name == NULL)
+    opt->name = g_strdup_printf ("hilum-%s-nih", opt->arch);
 
   hl_engine_set_threads (opt->threads);
-  int work_side = (int) lround (opt->input_size * 8.0 / 7.0);
+  /* From --init without augmentation every training input is what inference computes from the
+   * full plane; otherwise a working plane (load_split) feeds augmentation. */
+  gboolean exact = opt->init != NULL && opt->no_augment;
+  int work_side = exact ? 0 : (int) lround (opt->input_size * 8.0 / 7.0);
   gint64 t0 = g_get_monotonic_time ();
   train_used = g_new (guint, train_set->rows->len);
   valid_used = g_new (guint, valid_set->rows->len);
@@ -447,9 +587,14 @@ train (Options *opt)
       || !load_split (valid_set, "validation", opt->images, initial, 0, 1, valid_used,
                       &valid_split))
     goto out;
-  printf ("Decoded %d training images (kept at %dx%d) and %d validation images in %.1f s\n",
-          train_split.n, work_side, work_side, valid_split.n,
-          (g_get_monotonic_time () - t0) / 1e6);
+  if (exact)
+    printf ("Decoded %d training images (preprocessed as inference does) and %d validation "
+            "images in %.1f s\n", train_split.n, valid_split.n,
+            (g_get_monotonic_time () - t0) / 1e6);
+  else
+    printf ("Decoded %d training images (kept at %dx%d) and %d validation images in %.1f s\n",
+            train_split.n, work_side, work_side, valid_split.n,
+            (g_get_monotonic_time () - t0) / 1e6);
 
   /* The frequencies, the loss weights and the model's description count the images decoded. */
   hl_splits_count (train_set, train_used, 1, &counts[0]);
@@ -477,6 +622,12 @@ train (Options *opt)
   schedule.min_lr = 0.0f;
 
   fingerprint = settings_fingerprint (opt, train_split.n, valid_split.n);
+  {
+    g_autofree char *transfer = transfer_fingerprint (opt);
+    char *with = g_strconcat (fingerprint, transfer, NULL);
+    g_free (fingerprint);
+    fingerprint = with;
+  }
   if (opt->crop_scale > 0.0 || opt->erase_p > 0.0 || opt->erase_edge_p > 0.0)
     {
       /* only when on, so that the checkpoints of runs from before these options still resume */
@@ -501,12 +652,37 @@ train (Options *opt)
   leakage = shared->len > 0 ? g_strdup_printf ("; patients in both splits: %u (allowed by "
                                                "--allow-leakage)", shared->len)
                             : g_strdup ("");
+  if (opt->init != NULL)
+    {
+      GString *text = g_string_new (NULL);
+      int n_kept = 0;
+
+      for (int k = 0; k < HL_N_LABELS; k++)
+        n_kept += kept[k];
+      g_string_append_printf (text, "Fine-tuned by hilum-cli train, started from %s (source "
+                              "sha256 %s, %s); classifier rows kept for %d of the %d labels",
+                              init_name, opt->init_sha256, opt->init, n_kept, HL_N_LABELS);
+      for (int k = 0, first = 1; k < HL_N_LABELS; k++)
+        if (kept[k])
+          {
+            g_string_append_printf (text, "%s%s", first ? " (" : ", ", hl_label_names[k]);
+            first = 0;
+          }
+      g_string_append_printf (text, "%s, the others initialised; frozen: %s; backbone lr x %g; "
+                              "outputs plain sigmoid (an operating-point calibration of the "
+                              "source does not carry over)", n_kept > 0 ? ")" : "",
+                              opt->freeze != NULL ? opt->freeze : "nothing",
+                              opt->backbone_lr_scale);
+      started = g_string_free (text, FALSE);
+    }
+  else
+    started = g_strdup ("Trained by hilum-cli train from scratch (no pretrained weights)");
   training_data = g_strdup_printf (
-      "Trained by hilum-cli train from scratch (no pretrained weights) on %d images (%u patients) "
+      "%s on %d images (%u patients) "
       "of %s, validated on %d images (%u patients) of %s; %s, input %d, batch %d, %d epochs, %s "
       "lr %g cosine, weight decay "
       "%g, class-balanced weighted loss, %s, seed %" G_GINT64_FORMAT ", kept epoch: %s%s",
-      train_split.n, counts[0].n_patients, opt->train_csv, valid_split.n, counts[1].n_patients,
+      started, train_split.n, counts[0].n_patients, opt->train_csv, valid_split.n, counts[1].n_patients,
       opt->valid_csv, opt->arch, opt->input_size, opt->batch, opt->epochs, opt->optimizer,
       opt->lr, opt->weight_decay,
       opt->no_augment ? "no augmentation" : augment_text,
@@ -544,13 +720,14 @@ train (Options *opt)
           fprintf (stderr, "hilum-cli train: cannot resume: %s\n", error->message);
           goto out;
         }
-      net = hl_train_net_new (resumed, opt->batch, &error);
+      net = hl_train_net_new_frozen (resumed, opt->batch, opt->freeze, &error);
       if (net == NULL)
         {
           fprintf (stderr, "hilum-cli train: %s\n", error->message);
           goto out;
         }
       optim = hl_optim_new (net, &optim_config);
+      hl_optim_set_backbone_lr_scale (optim, (float) opt->backbone_lr_scale);
       optim_state = hl_optim_get_state (optim, &n_floats);
       if (n_floats != ckpt->n_moments)
         {
@@ -569,13 +746,14 @@ train (Options *opt)
     }
   else
     {
-      net = hl_train_net_new (initial, opt->batch, &error);
+      net = hl_train_net_new_frozen (initial, opt->batch, opt->freeze, &error);
       if (net == NULL)
         {
           fprintf (stderr, "hilum-cli train: %s\n", error->message);
           goto out;
         }
       optim = hl_optim_new (net, &optim_config);
+      hl_optim_set_backbone_lr_scale (optim, (float) opt->backbone_lr_scale);
     }
 
   hl_augment_options_init (&augment);
@@ -586,7 +764,7 @@ train (Options *opt)
   batch_input = g_new (float, (gsize) opt->batch * train_split.in_floats);
   batch_targets = g_new (float, (gsize) opt->batch * HL_N_LABELS);
   dlogits = g_new (float, (gsize) opt->batch * HL_N_LABELS);
-  aug_plane = g_new (float, (gsize) work_side * work_side);
+  aug_plane = g_new (float, (gsize) MAX (work_side, 1) * MAX (work_side, 1));
 
   for (guint32 epoch = state.epoch + 1; epoch <= (guint32) opt->epochs; epoch++)
     {
@@ -607,16 +785,22 @@ train (Options *opt)
           for (int j = 0; j < n; j++)
             {
               guint idx = order[b * opt->batch + j];
-              const float *plane = train_split.planes + (gsize) idx * work_side * work_side;
-              if (!opt->no_augment)
+              float *input = batch_input + (gsize) j * train_split.in_floats;
+              if (exact)
+                memcpy (input, train_split.inputs + (gsize) idx * train_split.in_floats,
+                        train_split.in_floats * sizeof (float));
+              else
                 {
-                  HlAugmentDraw draw;
-                  hl_augment_draw (&augment, &rng, &draw);
-                  hl_augment_apply (&draw, plane, work_side, work_side, aug_plane);
-                  plane = aug_plane;
+                  const float *plane = train_split.planes + (gsize) idx * work_side * work_side;
+                  if (!opt->no_augment)
+                    {
+                      HlAugmentDraw draw;
+                      hl_augment_draw (&augment, &rng, &draw);
+                      hl_augment_apply (&draw, plane, work_side, work_side, aug_plane);
+                      plane = aug_plane;
+                    }
+                  hl_model_preprocess (model, plane, work_side, work_side, input);
                 }
-              hl_model_preprocess (model, plane, work_side, work_side,
-                                   batch_input + (gsize) j * train_split.in_floats);
               memcpy (batch_targets + (gsize) j * HL_N_LABELS,
                       train_split.targets + (gsize) idx * HL_N_LABELS,
                       HL_N_LABELS * sizeof (float));
@@ -719,7 +903,7 @@ out:
 int
 hl_cli_train (int argc, char **argv)
 {
-  Options opt = { .input_size = 224, .epochs = 10, .batch = 16, .lr = 1e-4, .seed = 1,
+  Options opt = { .epochs = 10, .backbone_lr_scale = 1.0, .batch = 16, .lr = 1e-4, .seed = 1,
                   .threads = (int) g_get_num_processors () };
   g_autofree char *default_ckpt = NULL;
   GOptionEntry entries[] = {
@@ -731,8 +915,19 @@ hl_cli_train (int argc, char **argv)
       "Folder the CSVs' image names are relative to (required)", "DIR" },
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &opt.out, "Model file to write (required)",
       "MODEL.safetensors" },
-    { "arch", 0, 0, G_OPTION_ARG_STRING, &opt.arch, "densenet121 (default) or tiny", "ARCH" },
-    { "input-size", 0, 0, G_OPTION_ARG_INT, &opt.input_size, "Input side (default 224)", "N" },
+    { "arch", 0, 0, G_OPTION_ARG_STRING, &opt.arch,
+      "densenet121 (default) or tiny; with --init the model's", "ARCH" },
+    { "input-size", 0, 0, G_OPTION_ARG_INT, &opt.input_size,
+      "Input side (default 224; with --init the model's)", "N" },
+    { "init", 0, 0, G_OPTION_ARG_FILENAME, &opt.init,
+      "Start from this model file (any Hilum model, a features-only import included): its "
+      "architecture, input and preprocessing, its features, its classifier rows for the labels "
+      "it names", "MODEL" },
+    { "freeze", 0, 0, G_OPTION_ARG_STRING, &opt.freeze,
+      "With --init: train only what is above this module (features, denseblockN, transitionN); "
+      "frozen BatchNorm uses its running statistics", "MODULE" },
+    { "backbone-lr-scale", 0, 0, G_OPTION_ARG_DOUBLE, &opt.backbone_lr_scale,
+      "With --init: learning rate x F for everything below the classifier (default 1)", "F" },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &opt.epochs, "Epochs (default 10)", "N" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &opt.batch, "Mini-batch size (default 16)", "N" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &opt.lr,
@@ -783,7 +978,7 @@ hl_cli_train (int argc, char **argv)
       fprintf (stderr, "hilum-cli train: %s\n", error->message);
       return 2;
     }
-  if (opt.arch == NULL)
+  if (opt.arch == NULL && opt.init == NULL)
     opt.arch = g_strdup ("densenet121");
   if (opt.optimizer == NULL)
     opt.optimizer = g_strdup ("adam");
@@ -793,7 +988,7 @@ hl_cli_train (int argc, char **argv)
       fprintf (stderr, "hilum-cli train: give --train, --valid, --images and --out (see --help)\n");
       status = 2;
     }
-  else if (!parse_arch (opt.arch, &arch))
+  else if (opt.arch != NULL && !parse_arch (opt.arch, &arch))
     {
       fprintf (stderr, "hilum-cli train: --arch must be densenet121 or tiny\n");
       status = 2;
@@ -803,14 +998,21 @@ hl_cli_train (int argc, char **argv)
       fprintf (stderr, "hilum-cli train: --optimizer must be adam or sgd\n");
       status = 2;
     }
-  else if (opt.input_size < 32 || opt.input_size > 1024 || opt.epochs < 1 || opt.epochs > 100000
+  else if (opt.init == NULL && (opt.freeze != NULL || opt.backbone_lr_scale != 1.0))
+    {
+      fprintf (stderr, "hilum-cli train: --freeze and --backbone-lr-scale need --init MODEL\n");
+      status = 2;
+    }
+  else if ((opt.input_size != 0 && (opt.input_size < 32 || opt.input_size > 1024))
+           || !(opt.backbone_lr_scale > 0.0 && opt.backbone_lr_scale <= 1e3) || opt.epochs < 1 || opt.epochs > 100000
            || opt.batch < 2 || opt.batch > 4096 || opt.threads < 1 || opt.threads > 1024
            || opt.stop_after < 0 || !(opt.lr > 0.0) || !(opt.weight_decay >= 0.0)
            || opt.seed < 0 || !(opt.crop_scale >= 0.0 && opt.crop_scale <= 1.0)
            || !(opt.erase_p >= 0.0 && opt.erase_p <= 1.0)
            || !(opt.erase_edge_p >= 0.0 && opt.erase_edge_p <= 1.0))
     {
-      fprintf (stderr, "hilum-cli train: out of range: --input-size 32..1024, --epochs >= 1, "
+      fprintf (stderr, "hilum-cli train: out of range: --input-size 32..1024, "
+                       "--backbone-lr-scale (0, 1000], --epochs >= 1, "
                        "--batch >= 2, --threads >= 1, --lr > 0, --weight-decay >= 0, --seed >= 0, "
                        "--stop-after >= 0, --crop-scale, --erase, --erase-edge 0..1\n");
       status = 2;
@@ -823,8 +1025,6 @@ hl_cli_train (int argc, char **argv)
     }
   else
     {
-      if (opt.name == NULL)
-        opt.name = g_strdup_printf ("hilum-%s-nih", opt.arch);
       if (opt.version == NULL)
         opt.version = g_strdup ("1.0");
       if (opt.checkpoint_dir == NULL)
@@ -842,5 +1042,8 @@ hl_cli_train (int argc, char **argv)
     g_free (opt.checkpoint_dir);
   g_free (opt.name);
   g_free (opt.version);
+  g_free (opt.init);
+  g_free (opt.freeze);
+  g_free (opt.init_sha256);
   return status;
 }

@@ -117,6 +117,13 @@ HlTensor *hl_model_get_tensor (HlModel *model, const char *name);
  * variance). For the loader and for code that changes a model's BatchNorm tensors. */
 gboolean hl_model_fold_bn (HlModel *model);
 
+/* hl_model_new_from_file() that also loads a features-only file (metadata labels "[]" and no
+ * classifier tensors, as tools/hilum-import writes ImageNet backbones): the model then has
+ * n_labels 0 and NULL classifier_weight / classifier_bias, and is only a source of features
+ * for hl_model_new_transfer(), never to be run (hl_model_forward needs a classifier). A file
+ * with labels loads as by hl_model_new_from_file(). */
+HlModel *hl_model_new_features_from_file (const char *path, GError **error);
+
 /* Builds a model with the given architecture and deterministic pseudo-random weights (He-normal
  * convolutions, BN weight ~ U(0.5, 1.5), bias, mean ~ N(0, 0.1), var ~ U(0.5, 1.5), classifier
  * ~ N(0, 0.01)), through the same code that lays out a loaded file. For tests and benchmarks. */

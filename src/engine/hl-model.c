@@ -352,6 +352,11 @@ model_bind (HlModel *model, Binder *b)
     }
 
   bind_bn (b, &model->norm5, "features.norm5", c);
+  /* a features-only model (no labels) has no classifier */
+  model->classifier_weight = NULL;
+  model->classifier_bias = NULL;
+  if (info->n_labels == 0)
+    return;
   model->classifier_weight = bind_tensor (b, "classifier.weight", ROLE_FC_WEIGHT, 2,
                                           info->n_labels, c, 0, 0);
   model->classifier_bias = bind_tensor (b, "classifier.bias", ROLE_FC_BIAS, 1, info->n_labels,
@@ -733,7 +738,7 @@ meta_labels (MetaReader *r, HlModelInfo *info)
     return FALSE;
   array = json_node_get_array (node);
   n = json_array_get_length (array);
-  if (n < 1 || n > HL_MODEL_MAX_LABELS)
+  if (n > HL_MODEL_MAX_LABELS)
     {
       META_ERROR (r, "%s: metadata labels has %u names, not 1..%d", r->origin, n,
                   HL_MODEL_MAX_LABELS);
@@ -967,9 +972,11 @@ meta_output_calibration (MetaReader *r, HlModelInfo *info)
                           info->op_thresholds);
 }
 
-/* Fills @info from @meta as the README table "Model file format" says. */
+/* Fills @info from @meta as the README table "Model file format" says; labels "[]" (a
+ * features-only model) only with @features_only_ok. */
 static gboolean
-parse_model_metadata (JsonObject *meta, const char *origin, HlModelInfo *info, GError **error)
+parse_model_metadata (JsonObject *meta, const char *origin, gboolean features_only_ok,
+                      HlModelInfo *info, GError **error)
 {
   static const char *const channel_choices[] = { "1", "3", NULL };
   MetaReader reader = { meta, origin, error };
@@ -1020,6 +1027,13 @@ parse_model_metadata (JsonObject *meta, const char *origin, HlModelInfo *info, G
   info->n_features = arch_n_features (&info->arch);
   if (!meta_labels (r, info))
     return FALSE;
+  if (info->n_labels == 0 && !features_only_ok)
+    {
+      META_ERROR (r, "%s: metadata labels has 0 names, not 1..%d (a features-only model: train "
+                  "it with --init first: hilum-cli train --init MODEL)", origin,
+                  HL_MODEL_MAX_LABELS);
+      return FALSE;
+    }
 
   if (!meta_choice (r, "preprocess_resize", resize_names, &choice))
     return FALSE;
@@ -1230,8 +1244,11 @@ model_convert (HlModel *model, GPtrArray *sources, const char *origin, GError **
   return TRUE;
 }
 
-HlModel *
-hl_model_new_from_data (const guint8 *data, gsize size, const char *origin, GError **error)
+/* hl_model_new_from_data() with @features_only_ok: a file with labels "[]" and no classifier
+ * loads (n_labels 0) instead of being refused. */
+static HlModel *
+model_new_from_data (const guint8 *data, gsize size, const char *origin,
+                     gboolean features_only_ok, GError **error)
 {
   g_autoptr (HlSafetensors) st = NULL;
   g_autoptr (HlModel) model = NULL;
@@ -1246,7 +1263,7 @@ hl_model_new_from_data (const guint8 *data, gsize size, const char *origin, GErr
   if (st == NULL)
     return NULL;
   model = model_alloc ();
-  if (!parse_model_metadata (st->metadata, origin, &model->info, error)
+  if (!parse_model_metadata (st->metadata, origin, features_only_ok, &model->info, error)
       || !check_cost (&model->info, origin, error))
     return NULL;
   sources = g_ptr_array_new ();
@@ -1271,7 +1288,14 @@ hl_model_new_from_data (const guint8 *data, gsize size, const char *origin, GErr
 }
 
 HlModel *
-hl_model_new_from_file (const char *path, GError **error)
+hl_model_new_from_data (const guint8 *data, gsize size, const char *origin, GError **error)
+{
+  return model_new_from_data (data, size, origin, FALSE, error);
+}
+
+/* hl_model_new_from_file() and hl_model_new_features_from_file() */
+static HlModel *
+model_new_from_file (const char *path, gboolean features_only_ok, GError **error)
 {
   g_autoptr (GMappedFile) file = NULL;
   g_autoptr (GError) local_error = NULL;
@@ -1287,6 +1311,18 @@ hl_model_new_from_file (const char *path, GError **error)
       return NULL;
     }
   /* the arena holds converted copies: the mapping goes when this returns */
-  return hl_model_new_from_data ((const guint8 *) g_mapped_file_get_contents (file),
-                                 g_mapped_file_get_length (file), path, error);
+  return model_new_from_data ((const guint8 *) g_mapped_file_get_contents (file),
+                              g_mapped_file_get_length (file), path, features_only_ok, error);
+}
+
+HlModel *
+hl_model_new_from_file (const char *path, GError **error)
+{
+  return model_new_from_file (path, FALSE, error);
+}
+
+HlModel *
+hl_model_new_features_from_file (const char *path, GError **error)
+{
+  return model_new_from_file (path, TRUE, error);
 }

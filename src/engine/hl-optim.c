@@ -7,11 +7,14 @@
  *          m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; t += 1
  *          p -= lr / (1 - b1^t) * m / (sqrt (v) / sqrt (1 - b2^t) + eps)
  * Weight decay applies to every parameter, as with torch's default single parameter group.
+ * With a backbone learning-rate scale F, everything below the classifier is a second group of
+ * lr x F (the scaled rate computed in double, as Python does, then rounded to float).
  */
 #include "hl-train.h"
 #include "hl-kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 struct _HlOptim
 {
@@ -21,6 +24,7 @@ struct _HlOptim
   float *state;   /* SGD momentum: buf; Adam(W): m then v, each (total floats of the params) */
   gsize n_state;
   gsize n_values; /* floats over all parameters */
+  float backbone_lr_scale; /* lr factor of every parameter but the classifier's */
 };
 
 HlOptim *
@@ -42,6 +46,7 @@ hl_optim_new (HlTrainNet *net, const HlOptimConfig *config)
 
   opt->net = net;
   opt->config = *config;
+  opt->backbone_lr_scale = 1.0f;
   for (int i = 0; i < n_params; i++)
     opt->n_values += params[i].numel;
   if (config->kind == HL_OPTIM_SGD)
@@ -75,6 +80,14 @@ hl_optim_set_step (HlOptim *opt, gint64 step)
   g_return_if_fail (opt != NULL && step >= 0);
 
   opt->step = step;
+}
+
+void
+hl_optim_set_backbone_lr_scale (HlOptim *opt, float scale)
+{
+  g_return_if_fail (opt != NULL && scale > 0.0f);
+
+  opt->backbone_lr_scale = scale;
 }
 
 float *
@@ -152,11 +165,14 @@ step_chunk (gpointer data, int chunk)
     {
       const HlParam *pa = &job->params[i];
       gsize off = job->offsets[i];
+      float lr = job->lr;
+      if (opt->backbone_lr_scale != 1.0f && strncmp (pa->name, "classifier.", 11) != 0)
+        lr = (float) ((double) lr * opt->backbone_lr_scale);
       if (opt->config.kind == HL_OPTIM_SGD)
-        sgd_param (&opt->config, opt->step == 1, job->lr, pa->data, pa->grad,
+        sgd_param (&opt->config, opt->step == 1, lr, pa->data, pa->grad,
                    opt->n_state > 0 ? opt->state + off : NULL, pa->numel);
       else
-        adam_param (&opt->config, opt->step, job->lr, pa->data, pa->grad, opt->state + off,
+        adam_param (&opt->config, opt->step, lr, pa->data, pa->grad, opt->state + off,
                     opt->state + opt->n_values + off, pa->numel);
     }
 }

@@ -19,12 +19,19 @@
  *
  * In evaluation mode (hl_model_gradcam_layer) the same code runs with the model's folded
  * BatchNorm (running statistics), n = 1 and no parameter gradients.
+ *
+ * Frozen layers (hl_train_net_new_frozen): every tensor at and below the named module is a
+ * prefix of the arena (state_dict order), so "frozen" is an arena offset: those tensors get no
+ * gradient (grad_of gives NULL) and are not HlParams, and their BatchNorms run as in evaluation
+ * mode on their running statistics, which stay as they are (Keras' trainable = False, PyTorch's
+ * frozen module in eval ()). Without an input gradient the backward pass stops at the freeze.
  */
 #include "hl-train.h"
 #include "hl-backward.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define BN_MOMENTUM 0.1f
@@ -38,6 +45,7 @@ typedef struct
   HlBatchNorm *bn;
   float *mean, *invstd; /* (c), training only */
   float *scale, *shift; /* (c) */
+  gboolean frozen;      /* training: normalise with the running statistics, leave them */
 } BnState;
 
 typedef struct
@@ -68,9 +76,11 @@ struct _HlTrainNet
   BnState norm0, norm5;
   BlockState blocks[HL_MAX_BLOCKS];
 
-  HlParam *params;   /* (n_params) */
+  HlParam *params;   /* (n_params), the trainable tensors */
   int n_params;
   float *grad;       /* (model->arena_floats), parallel to model->arena; training only */
+  int freeze_stage;  /* the last frozen stage (see tensor_stage), -1 when none */
+  gsize frozen_floats; /* the arena's frozen prefix */
 
   /* activations (max_batch images each) */
   float *input, *stem, *pooled, *logits;
@@ -117,9 +127,54 @@ bn_state_init (HlTrainNet *net, BnState *st, HlBatchNorm *bn)
 static float *
 grad_of (HlTrainNet *net, const float *param)
 {
-  if (net->grad == NULL)
+  gsize offset = (gsize) (param - net->model->arena);
+
+  if (net->grad == NULL || offset < net->frozen_floats)
     return NULL;
-  return net->grad + (param - net->model->arena);
+  return net->grad + offset;
+}
+
+/* Where a tensor sits, bottom up, for freezing: the stem (conv0, norm0) 0, denseblock k 2k - 1,
+ * transition k 2k, norm5 2 n_blocks, the classifier 2 n_blocks + 1. */
+static int
+tensor_stage (const char *name, int n_blocks)
+{
+  int k;
+
+  if (sscanf (name, "features.denseblock%d.", &k) == 1)
+    return 2 * k - 1;
+  if (sscanf (name, "features.transition%d.", &k) == 1)
+    return 2 * k;
+  if (g_str_has_prefix (name, "features.norm5."))
+    return 2 * n_blocks;
+  if (g_str_has_prefix (name, "classifier."))
+    return 2 * n_blocks + 1;
+  return 0;
+}
+
+int
+hl_model_freeze_stage (HlModel *model, const char *name)
+{
+  int n_blocks;
+
+  g_return_val_if_fail (model != NULL, -2);
+  if (name == NULL || *name == '\0')
+    return -1;
+  n_blocks = model->info.arch.n_blocks;
+  if (strcmp (name, "features") == 0)
+    return 2 * n_blocks;
+  for (int k = 1; k <= n_blocks; k++)
+    {
+      char want[32];
+
+      g_snprintf (want, sizeof want, "denseblock%d", k);
+      if (strcmp (name, want) == 0)
+        return 2 * k - 1;
+      g_snprintf (want, sizeof want, "transition%d", k);
+      if (k < n_blocks && strcmp (name, want) == 0)
+        return 2 * k;
+    }
+  return -2;
 }
 
 static gboolean
@@ -146,7 +201,7 @@ model_copy (HlModel *model)
 }
 
 static HlTrainNet *
-net_create (HlModel *model, int max_batch, gboolean training, GError **error)
+net_create (HlModel *model, int max_batch, gboolean training, int freeze_stage, GError **error)
 {
   const HlModelInfo *info = &model->info;
   g_autoptr (HlTrainNet) net = g_new0 (HlTrainNet, 1);
@@ -158,6 +213,7 @@ net_create (HlModel *model, int max_batch, gboolean training, GError **error)
 
   net->buffers = g_ptr_array_new_with_free_func (g_aligned_free);
   net->training = training;
+  net->freeze_stage = freeze_stage;
   net->model = training ? model_copy (model) : hl_model_ref (model);
   model = net->model;
   net->max_batch = max_batch;
@@ -277,10 +333,29 @@ net_create (HlModel *model, int max_batch, gboolean training, GError **error)
     {
       net->grad = buffer_new (net, model->arena_floats);
       net->params = g_new0 (HlParam, model->tensors->len);
+      /* the frozen tensors come first in the arena (state_dict order) */
       for (guint i = 0; i < model->tensors->len; i++)
         {
           HlTensor *t = g_ptr_array_index (model->tensors, i);
-          if (!is_parameter (t->name))
+          if (tensor_stage (t->name, n_blocks) > freeze_stage)
+            break;
+          net->frozen_floats = (gsize) (t->data - model->arena) + t->numel;
+        }
+      net->norm0.frozen = freeze_stage >= 0;
+      for (int b = 0; b < n_blocks; b++)
+        {
+          for (int l = 0; l < model->blocks[b].n_layers; l++)
+            {
+              net->blocks[b].layers[l].norm1.frozen = 2 * b + 1 <= freeze_stage;
+              net->blocks[b].layers[l].norm2.frozen = 2 * b + 1 <= freeze_stage;
+            }
+          net->blocks[b].trans.frozen = 2 * b + 2 <= freeze_stage;
+        }
+      net->norm5.frozen = 2 * n_blocks <= freeze_stage;
+      for (guint i = 0; i < model->tensors->len; i++)
+        {
+          HlTensor *t = g_ptr_array_index (model->tensors, i);
+          if (!is_parameter (t->name) || grad_of (net, t->data) == NULL)
             continue;
           net->params[net->n_params++] = (HlParam) { t->name, t->data, grad_of (net, t->data),
                                                      t->numel };
@@ -296,7 +371,31 @@ hl_train_net_new (HlModel *model, int max_batch, GError **error)
   g_return_val_if_fail (max_batch >= 2, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return net_create (model, max_batch, TRUE, error);
+  return net_create (model, max_batch, TRUE, -1, error);
+}
+
+HlTrainNet *
+hl_train_net_new_frozen (HlModel *model, int max_batch, const char *freeze, GError **error)
+{
+  int stage;
+
+  g_return_val_if_fail (model != NULL, NULL);
+  g_return_val_if_fail (max_batch >= 2, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  stage = hl_model_freeze_stage (model, freeze);
+  if (stage < -1)
+    {
+      int n_blocks = model->info.arch.n_blocks;
+      g_autofree char *transitions = n_blocks > 1
+                                       ? g_strdup_printf (", transition1..%d", n_blocks - 1)
+                                       : g_strdup ("");
+      g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT,
+                   "Cannot freeze \"%s\": this network's modules are features, "
+                   "denseblock1..%d%s", freeze, n_blocks, transitions);
+      return NULL;
+    }
+  return net_create (model, max_batch, TRUE, stage, error);
 }
 
 void
@@ -359,6 +458,16 @@ bn_forward_stats (HlTrainNet *net, BnState *st, const double *mean, const double
 
   if (!net->training)
     return;
+  if (st->frozen)
+    {
+      /* evaluation mode: the running statistics, as the model folds them */
+      for (int i = 0; i < bn->c; i++)
+        {
+          st->scale[i] = bn->weight[i] / sqrtf (bn->running_var[i] + (float) eps);
+          st->shift[i] = bn->bias[i] - bn->running_mean[i] * st->scale[i];
+        }
+      return;
+    }
   for (int i = 0; i < bn->c; i++)
     {
       st->mean[i] = (float) mean[i];
@@ -378,6 +487,11 @@ bn_forward (HlTrainNet *net, BnState *st, HlBatchView x, int n, gsize hw)
 {
   if (!net->training)
     return;
+  if (st->frozen)
+    {
+      bn_forward_stats (net, st, NULL, NULL, 0.0);
+      return;
+    }
   hl_bn_batch_stats (x, n, st->bn->c, hw, net->stat_mean, net->stat_var);
   bn_forward_stats (net, st, net->stat_mean, net->stat_var, (double) n * (double) hw);
 }
@@ -521,7 +635,10 @@ static void
 bn_backward (HlTrainNet *net, BnState *st, HlBatchView x, HlBatchView dy, HlBatchView dx, int n,
              gsize hw, gboolean accumulate)
 {
-  hl_bn_relu_backward (x, dy, dx, n, st->bn->c, hw, st->scale, st->shift, st->mean, st->invstd,
+  gboolean batch = net->training && !st->frozen;
+
+  hl_bn_relu_backward (x, dy, dx, n, st->bn->c, hw, st->scale, st->shift,
+                       batch ? st->mean : NULL, batch ? st->invstd : NULL,
                        grad_of (net, st->bn->weight), grad_of (net, st->bn->bias), accumulate);
 }
 
@@ -789,13 +906,28 @@ hl_train_net_backward (HlTrainNet *net, const float *dlogits, float *dinput)
   g_return_if_fail (dlogits != NULL);
 
   int n_blocks = net->model->info.arch.n_blocks;
+  /* with no input gradient asked for, nothing below the frozen stage needs one */
+  int stop = dinput == NULL ? net->freeze_stage : -1;
+  if (stop >= 2 * n_blocks)
+    {
+      backward_head (net, dlogits, TRUE);
+      return;
+    }
   backward_head (net, dlogits, FALSE);
   for (int b = n_blocks - 1; b >= 0; b--)
     {
+      if (2 * b + 1 <= stop)
+        return;
       backward_block (net, b);
       if (b > 0)
-        backward_transition (net, b - 1);
+        {
+          if (2 * b <= stop)
+            return;
+          backward_transition (net, b - 1);
+        }
     }
+  if (stop >= 0)
+    return;
   backward_stem (net, dinput);
 }
 
@@ -856,7 +988,7 @@ hl_model_gradcam_layer (HlModel *model, const float *input, int layer, int *h, i
   g_return_val_if_fail (layer >= 0 && layer <= 2 * model->info.arch.n_blocks, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  g_autoptr (HlTrainNet) net = net_create (model, 1, FALSE, error);
+  g_autoptr (HlTrainNet) net = net_create (model, 1, FALSE, -1, error);
   int n_blocks = model->info.arch.n_blocks, n_labels = model->info.n_labels;
   int target = layer / 2;                 /* the block whose input or output is the target */
   gboolean last = layer == 2 * n_blocks;  /* the last feature map */

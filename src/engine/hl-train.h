@@ -51,9 +51,26 @@ typedef struct
  * @max_batch images. Every gradient starts at 0. Returns NULL with HL_ENGINE_ERROR_INPUT if the
  * model's input size is too small for its blocks, or @max_batch is too large to allocate. */
 HlTrainNet *hl_train_net_new (HlModel *model, int max_batch, GError **error);
+
+/* The stage of @model a freeze name stands for, bottom up: "features" (everything below the
+ * classifier, norm5 included), "denseblockK" (K = 1..n_blocks: the stem and everything up to
+ * that block's output), "transitionK" (K = 1..n_blocks - 1: up to that transition's output).
+ * -1 for NULL or "" (nothing frozen), -2 for a name the network has not. */
+int hl_model_freeze_stage (HlModel *model, const char *name);
+
+/* hl_train_net_new() with the layers at and below the module @freeze (see
+ * hl_model_freeze_stage; NULL or "": none) frozen, as Keras' trainable = False and PyTorch's
+ * requires_grad_(False) + eval () on those modules: their tensors are not HlParams (no
+ * gradient, no optimiser update, no weight decay), their BatchNorms normalise with their
+ * running statistics, which stay unchanged, and the backward pass stops at them when no input
+ * gradient is asked for. NULL with HL_ENGINE_ERROR_INPUT naming @freeze and the names the
+ * network has, when it has no such module. */
+HlTrainNet *hl_train_net_new_frozen (HlModel *model, int max_batch, const char *freeze,
+                                     GError **error);
 void hl_train_net_free (HlTrainNet *net);
 
-/* The parameters in state_dict order; @n_params receives their number. Lent. */
+/* The trainable parameters (all but the frozen ones) in state_dict order; @n_params receives
+ * their number. Lent. */
 const HlParam *hl_train_net_get_params (HlTrainNet *net, int *n_params);
 
 /* Training-mode forward pass of @input (n, input_channels, input_size, input_size), already
@@ -124,6 +141,11 @@ typedef struct _HlOptim HlOptim;
 
 /* An optimiser for every parameter of @net (which must outlive it); state starts at zero. */
 HlOptim *hl_optim_new (HlTrainNet *net, const HlOptimConfig *config);
+
+/* Steps every parameter below the classifier (all but "classifier.*") with the learning rate
+ * times @scale (> 0; 1 until set), as a second torch.optim parameter group with lr x @scale:
+ * SGD's step, Adam's step size and AdamW's decoupled decay all take the scaled rate. */
+void hl_optim_set_backbone_lr_scale (HlOptim *opt, float scale);
 void hl_optim_free (HlOptim *opt);
 
 /* One step with learning rate @lr from the gradients in the net's HlParams. */
