@@ -955,12 +955,45 @@ test_cancel (void)
   g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_CANCELLED);
 }
 
+/* A legal architecture whose earlier-layer Grad-CAM or training needs more memory than the
+ * engine allows is refused before anything the size of its activations is allocated: growth 4,
+ * one block of 128 layers, bn_size 16, 1024 px (its weights are 17 MB, its 128 x 64 x 256 x 256
+ * bottlenecks 2 GiB). Issue 10: such a file of 1.6 MB took 1.16 GB for one Grad-CAM. */
+static void
+test_memory_cap (void)
+{
+  static char *labels[] = { "a", "b", NULL };
+  HlModelInfo info = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  info.arch = (HlDenseNetConfig){ .growth_rate = 4, .n_blocks = 1, .block_config = { 128 },
+                                  .num_init_features = 8, .bn_size = 16, .bn_eps = 1e-5f };
+  info.input_size = 1024;
+  info.input_channels = 1;
+  info.n_labels = 2;
+  info.labels = labels;
+  info.preprocess.resize = HL_RESIZE_BILINEAR;
+  info.preprocess.mode = HL_NORM_IMAGE;
+  g_autoptr (HlModel) model = hl_model_new_initialized (&info, 3);
+  g_autofree float *input = g_new0 (float, hl_model_input_size (model));
+  int h, w;
+
+  g_assert_null (hl_model_gradcam_layer (model, input, 1, &h, &w, &error));
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "more than the limit of 1536 MiB"));
+  g_clear_error (&error);
+  g_assert_null (hl_train_net_new (model, 16, &error));
+  g_assert_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "more than the limit of 16384 MiB"));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   hl_engine_set_threads (1);
   g_test_add_func ("/engine/train/kernels", test_kernels);
+  g_test_add_func ("/engine/train/memory-cap", test_memory_cap);
   g_test_add_func ("/engine/train/loss", test_loss);
   g_test_add_data_func ("/engine/train/torch-gradients", "train", test_torch_gradients);
   g_test_add_data_func ("/engine/train/torch-gradients-odd", "train-odd", test_torch_gradients);

@@ -93,6 +93,11 @@ struct _HlModel
  * 1.5 GiB is also under 2^31 floats: every buffer's element count fits in an int. */
 #define HL_MODEL_MAX_BYTES ((gsize) 1536 * 1024 * 1024)
 
+/* The most a training net (hl-train.c: activations of a batch, their gradients, the model's copy
+ * and its gradient) may need: by hl-train.c's count DenseNet-121 at 224 in batches of 16
+ * needs 650 MiB, at 512 in batches of 32 6.0 GiB. */
+#define HL_TRAIN_MAX_BYTES ((gsize) 16 * 1024 * 1024 * 1024)
+
 /* What a model of some architecture and input size costs, from the metadata alone. */
 typedef struct
 {

@@ -288,6 +288,38 @@ net_create (HlModel *model, int max_batch, gboolean training, int freeze_stage, 
     }
 
   gsize nb = (gsize) max_batch;
+  /* Everything allocated below, counted before any of it is: the per-image buffers times the
+   * batch, the per-layer ones, the BatchNorm states, and in training the model's copy and its
+   * gradient. A Grad-CAM pass (one image, no training) is held to the inference bound, a
+   * training net to HL_TRAIN_MAX_BYTES, so that no model file sets the memory a run takes. */
+  gsize n_bn = 2; /* norm0, norm5 */
+  gsize mids = 0, cats = 0;
+  for (int b = 0; b < n_blocks; b++)
+    {
+      gsize hw = (gsize) net->blocks[b].h * net->blocks[b].w;
+      n_bn += 2 * (gsize) model->blocks[b].n_layers + (b < n_blocks - 1);
+      cats += (gsize) net->blocks[b].c_tot * hw;
+      mids += (gsize) model->blocks[b].n_layers * c_mid * hw;
+    }
+  double floats = (double) nb * (net->in_floats + (gsize) model->conv0.c_out * net->h1 * net->w1
+                                 + cats + mids + 2 * (gsize) net->c_feat + net->n_labels
+                                 + 2 * net->cat_max + dmid_max + net->act_max)
+                  + (double) col_max + tmp_max
+                  + 2.0 * c_mid * info->arch.growth_rate * 9
+                  + (double) c_mid * (net->blocks[0].h + 2) * (net->blocks[0].w + 2) + PAD_SLACK
+                  + (double) info->arch.growth_rate * net->blocks[0].h * (net->blocks[0].w + 2)
+                  + (training ? 2.0 * model->arena_floats + 4.0 * c_max * n_bn : 0.0);
+  double bytes = floats * sizeof (float) + 2.0 * c_max * sizeof (double);
+  double cap = training ? (double) HL_TRAIN_MAX_BYTES : (double) HL_MODEL_MAX_BYTES;
+  if (bytes > cap)
+    {
+      g_set_error (error, HL_ENGINE_ERROR, HL_ENGINE_ERROR_INPUT,
+                   "%s of this network at %d x %d %s %.0f MiB, more than the limit of %.0f MiB",
+                   training ? "Training" : "Grad-CAM at an earlier layer", net->side, net->side,
+                   training ? "in batches of that size needs" : "needs", bytes / 1048576.0,
+                   cap / 1048576.0);
+      return NULL;
+    }
   net->input = buffer_new (net, nb * net->in_floats);
   net->stem = buffer_new (net, nb * model->conv0.c_out * net->h1 * net->w1);
   bn_state_init (net, &net->norm0, &model->norm0);
