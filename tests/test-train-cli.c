@@ -954,6 +954,110 @@ test_shared_data (void)
   hl_test_remove_tree (tmp);
 }
 
+/* The regular files of @dir by name (name -> GBytes). */
+static GHashTable *
+snapshot_dir (const char *dir)
+{
+  GHashTable *files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                             (GDestroyNotify) g_bytes_unref);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+
+  g_assert_nonnull (d);
+  for (const char *name; (name = g_dir_read_name (d)) != NULL;)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      char *text;
+      gsize len;
+      g_assert_true (g_file_get_contents (path, &text, &len, NULL));
+      g_hash_table_insert (files, g_strdup (name), g_bytes_new_take (text, len));
+    }
+  return files;
+}
+
+/* Makes @dir hold exactly @snap's files. */
+static void
+restore_dir (const char *dir, GHashTable *snap)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  GHashTableIter it;
+  gpointer name, bytes;
+
+  for (const char *n; (n = g_dir_read_name (d)) != NULL;)
+    {
+      g_autofree char *path = g_build_filename (dir, n, NULL);
+      g_assert_cmpint (g_unlink (path), ==, 0);
+    }
+  g_hash_table_iter_init (&it, snap);
+  while (g_hash_table_iter_next (&it, &name, &bytes))
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      gsize len;
+      const char *data = g_bytes_get_data (bytes, &len);
+      g_assert_true (g_file_set_contents (path, data, (gssize) len, NULL));
+    }
+}
+
+/* No writer's temporary file (".NAME.XXXXXX") is left in @dir. */
+static void
+assert_no_temporaries (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+
+  for (const char *n; (n = g_dir_read_name (d)) != NULL;)
+    if (n[0] == '.' && g_strcmp0 (n, ".hilum-written") != 0)
+      g_error ("%s: a temporary file %s was left", dir, n);
+}
+
+/* SQLite-style fault injection on the checkpoint writes: a run resumed after epoch 1 has its k-th
+ * write operation (create, write, fsync, close, rename, folder fsync: HILUM_FAULT_WRITE) fail, for
+ * every k until a run passes them all. After each failure the run exits 1, leaves no temporary
+ * file, and the checkpoint it leaves resumes to the uninterrupted run's bytes. */
+static void
+test_checkpoint_faults (Data *d, gconstpointer user_data)
+{
+  const char *stop[] = { "--stop-after", "1", NULL };
+  const char *second[] = { "--resume", "--stop-after", "2", NULL };
+  const char *rest[] = { "--resume", NULL };
+  g_auto (GStrv) full = tiny_args (d, "full.safetensors", NULL);
+  g_auto (GStrv) first = tiny_args (d, "part.safetensors", stop);
+  g_auto (GStrv) faulty = tiny_args (d, "part.safetensors", second);
+  g_auto (GStrv) finish = tiny_args (d, "part.safetensors", rest);
+  g_autofree char *ckpt = g_build_filename (d->tmp.dir, "part.safetensors.checkpoints", NULL);
+  g_autofree char *part = g_build_filename (d->tmp.dir, "part.safetensors", NULL);
+  g_auto (HlTestRun) run = { 0 };
+  guint k;
+
+  run_train (&run, (const char *const *) full);
+  g_assert_cmpint (run.status, ==, 0);
+  run_train (&run, (const char *const *) first);
+  g_assert_cmpint (run.status, ==, 0);
+  g_autoptr (GHashTable) after_one = snapshot_dir (ckpt);
+  for (k = 1; k < 1000; k++)
+    {
+      g_autofree char *spec = g_strdup_printf (k % 2 ? "%u" : "%u:ENOSPC", k);
+      restore_dir (ckpt, after_one);
+      g_unlink (part);
+      g_setenv ("HILUM_FAULT_WRITE", spec, TRUE);
+      run_train (&run, (const char *const *) faulty);
+      g_unsetenv ("HILUM_FAULT_WRITE");
+      if (strstr (run.err, "HILUM_FAULT_WRITE: fault point ") == NULL)
+        {
+          g_assert_cmpint (run.status, ==, 0);
+          break;
+        }
+      gboolean folder_sync = strstr (run.err, "(flush the folder") != NULL;
+      g_assert_cmpint (run.status, ==, folder_sync ? 0 : 1);
+      assert_no_temporaries (ckpt);
+      assert_no_temporaries (d->tmp.dir);
+      run_train (&run, (const char *const *) finish);
+      if (run.status != 0)
+        g_error ("fault point %u: the checkpoint left behind does not resume: %s", k, run.err);
+      assert_same_file (d, "full.safetensors", "part.safetensors");
+    }
+  g_test_message ("%u fault points of epoch 2's checkpoint and model writes", k - 1);
+  g_assert_cmpuint (k - 1, >=, 3 * 6);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -973,6 +1077,8 @@ main (int argc, char **argv)
   g_test_add ("/train-cli/checkpoint/best-damaged", Data, NULL, data_set_up,
               test_checkpoint_best_damaged, data_tear_down);
   g_test_add ("/train-cli/checkpoint/reader", Data, NULL, data_set_up, test_checkpoint_reader,
+              data_tear_down);
+  g_test_add ("/train-cli/checkpoint/faults", Data, NULL, data_set_up, test_checkpoint_faults,
               data_tear_down);
   g_test_add ("/train-cli/learns", Data, NULL, data_set_up, test_learns, data_tear_down);
   g_test_add ("/train-cli/unreadable", Data, NULL, data_set_up, test_unreadable, data_tear_down);
