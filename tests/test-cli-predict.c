@@ -272,7 +272,8 @@ test_gradcam_layer (Fixture *fx, gconstpointer data)
            * gives the same bits whatever the thread count (README, "Deterministic"). */
           for (gsize k = 0; k < n_px; k++)
             {
-              int want = max > 0.0f ? (guint8) lrintf (CLAMP (up[k] / max, 0.0f, 1.0f) * 255.0f) : 0;
+              int want
+                  = max > 0.0f ? (guint8) lrintf (CLAMP (up[k] / max, 0.0f, 1.0f) * 255.0f) : 0;
               int got = (int) lrintf (png->pixels[k] * 255.0f); /* the loader's v / 255 */
               if (got != want)
                 g_error ("%s, %s: pixel %" G_GSIZE_FORMAT " is %d / 255, the engine's map gives %d",

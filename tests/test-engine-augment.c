@@ -119,7 +119,7 @@ test_quarter_turn (void)
   /* counter-clockwise as displayed (y down): dst (y, x) = src (x, n - 1 - y), exactly: a quarter
    * turn is a permutation. cos (G_PI / 2) is 6e-17, not 0, so each source coordinate is an
    * integer k within 1e-15; the blend's weights, rounded to float32, are then 1 and either 0 or
-   * at most 1e-15, and p + 1e-15 q rounds to p for taps p >= 1 / 27 (ulp 2^-29). */
+   * at most 1e-15, and p + 1e-15 q rounds to p for taps p >= 1 / 27 (half an ulp: 2^-29). */
   draw.angle = G_PI / 2;
   hl_augment_apply (&draw, src, n, n, dst);
   for (int y = 0; y < n; y++)
@@ -174,9 +174,10 @@ test_intensity (void)
   hl_augment_apply (&draw, src, h, w, dst);
   /* The engine: the mean rounded to float32 (u mean), offset = mean (1 - 1.5) + 0.3 rounded to
    * float32 (0.5 u mean + u |offset|), src 1.5 + offset in float32 (u 1.5 src + u |the sum|,
-   * times 1 + u for the products of two roundings), against the double reference (16 2^-53 for its four
-   * operations and the offset's). The clamp is 1-Lipschitz; the gamma, rounded to float32, moves
-   * v^0.8 by |ln v| v^0.8 |(float) 0.8 - 0.8|, and powf is within 1 ulp (2u of its result). */
+   * times 1 + u for the products of two roundings), against the double reference (16 2^-53 for
+   * its four operations and the offset's). The clamp is 1-Lipschitz; the gamma, rounded to
+   * float32, moves v^0.8 by |ln v| v^0.8 |(float) 0.8 - 0.8|, and powf is within 1 ulp (2u of
+   * its result). */
   HlTestBounded b = HL_TEST_BOUNDED_INIT ("intensity against the double formula");
   double offset = mean * (1 - 1.5) + 0.3, dgamma = fabs ((double) (float) 0.8 - 0.8);
   for (int i = 0; i < h * w; i++)

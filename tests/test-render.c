@@ -328,7 +328,8 @@ test_overlay_surface (void)
               hl_colormap_lookup (st.cmap, hl_overlay_normalize (&st, map[y * w + x]), entry);
               pixel_rgb (out, off + x * zoom + zoom / 2, off + y * zoom + zoom / 2, got);
               for (int c = 0; c < 3; c++)
-                hl_test_bounded_check (&b, got[c], want[c], overlay_pixel_bound (&st, entry[c], g8));
+                hl_test_bounded_check (&b, got[c], want[c],
+                                       overlay_pixel_bound (&st, entry[c], g8));
             }
         cairo_surface_destroy (g);
         cairo_surface_destroy (heat);
