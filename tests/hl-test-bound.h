@@ -140,3 +140,23 @@ hl_test_assert_close (const char *what, double got, double want, double bound)
   hl_test_bounded_check (&b, got, want, bound);
   return hl_test_bounded_end (&b);
 }
+
+/* Higham's gamma_n in float64, n 2^-53 / (1 - n 2^-53): the relative error bound of any double
+ * sum or dot product of n terms (or of a chain of n correctly rounded double operations on
+ * values of one sign, relative to the largest of them). */
+static inline double
+hl_test_gamma_double (double n)
+{
+  return n * HL_TEST_U_DOUBLE / (1 - n * HL_TEST_U_DOUBLE);
+}
+
+/* The bound of a float32 bilinear blend (1 - fy) ((1 - fx) p00 + fx p01) + fy ((1 - fx) p10 +
+ * fx p11) against the same blend in exact arithmetic, taps of magnitude at most @max_abs: the
+ * weights are rounded to float32 (fx and fy once each, 1 - fx and 1 - fy once more: 3u of
+ * absolute weight error per axis, the weights summing to 1), then two products and two sums
+ * (gamma_4 of the blend of |p|): (gamma_4 + 6u + 9u^2) max_abs <= gamma_11 max_abs. */
+static inline double
+hl_test_bilinear_bound (double max_abs)
+{
+  return hl_test_gamma (11) * max_abs;
+}

@@ -18,6 +18,7 @@
 #include "hl-roc-view.h"
 #include "hl-test-app-model.h"
 #include "hl-test-png.h"
+#include "hl-test-bound.h"
 #include "hl-train.h"
 #include "hl-view-transform.h"
 #include "hl-window-level.h"
@@ -28,16 +29,18 @@ static void
 test_fit (void)
 {
   HlViewTransform t;
+  /* Exact: the scales are dyadic (600 / 1024, 200 / 400), so image size times scale, the
+   * difference from the view and the halving are exact in double. */
   /* A square image in a wide view: height-bound, centred horizontally. */
   hl_view_transform_fit (&t, 1024, 1024, 800, 600);
-  g_assert_cmpfloat_with_epsilon (t.scale, 600.0 / 1024, 1e-12);
-  g_assert_cmpfloat_with_epsilon (t.offset_x, 100.0, 1e-9);
-  g_assert_cmpfloat_with_epsilon (t.offset_y, 0.0, 1e-9);
+  g_assert_cmpfloat (t.scale, ==, 600.0 / 1024);
+  g_assert_cmpfloat (t.offset_x, ==, 100.0);
+  g_assert_cmpfloat (t.offset_y, ==, 0.0);
   /* A wide image in a tall view: width-bound, centred vertically. */
   hl_view_transform_fit (&t, 400, 100, 200, 300);
-  g_assert_cmpfloat_with_epsilon (t.scale, 0.5, 1e-12);
-  g_assert_cmpfloat_with_epsilon (t.offset_x, 0.0, 1e-9);
-  g_assert_cmpfloat_with_epsilon (t.offset_y, 125.0, 1e-9);
+  g_assert_cmpfloat (t.scale, ==, 0.5);
+  g_assert_cmpfloat (t.offset_x, ==, 0.0);
+  g_assert_cmpfloat (t.offset_y, ==, 125.0);
 }
 
 static void
@@ -47,9 +50,16 @@ test_round_trip (void)
   double ix, iy, wx, wy;
   hl_view_transform_to_image (&t, 100.0, 200.0, &ix, &iy);
   hl_view_transform_to_widget (&t, ix, iy, &wx, &wy);
-  g_assert_cmpfloat_with_epsilon (wx, 100.0, 1e-9);
-  g_assert_cmpfloat_with_epsilon (wy, 200.0, 1e-9);
-  g_assert_cmpfloat_with_epsilon (ix, (100.0 + 33.25) / 1.7, 1e-9);
+  /* ix = (100 + 33.25) / 1.7: the same exact sum and one division, equal. Back, ix's rounding
+   * and the product's carry gamma_2 of ix s (= 100 - offset), the sum 2^-53 of its inexact
+   * result (within gamma_2 ix s of 100). */
+  g_assert_cmpfloat (ix, ==, (100.0 + 33.25) / 1.7);
+  hl_test_assert_close ("round trip x", wx, 100.0,
+                        hl_test_gamma_double (2) * (100.0 + 33.25)
+                            + HL_TEST_U_DOUBLE * (100.0 + hl_test_gamma_double (2) * 133.25));
+  hl_test_assert_close ("round trip y", wy, 200.0,
+                        hl_test_gamma_double (2) * (200.0 - 12.5)
+                            + HL_TEST_U_DOUBLE * (200.0 + hl_test_gamma_double (2) * 187.5));
 }
 
 static void
@@ -61,9 +71,18 @@ test_zoom_keeps_point (void)
   hl_view_transform_to_image (&t, 321.0, 123.0, &before_x, &before_y);
   hl_view_transform_zoom_at (&t, 2.5, 321.0, 123.0);
   hl_view_transform_to_image (&t, 321.0, 123.0, &after_x, &after_y);
-  g_assert_cmpfloat_with_epsilon (after_x, before_x, 1e-9);
-  g_assert_cmpfloat_with_epsilon (after_y, before_y, 1e-9);
-  g_assert_cmpfloat_with_epsilon (t.scale, 2.5 * 500.0 / 512, 1e-12);
+  /* The fit is exact (scale 500 / 512, offsets 100 and 0) and so is 2.5 times it. offset = p -
+   * i s rounds twice (i s, then the difference); p - offset once more and the division once:
+   * gamma_3 of |i| and 2^-53 |offset| / s, itself carried through two roundings. */
+  g_assert_cmpfloat (t.scale, ==, 2.5 * 500.0 / 512);
+  hl_test_assert_close ("zoom keeps x", after_x, before_x,
+                        hl_test_gamma_double (3) * fabs (before_x)
+                            + HL_TEST_U_DOUBLE * (1 + hl_test_gamma_double (3)) * fabs (t.offset_x)
+                                  / t.scale);
+  hl_test_assert_close ("zoom keeps y", after_y, before_y,
+                        hl_test_gamma_double (3) * fabs (before_y)
+                            + HL_TEST_U_DOUBLE * (1 + hl_test_gamma_double (3)) * fabs (t.offset_y)
+                                  / t.scale);
 
   /* 1:1 about a point, and the scale limits. */
   hl_view_transform_set_scale_at (&t, 1.0, 50, 60);
@@ -98,26 +117,31 @@ test_link (void)
   hl_view_transform_zoom_at (&a, 2.0, 400 - 100, 300 - 75);
   HlViewLink link;
   hl_view_transform_get_link (&a, 1024, 1024, 800, 600, &link);
-  g_assert_cmpfloat_with_epsilon (link.zoom, 2.0, 1e-12);
+  /* Scales and zooms are dyadic here (600 / 1024, 640 / 2048 and twice them): their products and
+   * quotients are exact. The centres pass through at most 8 double operations on each side,
+   * on values that are at most 2 in units of the image's extent (points and offsets lie within
+   * twice the image), each rounding by at most 2^-53 of that: 8 2^-53 2 per side. */
+  const double centre_bound = 2 * 8 * HL_TEST_U_DOUBLE * 2;
+  g_assert_cmpfloat (link.zoom, ==, 2.0);
 
   /* ...shows the same place of a 2048 x 1536 image in a 640 x 640 view. */
   HlViewTransform b;
   hl_view_transform_set_link (&b, &link, 2048, 1536, 640, 640);
   HlViewTransform fit_b;
   hl_view_transform_fit (&fit_b, 2048, 1536, 640, 640);
-  g_assert_cmpfloat_with_epsilon (b.scale, 2.0 * fit_b.scale, 1e-12);
+  g_assert_cmpfloat (b.scale, ==, 2.0 * fit_b.scale);
   double ax, ay, bx, by;
   hl_view_transform_to_image (&a, 400, 300, &ax, &ay);
   hl_view_transform_to_image (&b, 320, 320, &bx, &by);
-  g_assert_cmpfloat_with_epsilon (ax / 1024, bx / 2048, 1e-12);
-  g_assert_cmpfloat_with_epsilon (ay / 1024, by / 1536, 1e-12);
+  hl_test_assert_close ("linked centre x", ax / 1024, bx / 2048, centre_bound);
+  hl_test_assert_close ("linked centre y", ay / 1024, by / 1536, centre_bound);
 
   /* And back. */
   HlViewLink back;
   hl_view_transform_get_link (&b, 2048, 1536, 640, 640, &back);
-  g_assert_cmpfloat_with_epsilon (back.zoom, link.zoom, 1e-12);
-  g_assert_cmpfloat_with_epsilon (back.cx, link.cx, 1e-12);
-  g_assert_cmpfloat_with_epsilon (back.cy, link.cy, 1e-12);
+  g_assert_cmpfloat (back.zoom, ==, link.zoom);
+  hl_test_assert_close ("linked back x", back.cx, link.cx, centre_bound);
+  hl_test_assert_close ("linked back y", back.cy, link.cy, centre_bound);
 }
 
 /* ---- window/level --------------------------------------------------------------------------- */
@@ -128,8 +152,10 @@ test_wl_range (void)
   HlWindowLevel wl = { 0.4, 0.2, FALSE };
   double lo, hi;
   hl_window_level_get_range (&wl, &lo, &hi);
-  g_assert_cmpfloat_with_epsilon (lo, 0.3, 1e-12);
-  g_assert_cmpfloat_with_epsilon (hi, 0.5, 1e-12);
+  /* the literals 0.4, 0.2 (halved exactly) and the one they are compared with each round by 2^-53
+   * of their size, and so does the sum */
+  hl_test_assert_close ("window low", lo, 0.3, HL_TEST_U_DOUBLE * (0.4 + 0.1 + 2 * 0.3));
+  hl_test_assert_close ("window high", hi, 0.5, HL_TEST_U_DOUBLE * (0.4 + 0.1 + 2 * 0.5));
 }
 
 static void
@@ -137,16 +163,25 @@ test_wl_drag (void)
 {
   HlWindowLevel wl = { 0.5, 1.0, FALSE };
   /* Right widens, down lowers the centre (brighter). */
+  /* 100 times the literal 0.001 (its rounding and the product's: 2^-53 0.1 each), one sum and
+   * the literal compared with (2^-53 of the result each); 0 times it leaves 0.5 exact */
   hl_window_level_drag (&wl, 100, 0, 0.001);
-  g_assert_cmpfloat_with_epsilon (wl.width, 1.1, 1e-12);
-  g_assert_cmpfloat_with_epsilon (wl.center, 0.5, 1e-12);
+  hl_test_assert_close ("drag right", wl.width, 1.1, HL_TEST_U_DOUBLE * (0.2 + 2 * 1.1));
+  g_assert_cmpfloat (wl.center, ==, 0.5);
   hl_window_level_drag (&wl, 0, 100, 0.001);
-  g_assert_cmpfloat_with_epsilon (wl.center, 0.4, 1e-12);
+  hl_test_assert_close ("drag down", wl.center, 0.4, HL_TEST_U_DOUBLE * (0.2 + 2 * 0.4));
   /* Clamped: never narrower than the minimum, centre within [0, 1]. */
   hl_window_level_drag (&wl, -1e6, -1e6, 0.001);
   g_assert_cmpfloat (wl.width, ==, HL_WL_MIN_WIDTH);
   g_assert_cmpfloat (wl.center, ==, 1.0);
   g_assert_false (wl.invert);
+}
+
+/* Value @i of test_wl_presets's ramp of @n floats over [0.2, 0.6], rounded to float as stored. */
+static float
+ramp_value (gsize i, gsize n)
+{
+  return 0.2f + 0.4f * i / (n - 1);
 }
 
 static void
@@ -162,12 +197,15 @@ test_wl_presets (void)
   gsize n = 10001;
   g_autofree float *px = g_new (float, n);
   for (gsize i = 0; i < n; i++)
-    px[(i * 7919) % n] = 0.2f + 0.4f * i / (n - 1);
+    px[(i * 7919) % n] = ramp_value (i, n);
   hl_window_level_set_preset (&wl, HL_WL_PRESET_AUTO, px, n);
   double lo, hi;
   hl_window_level_get_range (&wl, &lo, &hi);
-  g_assert_cmpfloat_with_epsilon (lo, 0.204, 1e-3);
-  g_assert_cmpfloat_with_epsilon (hi, 0.596, 1e-3);
+  /* Exact order statistics (no histogram: 10001 values are sampled with stride 1): the sorted
+   * values 100 and 9900, the ramp being increasing. Centre and width are (lo + hi) / 2 and hi -
+   * lo of two floats, exact in double, and so is centre -+ width / 2. */
+  g_assert_cmpfloat (lo, ==, ramp_value (100, n));
+  g_assert_cmpfloat (hi, ==, ramp_value (n - 1 - 100, n));
 
   for (int p = 0; p < HL_WL_N_PRESETS; p++)
     {

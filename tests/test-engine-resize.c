@@ -5,16 +5,24 @@
  *
  *   /engine/resize/pil-bilinear  PIL's 8-bit fixed-point arithmetic: equal, byte for byte
  *   /engine/resize/nearest       PIL's NEAREST: equal (it only picks pixels)
- *   /engine/resize/skimage       skimage.transform.resize: within 3 float32 roundings of the
- *                                largest magnitude. Both sides sum in double and round to float32
- *                                after each of the three passes (rows, columns, bilinear zoom);
- *                                the double sums differ only in order (relative 2^-50 for these
- *                                <= 29-term sums), so each pass's float32 result differs by at
- *                                most one rounding, 2^-24 of the largest value it carries, and a
- *                                pass's weights sum to at most 1, so the differences add up:
- *                                3 * 2^-24 * max |x|, rounded up to 3 * 2^-23 for the clip.
+ *   /engine/resize/skimage       skimage.transform.resize: within 3 float32 ulps of the largest
+ *                                magnitude. Both sides sum in double and round to float32 after
+ *                                each of the three passes (rows, columns, bilinear zoom). The
+ *                                double sums differ only in order, by at most 2 gamma_29 (double)
+ *                                of the largest magnitude for these <= 29-term sums of weights
+ *                                summing to at most 1; two doubles that close round to float32
+ *                                values at most that plus one ulp, 2^-23 of the largest value,
+ *                                apart (each rounding moves by half an ulp, possibly in opposite
+ *                                directions); the weights are non-negative and sum to at most 1,
+ *                                so a pass carries its input's difference through unscaled and
+ *                                the three add up: 3 (2^-23 + 2 gamma_29) max |x|. The zoom's
+ *                                sample coordinates, a few double operations on values < 2^11
+ *                                on each side, differ by < 2^-40 pixels, which moves a blend of
+ *                                taps at most 2 max |x| apart by < 2^-39 max |x|. The final clip
+ *                                to the input's range is 1-Lipschitz.
  */
 #include "engine/hl-kernels.h"
+#include "hl-test-bound.h"
 
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -82,7 +90,8 @@ run_kind (const char *kind)
           hl_resize_skimage (src, h, w, got, oh, ow);
           for (gsize i = 0; i < n_in; i++)
             max_abs = MAX (max_abs, fabs (src[i]));
-          bound = 3.0 * ldexp (1.0, -23) * max_abs;
+          bound = (3.0 * (ldexp (1.0, -23) + 2 * hl_test_gamma_double (29)) + ldexp (1.0, -39))
+                  * max_abs;
         }
       for (gsize i = 0; i < n_out; i++)
         {

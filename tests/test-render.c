@@ -11,6 +11,7 @@
 
 #include "hl-colormap-private.h"
 #include "hl-render.h"
+#include "hl-test-bound.h"
 
 /* ---- helpers ---- */
 
@@ -126,9 +127,10 @@ test_colormap_published (void)
   };
   for (gsize i = 0; i < G_N_ELEMENTS (known); i++)
     {
+      /* the same decimal literals as the tables', read into the same doubles: equal */
       const double *e = hl_colormap_get_entry (known[i].cmap, known[i].index);
       for (int c = 0; c < 3; c++)
-        g_assert_cmpfloat_with_epsilon (e[c], known[i].rgb[c], 1e-12);
+        g_assert_cmpfloat (e[c], ==, known[i].rgb[c]);
     }
   /* jet is green in the middle, as everyone knows it. */
   double mid[3];
@@ -246,11 +248,13 @@ test_overlay_pixel (void)
   hl_overlay_blend_pixel (&st, 0.4, 1.5, rgb);
   for (int c = 0; c < 3; c++)
     g_assert_cmpfloat (rgb[c], ==, 0.4);
-  /* t = 0.5: entry 128 at a quarter. */
+  /* t = 0.5: entry 128 at a quarter. Both sides are two products and a sum in double (gamma_2
+   * of the terms each, FMA contraction or not); 1 - 0.25 is exact. */
   hl_overlay_blend_pixel (&st, 0.4, 2.0, rgb);
-  g_assert_cmpfloat_with_epsilon (rgb[0], 0.75 * 0.4 + 0.25 * 0.127568, 1e-12);
-  g_assert_cmpfloat_with_epsilon (rgb[1], 0.75 * 0.4 + 0.25 * 0.566949, 1e-12);
-  g_assert_cmpfloat_with_epsilon (rgb[2], 0.75 * 0.4 + 0.25 * 0.550556, 1e-12);
+  const double entry[3] = { 0.127568, 0.566949, 0.550556 };
+  for (int c = 0; c < 3; c++)
+    hl_test_assert_close ("blend of entry 128", rgb[c], 0.75 * 0.4 + 0.25 * entry[c],
+                          2 * hl_test_gamma_double (2) * (0.75 * 0.4 + 0.25 * entry[c]));
   /* Exactly at the threshold (t = 0.3): shown. */
   g_assert_cmpfloat (hl_overlay_normalize (&st, 1.6), ==, (1.6 - 1.0) / 2.0);
   hl_overlay_blend_pixel (&st, 0.0, 1.6, rgb);
@@ -270,8 +274,21 @@ test_overlay_pixel (void)
   g_assert_cmpfloat (hl_overlay_map_max (map, 4), ==, 3.0);
 }
 
+/* The bound of an 8-bit OVER of the heatmap's entry @c at @style's opacity onto the 8-bit gray
+ * @g8 against hl_overlay_blend_pixel(), in units of 1/255: the alpha A = to_byte (opacity) is off
+ * 255 opacity by d <= 0.5, which moves c A + g8 (255 - A) by |c - g8| d; the premultiplied
+ * lround (c A) by 0.5; pixman's correctly rounded g8 (255 - A) / 255 by 0.5; then the double
+ * reference's three operations. */
+static double
+overlay_pixel_bound (const HlOverlayStyle *style, double c, double g8)
+{
+  double a = style->opacity >= 1.0 ? 255.0 : (double) lround (style->opacity * 255.0);
+  return (1.0 + fabs (c - g8) * fabs (a - 255.0 * style->opacity)) / 255.0
+         + 3 * HL_TEST_U_DOUBLE;
+}
+
 /* The gray surface, the heatmap surface painted OVER it at 1:1 with NEAREST, and under a 3x
- * zoom with a translation, all match hl_overlay_blend_pixel() within one 8-bit step. */
+ * zoom with a translation, all match hl_overlay_blend_pixel() within overlay_pixel_bound. */
 static void
 test_overlay_surface (void)
 {
@@ -284,6 +301,7 @@ test_overlay_surface (void)
     }
   HlColormap cmaps[3] = { HL_COLORMAP_INFERNO, HL_COLORMAP_JET, HL_COLORMAP_VIRIDIS };
   double opacities[3] = { 0.5, 1.0, 0.3 }, thresholds[3] = { 0.2, 0.0, 0.7 };
+  HlTestBounded b = HL_TEST_BOUNDED_INIT ("overlay surface against hl_overlay_blend_pixel");
   for (int k = 0; k < 3; k++)
     for (int zoom = 1; zoom <= 3; zoom += 2)
       {
@@ -303,18 +321,21 @@ test_overlay_surface (void)
         for (int y = 0; y < h; y++)
           for (int x = 0; x < w; x++)
             {
-              double want[3], got[3];
+              double want[3], got[3], entry[3];
               /* The gray is quantised to 8 bits before blending, as on screen. */
               double g8 = round (gray[y * w + x] * 255.0) / 255.0;
               hl_overlay_blend_pixel (&st, g8, map[y * w + x], want);
+              hl_colormap_lookup (st.cmap, hl_overlay_normalize (&st, map[y * w + x]), entry);
               pixel_rgb (out, off + x * zoom + zoom / 2, off + y * zoom + zoom / 2, got);
               for (int c = 0; c < 3; c++)
-                g_assert_cmpfloat (fabs (got[c] - want[c]), <=, 1.01 / 255.0);
+                hl_test_bounded_check (&b, got[c], want[c],
+                                       overlay_pixel_bound (&st, entry[c], g8));
             }
         cairo_surface_destroy (g);
         cairo_surface_destroy (heat);
         cairo_surface_destroy (out);
       }
+  hl_test_bounded_end (&b);
 }
 
 /* Below the threshold the heatmap surface is fully transparent (alpha 0), elsewhere its alpha is

@@ -10,16 +10,25 @@
  * without Debian's torch, torchvision, h5py, skimage and PIL.
  *
  *   /tools/import/network   the imported model on the source's own preprocessed input: logits
- *                           within 1e-5 of the largest |logit|. The network's own float32
- *                           error against PyTorch is bounded in test-parity (its largest
- *                           observed logit difference is ~1e-6 relative); what this checks is
- *                           the conversion: a transposed kernel, a misplaced BatchNorm or a
- *                           shuffled label moves logits by their own size.
+ *                           within 1e-5 of the largest |logit| (at least 1), the issue's
+ *                           acceptance number, kept as a limit, not a bound: an error bound in
+ *                           test-parity's scheme (hl_test_deep_bound) needs the source's pass
+ *                           in float64 as well as float32, which tools/import_reference.py
+ *                           does not write (for the torch cases model.double() would give it;
+ *                           the Keras numpy reference is float64 but stored as float32). The
+ *                           largest difference seen is 8.5e-7 of the largest logit
+ *                           (torchvision-plain), 0.085 of the limit. What this checks is the
+ *                           conversion: a transposed kernel, a misplaced BatchNorm or a
+ *                           shuffled label moves logits by their own size, 1e5 times the limit.
  *   /tools/import/pipeline  hilum-cli predict on the image files, Hilum's preprocessing against
- *                           the source's: probabilities within 1e-3 (the issue's acceptance).
- *                           PIL's and Keras' resizes are reproduced to the bit, skimage's to
- *                           float32 rounding (test-engine-resize); what remains is the
- *                           network's float32 error and the CSV's 8 significant digits.
+ *                           the source's: probabilities within 1e-3, the issue's acceptance,
+ *                           also a limit: PIL's and Keras' resizes are reproduced to the bit and
+ *                           the CSV prints each float exactly (the shortest decimal that reads
+ *                           back as it), but skimage's resize is only within 3 float32 ulps
+ *                           (test-engine-resize), and how far the network carries that has no a
+ *                           priori bound; nor, as above, has its float32 error. The largest
+ *                           difference seen is 2.2e-6 (torchvision-plain), 0.0022 of the
+ *                           limit.
  *   /tools/import/refused   a pickle that would run code is refused without running it, an
  *                           unknown architecture and an unplaceable label set are refused.
  */
