@@ -150,12 +150,15 @@ def op_norm(p, t):
 
 
 def torch_probs(model, x, with_sigmoid=None):
-    """(logits, probabilities) of @model on @x; the probabilities from @with_sigmoid (the same
-    weights ending in a Sigmoid layer) when the source model is built that way."""
+    """(logits, probabilities, logits in float64) of @model on the float32 input @x; the
+    probabilities from @with_sigmoid (the same weights ending in a Sigmoid layer) when the source
+    model is built that way; the float64 pass runs a double copy of @model on the same input."""
+    import copy
     with torch.no_grad():
         logits = model(x)
         probs = torch.sigmoid(logits) if with_sigmoid is None else with_sigmoid(x)
-    return logits.numpy(), probs.numpy()
+        logits64 = copy.deepcopy(model).double()(x.double())
+    return logits.numpy(), probs.numpy(), logits64.numpy()
 
 
 # ---- Keras, in numpy (NHWC, float64), the semantics of keras.applications.DenseNet121 ----
@@ -267,9 +270,10 @@ def keras_input(plane):
 
 # ---- the cases ----
 
-def save_case(out, case, paths, labels, x, logits, probs):
+def save_case(out, case, paths, labels, x, logits, probs, logits64):
     np.ascontiguousarray(x, dtype="<f4").tofile(os.path.join(out, case + ".input.f32"))
     np.ascontiguousarray(logits, dtype="<f4").tofile(os.path.join(out, case + ".logits.f32"))
+    np.ascontiguousarray(logits64, dtype="<f8").tofile(os.path.join(out, case + ".logits.f64"))
     with open(os.path.join(out, case + ".json"), "w") as f:
         json.dump({"images": paths, "labels": labels, "input_shape": list(x.shape),
                    "probs": np.asarray(probs, dtype=np.float64).tolist()}, f)
@@ -340,24 +344,29 @@ def main():
     torch.save(m, os.path.join(out, name))
     run_import(imp, out, "xrv-nih", os.path.join(out, name))
     xx = torch.stack([xrv_input(p) for p in planes])
-    logits, probs = torch_probs(m, xx)
+    logits, probs, logits64 = torch_probs(m, xx)
     save_case(out, "xrv-nih", paths, XRV_LABELS, xx.numpy(), logits[:, :14],
-              op_norm(probs[:, :14], np.array(XRV_NIH_OP)))
+              op_norm(probs[:, :14], np.array(XRV_NIH_OP)), logits64[:, :14])
 
     # the notebook's Keras model, a small DenseNet at 64 pixels so that numpy stays quick
     blocks = (2, 2, 2, 2)
     m = densenet(16, growth_rate=8, block_config=blocks, num_init_features=16, bn_size=2,
                  classifier_std=0.3)
     layers = keras_layers_from(m, blocks)
-    xk = np.stack([keras_input(p) for p in planes]).astype(np.float64)
-    logits = keras_forward(layers, blocks, xk)
+    xk = np.stack([keras_input(p) for p in planes]).astype(np.float32)
+    # the numpy reference in float64 (the exact value to ~1e-16) and, for the rounding scale a
+    # float32 implementation has, the same layers with float32 weights and activations
+    logits = keras_forward(layers, blocks, xk.astype(np.float64))
+    layers32 = {k: {n: a.astype(np.float32) for n, a in w.items()} for k, w in layers.items()}
+    logits32 = keras_forward(layers32, blocks, xk)
     probs = 1 / (1 + np.exp(-logits))
     for case, model_save in (("keras-weights", False), ("keras-model", True)):
         path = os.path.join(out, case + ".h5")
         write_keras(path, layers, model_save)
         run_import(imp, out, case, path, "--mean", str(KERAS_MEAN), "--std", str(KERAS_STD),
                    "--input-size", str(KERAS_SIDE))
-        save_case(out, case, paths, NOTEBOOK_LABELS, xk.transpose(0, 3, 1, 2), logits, probs)
+        save_case(out, case, paths, NOTEBOOK_LABELS, xk.transpose(0, 3, 1, 2), logits32, probs,
+                  logits)
     print("import_reference: %d images, 7 cases in %s" % (len(planes), out))
 
 
