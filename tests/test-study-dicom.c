@@ -1172,6 +1172,25 @@ remove_tmp_dir (void)
 /* fuzz-dicom's regression seed jpeg-marker-loop.dcm: a JPEG baseline file whose first fragment
  * starts SOI then fill bytes. DCMTK's precision scan looped on it for minutes; it is now refused,
  * with a message naming the file, before DCMTK sees it. */
+/* A meta group length that ends the group before its last element: DCMTK ends the meta there
+ * and reads on as the dataset's (implicit) syntax, taking an OB element's value bytes for a
+ * sequence 65 deep (300,000 deep overflowed its stack); the walk reads the file that way too and
+ * refuses it. fuzz/corpus/dicom/meta-group-length-lies.dcm, made as a reviewer's proof did. */
+static void
+test_meta_group_length_lies (void)
+{
+  g_autofree char *root = g_path_get_dirname (g_getenv ("HL_TOOLS"));
+  g_autofree char *path = g_build_filename (root, "fuzz", "corpus", "dicom",
+                                            "meta-group-length-lies.dcm", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = hl_dicom_load (path, &error);
+
+  g_assert_null (image);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "meta-group-length-lies.dcm"));
+  g_assert_nonnull (strstr (error->message, "nest more than 64 levels"));
+}
+
 static void
 test_jpeg_marker_loop (void)
 {
@@ -1198,6 +1217,7 @@ main (int argc, char **argv)
   g_assert_no_error (error);
 
   g_test_add_func ("/study/dicom/jpeg-marker-loop", test_jpeg_marker_loop);
+  g_test_add_func ("/study/dicom/meta-group-length-lies", test_meta_group_length_lies);
   g_test_add_func ("/study/dicom/rescale-window", test_rescale_window);
   g_test_add_func ("/study/dicom/min-max", test_min_max);
   g_test_add_func ("/study/dicom/monochrome1", test_monochrome1);

@@ -1,6 +1,7 @@
 /* hl-file-write.c — atomic, ownership-checked file writes with fault injection (see
  * hl-file-write.h for the rule and the fault points). */
 #include "hl-file-write.h"
+#include "hl-safetensors.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,7 @@ G_DEFINE_QUARK (hl-file-write-error-quark, hl_file_write_error)
 #define PNG_MAX_CHUNKS 64
 #define PNG_MAX_TEXT 4096
 /* The largest safetensors header parsed to find its format. */
-#define SAFETENSORS_MAX_HEADER ((guint64)16 << 20)
+#define SAFETENSORS_MAX_HEADER ((guint64)HL_SAFETENSORS_MAX_HEADER)
 
 /* ---- fault injection ---------------------------------------------------------------------- */
 
@@ -262,10 +263,11 @@ safetensors_signed (int fd, goffset size)
   g_autofree char *header = g_malloc (len);
   if (!read_at (fd, header, len, 8) || header[0] != '{')
     return FALSE;
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, header, (gssize)len, NULL))
-    return FALSE;
-  JsonNode *root = json_parser_get_root (parser);
+  /* the model loader's own bounded parse: depth and values counted on the text first, so that
+   * a hostile header (100,000 nested arrays, a 16 MiB object) costs little and cannot recurse */
+  g_autofree char *problem = NULL;
+  g_autoptr (JsonNode) root = hl_json_parse_bounded (header, (gsize)len, HL_SAFETENSORS_MAX_VALUES,
+                                                     &problem);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return FALSE;
   JsonNode *meta = json_object_get_member (json_node_get_object (root), "__metadata__");
@@ -324,7 +326,7 @@ static char **
 manifest_read (const char *dir)
 {
   g_autofree char *path = g_build_filename (dir, HL_FILE_MANIFEST_NAME, NULL);
-  int fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
   if (fd < 0)
     return NULL;
   GStatBuf st;
@@ -391,8 +393,9 @@ manifest_record (const char *dir, const char *name, const char *new_hex, const c
   for (guint i = 0; lines != NULL && lines[i] != NULL; i++)
     {
       const char *l = lines[i];
-      if (*l == '\0' || strcmp (l, new_line) == 0
-          || (g_str_has_suffix (l, suffix) && g_strcmp0 (l, old_line) != 0))
+      /* a line of this name is 64 hex digits, then the suffix: "a  NAME" is another file */
+      gboolean this_name = strlen (l) == 64 + strlen (suffix) && g_str_has_suffix (l, suffix);
+      if (*l == '\0' || strcmp (l, new_line) == 0 || (this_name && g_strcmp0 (l, old_line) != 0))
         continue;
       g_string_append (text, l);
       g_string_append_c (text, '\n');
@@ -469,14 +472,17 @@ check_target (const char *path, const char *dir, const char *name, const char *c
                    "%s: exists and is not a regular file: refusing to replace it", path);
       return FALSE;
     }
-  int fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
   if (fd < 0)
     {
       int e = errno;
       set_io_error (error, path, "read the file there to check who wrote it", e);
       return FALSE;
     }
-  gboolean ours = fd_is_ours (fd, (goffset)st.st_size, dir, name, old_hex);
+  /* what was opened, not what was looked at: a FIFO swapped in meanwhile opened without blocking
+   * and is refused here */
+  gboolean ours = fstat (fd, &st) == 0 && S_ISREG (st.st_mode)
+                  && fd_is_ours (fd, (goffset)st.st_size, dir, name, old_hex);
   close (fd);
   if (!ours)
     g_set_error (error, HL_FILE_WRITE_ERROR, HL_FILE_WRITE_ERROR_NOT_OURS,
@@ -497,10 +503,11 @@ hl_file_is_ours (const char *path)
   GStatBuf st;
   if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
     return FALSE;
-  int fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
   if (fd < 0)
     return FALSE;
-  gboolean ours = fd_is_ours (fd, (goffset)st.st_size, dir, name, NULL);
+  gboolean ours = fstat (fd, &st) == 0 && S_ISREG (st.st_mode)
+                  && fd_is_ours (fd, (goffset)st.st_size, dir, name, NULL);
   close (fd);
   return ours;
 }

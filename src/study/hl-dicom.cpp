@@ -846,12 +846,14 @@ stage_close (int fd, char *path)
 /* Walks the meta group of @w's stream from @offset (after the preamble): gives the transfer
  * syntax UID (empty when absent) and the offset of the dataset. */
 static gboolean
-walk_meta (Walk *w, guint64 offset, char uid[65], guint64 *dataset)
+walk_meta (Walk *w, guint64 offset, char uid[65], guint64 *dataset, guint64 *other)
 {
   const Syntax meta = { TRUE, FALSE };
   Header h;
   guint8 group[2];
   int r;
+
+  guint64 group_end = 0; /* where (0002,0000) says the group ends; 0: no group length */
 
   uid[0] = '\0';
   while ((r = stream_read (w, offset, group, 2)) > 0 && get16 (group, meta) == 0x0002)
@@ -870,9 +872,22 @@ walk_meta (Walk *w, guint64 offset, char uid[65], guint64 *dataset)
           for (int i = (int) h.length - 1; i >= 0 && (uid[i] == '\0' || uid[i] == ' '); i--)
             uid[i] = '\0';
         }
+      if (h.element == 0x0000 && h.length == 4 && group_end == 0)
+        {
+          guint8 v[4];
+          if (stream_read (w, h.value, v, 4) < 0)
+            return FALSE;
+          group_end = h.value + 4 + ((guint64) v[0] | (guint64) v[1] << 8 | (guint64) v[2] << 16
+                                     | (guint64) v[3] << 24);
+        }
       offset = h.value + h.length;
     }
+  /* DCMTK may end the meta group where its group length says and read on in the dataset's
+   * syntax: when that disagrees with where the elements end, the caller walks the dataset from
+   * there too, so that no reading of the file escapes the limits (a sequence nested 300,000 deep
+   * hidden in a meta element's value overflowed DCMTK's stack) */
   *dataset = offset;
+  *other = group_end != 0 && group_end != offset ? group_end : 0;
   return r >= 0;
 }
 
@@ -937,34 +952,53 @@ prewalk (int fd, guint64 size, const char *file_path, const char *name, int *inf
   Stream file = { fd, size, window, 0, 0, NULL, FALSE, 0 };
   Walk w = { &file, name, { 0, 0, 0, 0, 0 }, 0, FALSE, error };
   char uid[65], magic[4];
-  guint64 offset = 0, end;
+  guint64 offset = 0, other = 0, end;
 
   *inflated_fd = -1;
   *inflated_path = NULL;
   if (stream_read (&w, 128, magic, 4) > 0 && memcmp (magic, "DICM", 4) == 0)
     offset = 132;
-  if (!walk_meta (&w, offset, uid, &offset))
+  if (!walk_meta (&w, offset, uid, &offset, &other))
     return FALSE;
 
   DcmXfer xfer (uid);
-  if (uid[0] == '\0' || xfer.getXfer () == EXS_Unknown)
-    {
-      const Syntax guesses[3] = { { FALSE, FALSE }, { TRUE, FALSE }, { TRUE, TRUE } };
-      for (int i = 0; i < 3; i++)
-        {
-          w.elements = 0;
-          if (!walk_elements (&w, offset, HL_DICOM_UNDEFINED, guesses[i], 0, &end))
-            {
-              if (w.fatal)
-                return FALSE;
-              g_clear_error (error); /* DCMTK will not read it this way */
-            }
-        }
-      return TRUE;
-    }
+  const Syntax guesses[3] = { { FALSE, FALSE }, { TRUE, FALSE }, { TRUE, TRUE } };
   Syntax syntax = { xfer.isExplicitVR (), xfer.isBigEndian () };
+  gboolean unknown = uid[0] == '\0' || xfer.getXfer () == EXS_Unknown;
+  /* Readings DCMTK might take besides the main one, each held to the limits but allowed to fail
+   * to parse (DCMTK would not read the file that way then): every plausible syntax when the
+   * file names none, and the dataset from where the meta group length says it starts (with the
+   * bytes between read as meta elements, explicit VR little endian) when that differs. */
+  for (int i = 0; i < 5; i++)
+    {
+      guint64 start = i < 3 ? offset : other;
+      if ((i < 3 && !unknown) || (i >= 3 && other == 0))
+        continue;
+      Syntax how = i < 3 ? guesses[i] : i == 3 ? syntax : guesses[1];
+      guint64 length = HL_DICOM_UNDEFINED;
+      if (i == 4)
+        {
+          if (other < offset)
+            continue;
+          start = offset;
+          length = other - offset;
+        }
+      w.elements = 0;
+      if (!walk_elements (&w, start, length, how, 0, &end))
+        {
+          if (w.fatal)
+            return FALSE;
+          g_clear_error (error);
+        }
+    }
+  w.elements = 0;
+  if (unknown)
+    return TRUE;
   if (xfer.getStreamCompression () != ESC_zlib)
     return walk_elements (&w, offset, HL_DICOM_UNDEFINED, syntax, 0, &end);
+  if (other != 0)
+    return walk_fail (&w, TRUE, "deflated DICOM file whose meta group length disagrees with "
+                      "where its elements end");
 
   DcmFileProducer producer (file_path, (offile_off_t) offset);
   DcmZLibInputFilter inflater;
