@@ -3,7 +3,8 @@
  * tests/fixtures/resize/resize.json is written by tools/resize_reference.py with PIL and skimage
  * (versions in its "generator" member): seeded inputs and what each library made of them.
  *
- *   /engine/resize/pil-bilinear  PIL's 8-bit fixed-point arithmetic: equal, byte for byte
+ *   /engine/resize/pil-bilinear  PIL's 8-bit fixed-point arithmetic: equal, byte for byte; a
+ *                                window of the result equal to the crop of the whole
  *   /engine/resize/nearest       PIL's NEAREST: equal (it only picks pixels)
  *   /engine/resize/skimage       skimage.transform.resize: within 3 float32 ulps of the largest
  *                                magnitude. Both sides sum in double and round to float32 after
@@ -81,6 +82,12 @@ run_kind (const char *kind)
           hl_resize_pil_bilinear (s8, h, w, d8, oh, ow);
           for (gsize i = 0; i < n_out; i++)
             got[i] = d8[i];
+          /* a window is the crop of the whole result, byte for byte */
+          int wh = MAX (oh / 2, 1), ww = MAX (ow / 3, 1), top = oh - wh, left = ow / 3;
+          g_autofree guint8 *win = g_new (guint8, (gsize) wh * ww);
+          hl_resize_pil_bilinear_window (s8, h, w, oh, ow, top, left, wh, ww, win);
+          for (int y = 0; y < wh; y++)
+            g_assert_cmpmem (win + (gsize) y * ww, ww, d8 + (gsize) (y + top) * ow + left, ww);
         }
       else if (g_str_equal (kind, "nearest"))
         hl_resize_nearest (src, h, w, got, oh, ow);

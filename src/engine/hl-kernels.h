@@ -141,6 +141,11 @@ void hl_resize_bilinear (const float *src, int h, int w, float *dst, int out_h, 
  * PIL's Image.resize (BILINEAR) on 8-bit @src (h, w) into @dst (out_h, out_w). */
 void hl_resize_pil_bilinear (const guint8 *src, int h, int w, guint8 *dst, int out_h, int out_w);
 
+/* The same for the window (top, left, win_h, win_w) of the (out_h, out_w) result only, into @dst
+ * (win_h, win_w): equal to cropping hl_resize_pil_bilinear's output, at the window's cost. */
+void hl_resize_pil_bilinear_window (const guint8 *src, int h, int w, int out_h, int out_w, int top,
+                                    int left, int win_h, int win_w, guint8 *dst);
+
 /* PIL's Image.resize (NEAREST), Keras' load_img default: @src (h, w) into @dst (out_h, out_w). */
 void hl_resize_nearest (const float *src, int h, int w, float *dst, int out_h, int out_w);
 

@@ -67,15 +67,15 @@ pil_resize_center_crop (const float *src, int h, int w, int side, float *dst)
       oh = side;
       ow = (int) ((gint64) side * w / h);
     }
-  g_autofree guint8 *resized = g_new (guint8, (gsize) oh * ow);
+  g_autofree guint8 *window = g_new (guint8, (gsize) side * side);
   for (gsize i = 0; i < n; i++)
     bytes[i] = (guint8) to_byte (src[i]);
-  hl_resize_pil_bilinear (bytes, h, w, resized, oh, ow);
-  /* CenterCrop: int (round ((oh - side) / 2.0)), Python's round half to even. */
+  /* CenterCrop: int (round ((oh - side) / 2.0)), Python's round half to even; only the crop is
+   * computed (a 1 x 16384 image would otherwise resize to 224 x 3.7 million first) */
   int top = (int) nearbyint ((oh - side) / 2.0), left = (int) nearbyint ((ow - side) / 2.0);
-  for (int y = 0; y < side; y++)
-    for (int x = 0; x < side; x++)
-      dst[(gsize) y * side + x] = resized[(gsize) (y + top) * ow + x + left];
+  hl_resize_pil_bilinear_window (bytes, h, w, oh, ow, top, left, side, side, window);
+  for (gsize i = 0; i < (gsize) side * side; i++)
+    dst[i] = window[i];
 }
 
 void

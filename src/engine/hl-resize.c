@@ -19,21 +19,22 @@
 #define PIL_PRECISION_BITS (32 - 8 - 2)
 
 /* PIL's precompute_coeffs for the bilinear (triangle) filter of support 1, scaled by the
- * downscale factor, from @in_size to @out_size over the whole axis, then normalize_coeffs_8bpc.
- * Fills @bounds (out_size, 2) with each output's first input and count and returns the
- * coefficients (out_size, *ksize) as PIL's rounded integers. */
+ * downscale factor, from @in_size to @out_size, then normalize_coeffs_8bpc, for the @count
+ * outputs from @first on. Fills @bounds (count, 2) with each output's first input and count and
+ * returns the coefficients (count, *ksize) as PIL's rounded integers. */
 static gint32 *
-pil_coeffs (int in_size, int out_size, int *bounds, int *ksize)
+pil_coeffs (int in_size, int out_size, int first, int count, int *bounds, int *ksize)
 {
   double scale = (double) in_size / out_size;
   double filterscale = scale < 1.0 ? 1.0 : scale;
   double support = 1.0 * filterscale;
   int k = (int) ceil (support) * 2 + 1;
-  gint32 *kk = g_new0 (gint32, (gsize) out_size * k);
+  gint32 *kk = g_new0 (gint32, (gsize) count * k);
   double *w = g_new (double, k);
 
-  for (int xx = 0; xx < out_size; xx++)
+  for (int i = 0; i < count; i++)
     {
+      int xx = first + i;
       double center = (xx + 0.5) * scale;
       double ww = 0.0, ss = 1.0 / filterscale;
       int xmin = (int) (center - support + 0.5);
@@ -53,11 +54,11 @@ pil_coeffs (int in_size, int out_size, int *bounds, int *ksize)
       for (int x = 0; x < xmax; x++)
         {
           double v = ww != 0.0 ? w[x] / ww : w[x];
-          kk[(gsize) xx * k + x] = (gint32) (v < 0 ? -0.5 + v * (1 << PIL_PRECISION_BITS)
-                                                   : 0.5 + v * (1 << PIL_PRECISION_BITS));
+          kk[(gsize) i * k + x] = (gint32) (v < 0 ? -0.5 + v * (1 << PIL_PRECISION_BITS)
+                                                  : 0.5 + v * (1 << PIL_PRECISION_BITS));
         }
-      bounds[2 * xx] = xmin;
-      bounds[2 * xx + 1] = xmax;
+      bounds[2 * i] = xmin;
+      bounds[2 * i + 1] = xmax;
     }
   g_free (w);
   *ksize = k;
@@ -77,60 +78,76 @@ pil_clip8 (gint64 v)
 void
 hl_resize_pil_bilinear (const guint8 *src, int h, int w, guint8 *dst, int out_h, int out_w)
 {
+  hl_resize_pil_bilinear_window (src, h, w, out_h, out_w, 0, 0, out_h, out_w, dst);
+}
+
+void
+hl_resize_pil_bilinear_window (const guint8 *src, int h, int w, int out_h, int out_w, int top,
+                               int left, int win_h, int win_w, guint8 *dst)
+{
   g_return_if_fail (src != NULL && dst != NULL);
   g_return_if_fail (h > 0 && w > 0 && out_h > 0 && out_w > 0);
+  g_return_if_fail (top >= 0 && left >= 0 && win_h > 0 && win_w > 0);
+  g_return_if_fail (top + win_h <= out_h && left + win_w <= out_w);
 
+  /* PIL's coefficients and two passes for the window's pixels only, which are what PIL
+   * computes for them: each output pixel depends only on its own coefficients */
   int kh, kv;
-  g_autofree int *bh = g_new (int, 2 * (gsize) out_w);
-  g_autofree int *bv = g_new (int, 2 * (gsize) out_h);
-  g_autofree gint32 *ch = pil_coeffs (w, out_w, bh, &kh);
-  g_autofree gint32 *cv = pil_coeffs (h, out_h, bv, &kv);
+  g_autofree int *bh = g_new (int, 2 * (gsize) win_w);
+  g_autofree int *bv = g_new (int, 2 * (gsize) win_h);
+  g_autofree gint32 *ch = pil_coeffs (w, out_w, left, win_w, bh, &kh);
+  g_autofree gint32 *cv = pil_coeffs (h, out_h, top, win_h, bv, &kv);
   gboolean horizontal = out_w != w, vertical = out_h != h;
   int first = 0, rows = h;
   g_autofree guint8 *tmp = NULL;
-  const guint8 *mid = src;
 
   if (vertical)
     {
-      /* PIL's horizontal pass covers only the input rows the vertical pass reads. */
+      /* PIL's horizontal pass covers only the input rows the vertical pass reads (here: for
+       * the window's rows) */
       first = bv[0];
-      rows = bv[2 * (out_h - 1)] + bv[2 * (out_h - 1) + 1] - first;
-    }
-  if (horizontal)
-    {
-      /* (rows, out_w) */
-      tmp = g_new (guint8, (gsize) rows * out_w);
-      for (int y = 0; y < rows; y++)
-        {
-          const guint8 *in = src + (gsize) (y + first) * w;
-          for (int xx = 0; xx < out_w; xx++)
-            {
-              const gint32 *k = ch + (gsize) xx * kh;
-              gint64 ss = 1 << (PIL_PRECISION_BITS - 1);
-              for (int x = 0; x < bh[2 * xx + 1]; x++)
-                ss += (gint64) in[x + bh[2 * xx]] * k[x];
-              tmp[(gsize) y * out_w + xx] = pil_clip8 (ss);
-            }
-        }
-      mid = tmp;
+      rows = bv[2 * (win_h - 1)] + bv[2 * (win_h - 1) + 1] - first;
     }
   else
-    mid = src + (gsize) first * w;
+    {
+      first = top;
+      rows = win_h;
+    }
+  /* (rows, win_w): the horizontal pass, or the input's columns when there is none */
+  tmp = g_new (guint8, (gsize) rows * win_w);
+  for (int y = 0; y < rows; y++)
+    {
+      const guint8 *in = src + (gsize) (y + first) * w;
+      for (int xx = 0; xx < win_w; xx++)
+        {
+          int ox = xx + left;
+          if (!horizontal)
+            {
+              tmp[(gsize) y * win_w + xx] = in[ox];
+              continue;
+            }
+          const gint32 *k = ch + (gsize) xx * kh;
+          gint64 ss = 1 << (PIL_PRECISION_BITS - 1);
+          for (int x = 0; x < bh[2 * xx + 1]; x++)
+            ss += (gint64) in[x + bh[2 * xx]] * k[x];
+          tmp[(gsize) y * win_w + xx] = pil_clip8 (ss);
+        }
+    }
   if (!vertical)
     {
-      memcpy (dst, mid, (gsize) out_h * out_w);
+      memcpy (dst, tmp, (gsize) win_h * win_w);
       return;
     }
-  for (int yy = 0; yy < out_h; yy++)
+  for (int yy = 0; yy < win_h; yy++)
     {
       const gint32 *k = cv + (gsize) yy * kv;
       int ymin = bv[2 * yy] - first;
-      for (int xx = 0; xx < out_w; xx++)
+      for (int xx = 0; xx < win_w; xx++)
         {
           gint64 ss = 1 << (PIL_PRECISION_BITS - 1);
           for (int y = 0; y < bv[2 * yy + 1]; y++)
-            ss += (gint64) mid[(gsize) (y + ymin) * out_w + xx] * k[y];
-          dst[(gsize) yy * out_w + xx] = pil_clip8 (ss);
+            ss += (gint64) tmp[(gsize) (y + ymin) * win_w + xx] * k[y];
+          dst[(gsize) yy * win_w + xx] = pil_clip8 (ss);
         }
     }
 }
