@@ -1191,6 +1191,25 @@ test_meta_group_length_lies (void)
   g_assert_nonnull (strstr (error->message, "nest more than 64 levels"));
 }
 
+/* Found by CI's fuzzing: a meta group length that covers a (000d,0001) element and then the
+ * deflated syntax's UID. DCMTK reads meta elements while the group length lasts, so it inflated
+ * the data and allocated the 4 GiB a Pixel Data element claims; the walk reads the meta the same
+ * way, inflates, and refuses the claim. fuzz/corpus/dicom/meta-group-other-group.dcm. */
+static void
+test_meta_group_other_group (void)
+{
+  g_autofree char *root = g_path_get_dirname (g_getenv ("HL_TOOLS"));
+  g_autofree char *path = g_build_filename (root, "fuzz", "corpus", "dicom",
+                                            "meta-group-other-group.dcm", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HlImage) image = hl_dicom_load (path, &error);
+
+  g_assert_null (image);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "meta-group-other-group.dcm"));
+  g_assert_nonnull (strstr (error->message, "claims 4294967280 bytes"));
+}
+
 static void
 test_jpeg_marker_loop (void)
 {
@@ -1218,6 +1237,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/study/dicom/jpeg-marker-loop", test_jpeg_marker_loop);
   g_test_add_func ("/study/dicom/meta-group-length-lies", test_meta_group_length_lies);
+  g_test_add_func ("/study/dicom/meta-group-other-group", test_meta_group_other_group);
   g_test_add_func ("/study/dicom/rescale-window", test_rescale_window);
   g_test_add_func ("/study/dicom/min-max", test_min_max);
   g_test_add_func ("/study/dicom/monochrome1", test_monochrome1);

@@ -856,7 +856,11 @@ walk_meta (Walk *w, guint64 offset, char uid[65], guint64 *dataset, guint64 *oth
   guint64 group_end = 0; /* where (0002,0000) says the group ends; 0: no group length */
 
   uid[0] = '\0';
-  while ((r = stream_read (w, offset, group, 2)) > 0 && get16 (group, meta) == 0x0002)
+  /* DCMTK reads meta elements while its group length lasts, whatever their group (a fuzzed
+   * file hid the deflated syntax's UID behind a (000d,0001) element; DCMTK then inflated what
+   * this walk had not), and group 0002 elements where there is none */
+  while ((r = stream_read (w, offset, group, 2)) > 0
+         && (get16 (group, meta) == 0x0002 || (group_end != 0 && offset < group_end)))
     {
       gboolean has = FALSE;
       if (read_header (w, offset, meta, &h) <= 0)
