@@ -1169,60 +1169,55 @@ remove_tmp_dir (void)
   g_rmdir (tmp_dir);
 }
 
-/* fuzz-dicom's regression seed jpeg-marker-loop.dcm: a JPEG baseline file whose first fragment
- * starts SOI then fill bytes. DCMTK's precision scan looped on it for minutes; it is now refused,
- * with a message naming the file, before DCMTK sees it. */
-/* A meta group length that ends the group before its last element: DCMTK ends the meta there
- * and reads on as the dataset's (implicit) syntax, taking an OB element's value bytes for a
- * sequence 65 deep (300,000 deep overflowed its stack); the walk reads the file that way too and
- * refuses it. fuzz/corpus/dicom/meta-group-length-lies.dcm, made as a reviewer's proof did. */
-static void
-test_meta_group_length_lies (void)
+/* Loads fuzz/corpus/dicom/@seed, which must be refused with a message naming it and saying
+ * @phrase; returns the error for further checks. */
+static GError *
+assert_seed_refused (const char *seed, const char *phrase)
 {
   g_autofree char *root = g_path_get_dirname (g_getenv ("HL_TOOLS"));
-  g_autofree char *path = g_build_filename (root, "fuzz", "corpus", "dicom",
-                                            "meta-group-length-lies.dcm", NULL);
-  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_build_filename (root, "fuzz", "corpus", "dicom", seed, NULL);
+  GError *error = NULL;
   g_autoptr (HlImage) image = hl_dicom_load (path, &error);
 
   g_assert_null (image);
   g_assert_nonnull (error);
-  g_assert_nonnull (strstr (error->message, "meta-group-length-lies.dcm"));
-  g_assert_nonnull (strstr (error->message, "nest more than 64 levels"));
+  g_assert_nonnull (strstr (error->message, seed));
+  g_assert_nonnull (strstr (error->message, phrase));
+  return error;
+}
+
+/* fuzz-dicom's regression seed jpeg-marker-loop.dcm: a JPEG baseline file whose first fragment
+ * starts SOI then fill bytes. DCMTK's precision scan looped on it for minutes; it is now refused,
+ * with a message naming the file, before DCMTK sees it. */
+static void
+test_jpeg_marker_loop (void)
+{
+  g_autoptr (GError) error = assert_seed_refused ("jpeg-marker-loop.dcm",
+                                                  "corrupt JPEG pixel data");
+
+  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
+}
+
+/* A meta group length that ends the group before its last element: DCMTK ends the meta there
+ * and reads on as the dataset's (implicit) syntax, taking an OB element's value bytes for a
+ * sequence 65 deep (300,000 deep overflowed its stack); the walk reads the file that way too and
+ * refuses it. meta-group-length-lies.dcm, made as a reviewer's proof did. */
+static void
+test_meta_group_length_lies (void)
+{
+  g_autoptr (GError) error = assert_seed_refused ("meta-group-length-lies.dcm",
+                                                  "nest more than 64 levels");
 }
 
 /* Found by CI's fuzzing: a meta group length that covers a (000d,0001) element and then the
  * deflated syntax's UID. DCMTK reads meta elements while the group length lasts, so it inflated
  * the data and allocated the 4 GiB a Pixel Data element claims; the walk reads the meta the same
- * way, inflates, and refuses the claim. fuzz/corpus/dicom/meta-group-other-group.dcm. */
+ * way, inflates, and refuses the claim. meta-group-other-group.dcm. */
 static void
 test_meta_group_other_group (void)
 {
-  g_autofree char *root = g_path_get_dirname (g_getenv ("HL_TOOLS"));
-  g_autofree char *path = g_build_filename (root, "fuzz", "corpus", "dicom",
-                                            "meta-group-other-group.dcm", NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (HlImage) image = hl_dicom_load (path, &error);
-
-  g_assert_null (image);
-  g_assert_nonnull (error);
-  g_assert_nonnull (strstr (error->message, "meta-group-other-group.dcm"));
-  g_assert_nonnull (strstr (error->message, "claims 4294967280 bytes"));
-}
-
-static void
-test_jpeg_marker_loop (void)
-{
-  g_autofree char *root = g_path_get_dirname (g_getenv ("HL_TOOLS"));
-  g_autofree char *path = g_build_filename (root, "fuzz", "corpus", "dicom", "jpeg-marker-loop.dcm",
-                                            NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (HlImage) image = hl_dicom_load (path, &error);
-
-  g_assert_null (image);
-  g_assert_error (error, HL_STUDY_ERROR, HL_STUDY_ERROR_FORMAT);
-  g_assert_nonnull (strstr (error->message, "jpeg-marker-loop.dcm"));
-  g_assert_nonnull (strstr (error->message, "corrupt JPEG pixel data"));
+  g_autoptr (GError) error = assert_seed_refused ("meta-group-other-group.dcm",
+                                                  "claims 4294967280 bytes");
 }
 
 int

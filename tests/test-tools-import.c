@@ -96,8 +96,10 @@ case_json (const char *name, JsonParser **parser)
   return json_node_get_object (json_parser_get_root (*parser));
 }
 
-static float *
-read_f32 (const char *name, const char *ext, gsize expect)
+/* The reference's raw little-endian file NAME.EXT, which must hold @expect values of @size
+ * bytes; newly allocated. */
+static gpointer
+read_raw (const char *name, const char *ext, gsize expect, gsize size)
 {
   g_autofree char *file = g_strconcat (name, ext, NULL);
   g_autofree char *path = g_build_filename (reference_dir, file, NULL);
@@ -107,23 +109,20 @@ read_f32 (const char *name, const char *ext, gsize expect)
 
   g_file_get_contents (path, &bytes, &length, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (length, ==, expect * sizeof (float));
+  g_assert_cmpuint (length, ==, expect * size);
   return g_memdup2 (bytes, length);
+}
+
+static float *
+read_f32 (const char *name, const char *ext, gsize expect)
+{
+  return read_raw (name, ext, expect, sizeof (float));
 }
 
 static double *
 read_f64 (const char *name, const char *ext, gsize expect)
 {
-  g_autofree char *file = g_strconcat (name, ext, NULL);
-  g_autofree char *path = g_build_filename (reference_dir, file, NULL);
-  g_autofree char *bytes = NULL;
-  gsize length = 0;
-  g_autoptr (GError) error = NULL;
-
-  g_file_get_contents (path, &bytes, &length, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (length, ==, expect * sizeof (double));
-  return g_memdup2 (bytes, length);
+  return read_raw (name, ext, expect, sizeof (double));
 }
 
 static HlModel *
